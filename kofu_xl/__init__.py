@@ -1,0 +1,1 @@
+"""kofu-xl: My Number Card issuance smoothing plan tools."""
