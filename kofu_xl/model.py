@@ -499,7 +499,7 @@ class _Loader:
         return day
 
     def _month(self, raw: object, meta: Meta, path: str, column: str | None) -> str | None:
-        text = unicodedata.normalize("NFKC", str(raw)).strip().replace("(", "(").replace(")", ")")
+        text = unicodedata.normalize("NFKC", str(raw)).strip()
         if text.replace(" ", "") in _MONTH_WORDS:
             if text != UNDECIDED:
                 self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{UNDECIDED}」と読み替えました")
