@@ -37,8 +37,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .sources import load_raw, shipped_plan_raw
 
     path = Path(args.path) if args.path else _default_path()
-    raw = load_raw(path) if path else shipped_plan_raw()
+    raw, layout = load_raw(path) if path else (shipped_plan_raw(), None)
     plan, findings = check_plan(raw)
+    if layout is not None:
+        findings = layout.locate_findings(findings)
     result = make_result(plan, findings, source=str(path) if path else "同梱の計画（白井市 令和元年10月3日）")
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=1) + "\n")

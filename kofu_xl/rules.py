@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ._numbers import round_half_up
-from .calc import Derived, derive, personnel_sum, senyen, subsidy_sum, sum_parts
+from .calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from .calendar import Column, months_of_fiscal_year
 from .dantai import dantai_problem
 from .findings import CATALOGUE, Finding, RuleSpec, Severity, register
@@ -416,12 +416,13 @@ def national_bounds(ctx: Context) -> Iterator[Finding]:
             continue
         shown = _pct1(rate)
         lower, upper = sched.lower_pct(cp), sched.upper_pct(cp)
+        status = bound_status(rate, lower, upper)
         label = _label("declared.rate_pct")
-        if shown < lower:
+        if status == "below":
             pop = plan.basic.population or Decimal(0)
             need = (lower / 100 * pop - (cum or 0)).to_integral_value(rounding="ROUND_CEILING")
             yield Finding(BELOW, label, "declared.rate_pct", col.key, expected=lower, actual=shown, params={"checkpoint": cp.title, "short": max(need, Decimal(0))})
-        elif shown > upper:
+        elif status == "above":
             yield Finding(ABOVE, label, "declared.rate_pct", col.key, expected=upper, actual=shown, params={"checkpoint": cp.title})
 
 

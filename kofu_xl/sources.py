@@ -56,14 +56,15 @@ def load_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_raw(path: str | Path) -> dict[str, Any]:
-    """Raw plan data from a file, by its extension."""
+def load_raw(path: str | Path) -> tuple[dict[str, Any], Any]:
+    """Raw plan data from a file, by its extension, and the workbook layout it was
+    read with (None for JSON)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".json":
-        return load_json(p)
+        return load_json(p), None
     if suffix in (".xlsx", ".xlsm"):
-        from .workbook import read_workbook_raw
+        from .workbook import read_workbook
 
-        return read_workbook_raw(p)
+        return read_workbook(p)
     raise UnreadableInput(p, "対応していない形式です（.xlsm / .xlsx / .json を指定してください）")

@@ -1,0 +1,43 @@
+"""A1-style cell references.
+
+Kept here (a dozen lines) so that reading a plan does not import openpyxl, whose
+package import costs ~120 ms on the `kofu-xl check` start path.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["col_letter", "parse_ref", "ref"]
+
+_REF_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+
+
+def col_letter(col: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA."""
+    if col < 1:
+        raise ValueError(col)
+    out = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def ref(col: int, row: int) -> str:
+    return f"{col_letter(col)}{row}"
+
+
+def parse_ref(text: str) -> tuple[int, int]:
+    """"E9" -> (row 9, column 5)."""
+    m = _REF_RE.match(text.upper())
+    if not m:
+        raise ValueError(f"not a cell reference: {text!r}")
+    return int(m[2]), col_index(m[1])
