@@ -120,9 +120,10 @@ class BuiltSheets:
 class _Sheet:
     """Writes cells of one worksheet and records formula cells and their values."""
 
-    def __init__(self, ws: Worksheet, out: BuiltSheets) -> None:
+    def __init__(self, ws: Worksheet, out: BuiltSheets, values_only: bool = False) -> None:
         self.ws = ws
         self.out = out
+        self.values_only = values_only
 
     def label(self, cell: str, text: str, *, fill: PatternFill | None = LABEL_FILL, font: Font = LABEL_FONT, align: Alignment = WRAP) -> None:
         c = self.ws[cell]
@@ -146,13 +147,16 @@ class _Sheet:
 
     def input_formula(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         """An input cell prefilled with a formula over its parts (the clerk may overwrite it)."""
+        if self.values_only:
+            self.input(cell, value, fmt)
+            return
         self.input(cell, formula, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
 
     def calc(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
-        c.value = formula
+        c.value = _cell_value(value) if self.values_only else formula
         c.fill = CALC_FILL
         c.font = CALC_FONT
         c.border = BORDER
@@ -166,9 +170,12 @@ class _Sheet:
         """One legacy array formula across a row: one UDF call computes the whole row."""
         rng = f"{ref(first, row)}:{ref(last, row)}"
         top = ref(first, row)
-        self.ws[top] = ArrayFormula(rng, formula)
+        if not self.values_only:
+            self.ws[top] = ArrayFormula(rng, formula)
         for i, col in enumerate(range(first, last + 1)):
             c = self.ws[ref(col, row)]
+            if self.values_only:
+                c.value = _cell_value(values[i]) if i < len(values) else None
             c.fill = CALC_FILL
             c.font = CALC_FONT
             c.border = BORDER
@@ -686,7 +693,7 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
     ws["A1"].font = TITLE_FONT
     sh.label("B3", "設定", fill=HEADER_FILL)
     sh.label("C3", "値", fill=HEADER_FILL)
-    for path in ("basic.population_date", "basic.base_issued_date", "parameters.capacity_cards_per_month", "parameters.capacity_staff"):
+    for path in ("basic.population_date", "basic.base_issued_date", "parameters.capacity_cards_per_month", "parameters.capacity_staff", "title"):
         s = lay.scalars[path]
         assert s.label_cell
         sh.label(s.label_cell, s.label)
@@ -868,11 +875,13 @@ def _conditional(ws11: Worksheet, lay: Layout) -> None:
 # ---------------------------------------------------------------- entry point
 
 
-def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False) -> BuiltSheets:
+def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False, values_only: bool = False) -> BuiltSheets:
     """Draw every sheet of the workbook for ``plan``; return the .xlsx and each formula's value.
 
     ``blank`` makes a new plan: totals, 実績 and costs are prefilled with formulas
-    over their parts even where the plan has no figure yet.
+    over their parts even where the plan has no figure yet. ``values_only`` writes
+    what the prefecture receives: the same sheets with values instead of formulas,
+    and without the tool's own sheets (検証結果, 提出記録, xlwings.conf).
     """
     schedule = schedule or default_schedule()
     lay = layout_for(plan.parameters)
@@ -882,6 +891,8 @@ def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = 
     wb.remove(wb.active)
     sheets: dict[str, Worksheet] = {}
     for name, code_name in SHEETS:
+        if values_only and name in (RESULTS, LOG, CONF):
+            continue
         ws = wb.create_sheet(name)
         ws.sheet_properties.codeName = code_name
         sheets[name] = ws
@@ -895,16 +906,17 @@ def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = 
 
     wb.defined_names[POPULATION_NAME] = DefinedName(POPULATION_NAME, attr_text=_abs(S11, lay.scalars["basic.population"].cell))
     wb.defined_names[BASE_ISSUED_NAME] = DefinedName(BASE_ISSUED_NAME, attr_text=_abs(S11, lay.scalars["basic.base_issued"].cell))
-    s = {name: _Sheet(ws, out) for name, ws in sheets.items()}
+    s = {name: _Sheet(ws, out, values_only) for name, ws in sheets.items()}
     _sheet_11(s[S11], plan, lay, derived, schedule, blank)
     _sheet_12(s[S12], plan, lay, derived, blank)
     _sheet_work(s[WORK], plan, lay, derived)
     _sheet_daily(s[DAILY], plan, lay, derived)
     _sheet_national(s[NATIONAL], plan, lay, schedule, wb)
     _sheet_chart(sheets[CHART], sheets[S11], lay)
-    _sheet_table(s[RESULTS], "検証結果（「検証」ボタンで更新されます）", RESULT_HEADERS, (8, 22, 30, 16, 12, 14, 14, 80))
-    _sheet_table(s[LOG], "提出記録（「検証して提出」ボタンで追記されます）", LOG_HEADERS, (20, 60, 68, 8, 8, 8, 68))
-    _sheet_conf(sheets[CONF])
+    if not values_only:
+        _sheet_table(s[RESULTS], "検証結果（「検証」ボタンで更新されます）", RESULT_HEADERS, (8, 22, 30, 16, 12, 14, 14, 80))
+        _sheet_table(s[LOG], "提出記録（「検証して提出」ボタンで追記されます）", LOG_HEADERS, (20, 60, 68, 8, 8, 8, 68))
+        _sheet_conf(sheets[CONF])
     _names(wb, lay)
     _validation(sheets[S11], sheets[S12], sheets[WORK], sheets[DAILY], lay)
     _conditional(sheets[S11], lay)

@@ -18,6 +18,7 @@ from .model import CostYear, Plan, Working
 
 __all__ = [
     "Derived",
+    "bound_status",
     "coverage_rate",
     "cumulative",
     "daily_totals",
@@ -64,6 +65,22 @@ def coverage_rate(issued: Num, population: Num) -> Num:
 def rate_pct(rate: Num, places: int = 1) -> Num:
     """A fraction as the form prints it: percent, rounded half up (0.148611 -> 14.9)."""
     return None if rate is None else round_half_up(rate * 100, places)
+
+
+def bound_status(rate: Num, lower_pct: Decimal, upper_pct: Decimal) -> str | None:
+    """Where a coverage rate stands in a checkpoint's national band: "below", "above" or "ok".
+
+    Compared as the form shows the rate (percent, 0.1 point, half up) against the bounds
+    as printed (23.5 %), like the national-bounds rule. None without a rate.
+    """
+    shown = rate_pct(rate)
+    if shown is None:
+        return None
+    if shown < lower_pct:
+        return "below"
+    if shown > upper_pct:
+        return "above"
+    return "ok"
 
 
 def increase(monthly: Sequence[Num], population: Num) -> list[Num]:

@@ -448,6 +448,7 @@ def layout_for(params: Parameters | None = None, daily_months: list[str] | None 
             ("basic.base_issued_date", "交付枚数の基準日", "yyyy/m/d"),
             ("parameters.capacity_cards_per_month", "処理能力: 月当たり交付枚数", "#,##0"),
             ("parameters.capacity_staff", "処理能力: その枚数に必要な職員数", "#,##0.0"),
+            ("title", "計画の名称", "@"),
         )
     ):
         lay.scalars[path] = Scalar(path, NATIONAL, f"C{4 + i}", label, label_cell=f"B{4 + i}", fmt=fmt, name=None)

@@ -275,7 +275,7 @@ class Parameters(_Part):
 
 
 class Plan(_Part):
-    title: str | None = None
+    title: Annotated[Text, _f("計画の名称", "text")] = None
     parameters: Parameters = Field(default_factory=Parameters)
     basic: Basic = Field(default_factory=Basic)
     promotion: Promotion = Field(default_factory=Promotion)
@@ -430,6 +430,13 @@ _NONNEGATIVE: frozenset[Kind] = frozenset({"count", "amount", "money", "yen", "f
 _MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "なし", "予定なし"}
 
 
+def canonical(value: Decimal) -> Decimal:
+    """One spelling per number (103.0 and 103 are the same count), so equal plans hash equal."""
+    if value == value.to_integral_value():
+        return Decimal(int(value))
+    return value.normalize()
+
+
 class _Loader:
     def __init__(self, columns: list[str]) -> None:
         self.columns = columns
@@ -472,7 +479,7 @@ class _Loader:
             return None
         if parsed.normalized:
             self._add(NORMALIZED, meta, path, column, actual=str(raw), note=parsed.note)
-        return value
+        return canonical(value)
 
     def _text(self, raw: object, meta: Meta, path: str, column: str | None) -> str:
         if meta.kind == "code" and isinstance(raw, (int, float)) and not isinstance(raw, bool):

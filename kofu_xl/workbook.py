@@ -30,7 +30,7 @@ from .layout import (
     Layout,
     layout_for,
 )
-from .model import Parameters, iter_leaves
+from .model import Parameters, canonical, iter_leaves
 from .sources import UnreadableInput
 
 __all__ = ["CellSource", "GridSource", "MAX_UNCOMPRESSED", "read_plan_raw", "read_workbook_raw", "workbook_layout"]
@@ -222,7 +222,7 @@ def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict
         for key in ("parameters.capacity_cards_per_month", "parameters.capacity_staff"):
             value = _cell(src, *_loc(lay, key))
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                raw["parameters"][key.split(".")[1]] = Decimal(repr(float(value)))
+                raw["parameters"][key.split(".")[1]] = canonical(Decimal(repr(float(value))))
     if DAILY in names:
         raw["daily"] = _read_daily(src, lay)
     return raw, lay
