@@ -927,3 +927,38 @@ def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = 
     wb.save(buf)
     out.xlsx = buf.getvalue()
     return out
+
+
+# ---------------------------------------------------------------- the .xlsm
+
+UDF_MODULE = "KofuUdfs"
+UDF_PYTHON_MODULE = "kofu_udfs"
+
+
+def vba_modules() -> list[Any]:
+    """Every module of the workbook's VBA project, in project order."""
+    import kofu_udfs
+
+    from .xlsm.ovba import VbaModule
+    from .xlsm.ribbon import RIBBON_MODULE_NAME, ribbon_vba, workbook_module_vba
+    from .xlsm.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
+
+    modules = [VbaModule("ThisWorkbook", "document", workbook_module_vba())]
+    modules += [VbaModule(code, "document", "") for _name, code in SHEETS]
+    for m in runtime_modules():
+        modules.append(VbaModule(m.name, "class" if m.kind == "class" else "standard", m.source))
+    udfs = generate_udf_wrappers(UDF_PYTHON_MODULE, kofu_udfs) + "\r\n" + generate_macro_options(kofu_udfs)
+    modules.append(VbaModule(UDF_MODULE, "standard", udfs))
+    modules.append(VbaModule(RIBBON_MODULE_NAME, "standard", ribbon_vba()))
+    return modules
+
+
+def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False) -> bytes:
+    """The macro-enabled workbook for ``plan``, byte-identical for identical input."""
+    from .xlsm.ovba import build_vba_project
+    from .xlsm.package import assemble_xlsm
+    from .xlsm.ribbon import custom_ui_xml
+
+    built = build_sheets(plan, schedule=schedule, blank=blank)
+    vba = build_vba_project(vba_modules(), project_name="KofuXl")
+    return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)

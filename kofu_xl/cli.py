@@ -22,6 +22,21 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
     c.add_argument("--json", action="store_true", help="結果を JSON で出力する")
     c.set_defaults(func=cmd_check)
+
+    b = sub.add_parser("build", help="計画から公式ワークブック（.xlsm）を作成する")
+    b.add_argument("--plan", help="計画ファイル（.json/.xlsx/.xlsm）。省略時は同梱の白井市の計画")
+    b.add_argument("--out", help="出力先（省略時は workbook/交付円滑化計画.xlsm）")
+    b.set_defaults(func=cmd_build)
+
+    n = sub.add_parser("new", help="団体コードを指定して空の計画ワークブックを作成する")
+    n.add_argument("--dantai", required=True, help="団体コード（6桁。例: 122327）")
+    n.add_argument("--out", help="出力先（省略時は <団体コード>_<市町村名>_交付円滑化計画.xlsm）")
+    n.set_defaults(func=cmd_new)
+
+    s = sub.add_parser("submit", help="検証して、エラーがなければ提出ファイルを作成する")
+    s.add_argument("path", help="計画ワークブック（.xlsm/.xlsx）")
+    s.add_argument("--out", help="提出ファイルの出力先フォルダー（省略時はワークブックと同じ場所の「提出」フォルダー）")
+    s.set_defaults(func=cmd_submit)
     return p
 
 
@@ -47,6 +62,72 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(result) + "\n")
     return EXIT_ERRORS if result.has_errors else EXIT_OK
+
+
+DEFAULT_WORKBOOK = Path("workbook") / "交付円滑化計画.xlsm"
+
+
+def _write_new_file(path: Path, data: bytes, *, replace_ok: bool) -> None:
+    from .sources import UnreadableInput
+    from .xlsm.package import atomic_write
+
+    if path.exists() and not replace_ok:
+        raise UnreadableInput(path, "同じ名前のファイルが既にあります。上書きしないため、別の --out を指定してください")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+    except PermissionError:
+        raise UnreadableInput(path, "書き込みの権限がありません（読み取り専用のフォルダーか、Excel で開いたままです）") from None
+    except OSError as exc:
+        raise UnreadableInput(path, f"書き込めません（{exc.strerror or exc}）") from None
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_xlsm
+    from .model import load_plan
+    from .sources import load_raw, shipped_plan_raw
+
+    raw = load_raw(args.plan)[0] if args.plan else shipped_plan_raw()
+    plan, findings = load_plan(raw)
+    out = Path(args.out) if args.out else DEFAULT_WORKBOOK
+    # The shipped workbook is generated: replacing it is the point. Any other file is a
+    # clerk's and is never overwritten.
+    replace_ok = args.out is None or out.resolve() == DEFAULT_WORKBOOK.resolve()
+    _write_new_file(out, build_xlsm(plan), replace_ok=replace_ok)
+    errors = [f for f in findings if f.severity.value == "error"]
+    print(f"ワークブックを作成しました: {out}" + (f"（読み取れなかった値 {len(errors)} 件は空欄にしました）" if errors else ""))
+    for f in errors:
+        print(f"  [{f.rule}] {f.message}")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .build import build_xlsm
+    from .municipalities import new_plan
+    from .sources import UnreadableInput
+    from .submit import safe_filename
+
+    try:
+        plan = new_plan(args.dantai)
+    except LookupError as exc:
+        raise UnreadableInput(None, str(exc)) from None
+    name = f"{plan.basic.dantai_code}_{safe_filename(plan.basic.municipality or '')}_交付円滑化計画.xlsm"
+    out = Path(args.out) if args.out else Path.cwd() / name
+    _write_new_file(out, build_xlsm(plan, blank=True), replace_ok=False)
+    print(f"{plan.basic.prefecture}{plan.basic.municipality} の計画ワークブックを作成しました: {out}")
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from .surfaces import FileSurface
+    from .submit import submit
+
+    surface = FileSurface(Path(args.path))
+    outcome = submit(surface, Path(args.out) if args.out else None)
+    print(outcome.message)
+    for f in outcome.files:
+        print(f"  {f}")
+    return EXIT_ERRORS if outcome.status == "refused" else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
