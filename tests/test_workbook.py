@@ -198,3 +198,48 @@ def test_new_plan_prefills_basic_info_for_any_municipality(tmp_path):
     assert str(wb[S11].cell(row=lay.rows11["staff.total"], column=5).value).startswith("=SUM(")
     with pytest.raises(LookupError):
         new_plan("122328")
+
+
+def test_headless_recalculation_proves_every_formula_cell(plan):
+    """pycel with the KOFU_* plugged in recalculates the shipped workbook: every formula
+    cell equals the value the core computes for it (which the build cached)."""
+    from kofu_xl.recalc import formula_cells, recalculate, same_value
+
+    core = build_sheets(plan).cached
+    got = recalculate(SHIPPED)
+    cells = {(c.sheet, c.cell) for c in formula_cells(SHIPPED)}
+    assert cells and cells <= set(got)
+    wrong = [(k, got[k], core.get(k)) for k in sorted(got) if not same_value(got[k], _excel(core.get(k)))]
+    assert wrong == []
+
+
+def _excel(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    return "" if value is None else value
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")
+def test_libreoffice_agrees_on_the_native_formulas(tmp_path):
+    from kofu_xl.recalc import cross_check
+
+    values, mismatches = cross_check(SHIPPED, tmp_path)
+    assert values and mismatches == []
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")
+def test_libreoffice_renders_the_official_form(tmp_path, plan):
+    import subprocess
+    import uuid
+
+    path = tmp_path / "本表.xlsx"
+    path.write_bytes(build_sheets(plan, values_only=True).xlsx)
+    profile = f"file:///tmp/kofu-lo-{uuid.uuid4().hex}"
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+        check=True, timeout=180, capture_output=True,
+    )
+    pdf = tmp_path / "本表.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("【本表1-1】交付枚数想定・体制整備等", "【本表1-2】所要経費見込み額", "61,831", "23.5%", "47.1%", "70.6%", "14.9%", "3,143", "8,521", "実績", "122327", "下限値", "上限値"):
+        assert expected in text, expected
