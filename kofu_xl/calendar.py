@@ -8,6 +8,7 @@ Column keys are the language of the core: ``"2019-08"`` for a month and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -146,6 +147,7 @@ class Column:
         return self.months[-1]
 
 
+@functools.lru_cache(maxsize=1024)
 def column_label(key: str) -> str:
     """``"2019-08"`` -> ``"R元年8月"``; ``"FY2021"`` -> ``"R3年度"``."""
     if key.startswith("FY"):
@@ -155,6 +157,11 @@ def column_label(key: str) -> str:
 
 def form_columns(first_month: str, last_month: str, fiscal_years: Sequence[int], actual_through: str | None) -> list[Column]:
     """The columns of 本表1-1: monthly from first to last, then whole fiscal years."""
+    return list(_form_columns(first_month, last_month, tuple(fiscal_years), actual_through))
+
+
+@functools.lru_cache(maxsize=64)
+def _form_columns(first_month: str, last_month: str, fiscal_years: tuple[int, ...], actual_through: str | None) -> tuple[Column, ...]:
     cols = []
     for key in month_range(first_month, last_month):
         label = month_label(key)
@@ -162,7 +169,7 @@ def form_columns(first_month: str, last_month: str, fiscal_years: Sequence[int],
             label += "(実績)"
         cols.append(Column(key, label))
     cols.extend(Column(f"FY{fy}", fiscal_year_label(fy)) for fy in fiscal_years)
-    return cols
+    return tuple(cols)
 
 
 # ---------------------------------------------------------------- parsing

@@ -359,9 +359,30 @@ def _leaves(cls: type[BaseModel], prefix: tuple[str, ...], group: str | None) ->
             yield from _leaves(sub, (), name)
 
 
-def iter_leaves() -> Iterator[Leaf]:
+_LEAVES: tuple[Leaf, ...] | None = None
+
+
+def iter_leaves() -> tuple[Leaf, ...]:
     """Every fillable field of a plan, in form order."""
-    yield from _leaves(Plan, (), None)
+    global _LEAVES
+    if _LEAVES is None:
+        _LEAVES = tuple(_leaves(Plan, (), None))
+    return _LEAVES
+
+
+def leaf_label(path: str) -> str:
+    """The form's label of a field by its model path."""
+    return _LABELS()[path]
+
+
+def _LABELS() -> dict[str, str]:  # noqa: N802 - a cached table
+    global _LABEL_TABLE
+    if _LABEL_TABLE is None:
+        _LABEL_TABLE = {leaf.path: leaf.meta.label for leaf in iter_leaves()}
+    return _LABEL_TABLE
+
+
+_LABEL_TABLE: dict[str, str] | None = None
 
 
 # ---------------------------------------------------------------- loading raw input

@@ -18,7 +18,7 @@ from .calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_
 from .calendar import Column, months_of_fiscal_year
 from .dantai import dantai_problem
 from .findings import CATALOGUE, Finding, RuleSpec, Severity, register
-from .model import UNDECIDED, CostYear, Plan, iter_leaves
+from .model import UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
 from .schedule import Schedule, default_schedule
 
 __all__ = ["Context", "RULES", "check_plan", "run_rules"]
@@ -50,10 +50,7 @@ def _spec(slug: str, severity: Severity, title: str, description: str, fix: str,
 
 
 def _label(path: str) -> str:
-    for leaf in iter_leaves():
-        if leaf.path == path:
-            return leaf.meta.label
-    raise KeyError(path)
+    return leaf_label(path)
 
 
 def _fmt1(value: Decimal) -> str:
