@@ -770,6 +770,16 @@ def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple
     ws.freeze_panes = "A4"
 
 
+def _results_memo(ws: Worksheet) -> None:
+    """Captions of the hidden colour memo (K:N) that lets 検証 put cell colours back."""
+    from .excel import HIGHLIGHT_MEMO_COL, HIGHLIGHT_MEMO_HEADERS
+    from .surfaces import MEMO_STYLE_HEADER
+
+    for i, text in enumerate((*HIGHLIGHT_MEMO_HEADERS, MEMO_STYLE_HEADER)):
+        ws.cell(row=3, column=HIGHLIGHT_MEMO_COL + i, value=text).font = NOTE_FONT
+        ws.column_dimensions[col_letter(HIGHLIGHT_MEMO_COL + i)].hidden = True
+
+
 def _sheet_conf(ws: Worksheet) -> None:
     for i, (k, v) in enumerate(XLWINGS_CONF, start=1):
         ws.cell(row=i, column=1, value=k)
@@ -915,6 +925,7 @@ def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = 
     _sheet_chart(sheets[CHART], sheets[S11], lay)
     if not values_only:
         _sheet_table(s[RESULTS], "検証結果（「検証」ボタンで更新されます）", RESULT_HEADERS, (8, 22, 30, 16, 12, 14, 14, 80))
+        _results_memo(sheets[RESULTS])
         _sheet_table(s[LOG], "提出記録（「検証して提出」ボタンで追記されます）", LOG_HEADERS, (20, 60, 68, 8, 8, 8, 68))
         _sheet_conf(sheets[CONF])
     _names(wb, lay)
