@@ -147,7 +147,9 @@ def test_revalidation_restores_previous_colours(tmp_path):
     assert m25 == [(S11, "M25", "#FFF2CC", m25[0][3])] and isinstance(m25[0][3], int)
     assert len(memo) == 12  # and the eleven capacity warnings on ②交付枚数
     assert wb[S11]["Q8"].fill.fgColor.rgb.endswith("FFEB9C")
-    _set_number(path, "xl/worksheets/sheet1.xml", "M25", 6)  # the clerk fixes the total
+    # the clerk fixes the total; Excel recalculates 1人当たり (600 / 6)
+    _set_number(path, "xl/worksheets/sheet1.xml", "M25", 6)
+    _set_number(path, "xl/worksheets/sheet1.xml", "M35", 100)
     s = FileSurface(path, quiet=True)
     assert validate(s).result.counts["error"] == 0
     s.save()
