@@ -63,7 +63,7 @@ def _reference_path() -> Path:
 def actuals() -> dict:
     path = _reference_path()
     if not path.is_file():
-        pytest.skip(f"reference file not found: {path} (set KOFU_SHARED)")
+        pytest.fail(f"reference file not found: {path} (set KOFU_SHARED)")
     return json.loads(path.read_text(encoding="utf-8"))["daily_actuals_2019"]
 
 
