@@ -68,18 +68,16 @@ DEFAULT_WORKBOOK = Path("workbook") / "交付円滑化計画.xlsm"
 
 
 def _write_new_file(path: Path, data: bytes, *, replace_ok: bool) -> None:
-    from .sources import UnreadableInput
+    from .sources import CannotWrite
     from .xlsm.package import atomic_write
 
     if path.exists() and not replace_ok:
-        raise UnreadableInput(path, "同じ名前のファイルが既にあります。上書きしないため、別の --out を指定してください")
+        raise CannotWrite(path, "同じ名前のファイルが既にあります。上書きしないため、別の --out を指定してください")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, data)
-    except PermissionError:
-        raise UnreadableInput(path, "書き込みの権限がありません（読み取り専用のフォルダーか、Excel で開いたままです）") from None
     except OSError as exc:
-        raise UnreadableInput(path, f"書き込めません（{exc.strerror or exc}）") from None
+        raise CannotWrite.from_os_error(path, exc) from None
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -131,14 +129,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .sources import UnreadableInput
+    from .sources import KofuError
 
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except UnreadableInput as exc:
+    except KofuError as exc:
+        if args.debug:
+            raise
         print(f"エラー: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        return exc.exit_code
     except KeyboardInterrupt:
         print("中断しました。", file=sys.stderr)
         return 130

@@ -333,9 +333,9 @@ def _total_vs_parts(
         total = totals[i]
         if total is None or expected is None or total == expected:
             continue
-        shown = parts_text or " + ".join(
-            f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values())
-        )
+        nonzero = [f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values()) if values[j]]
+        rest = "、他は 0" if len(nonzero) < len(values) and nonzero else ""
+        shown = parts_text or (" + ".join(nonzero) + rest if nonzero else "すべて 0")
         yield Finding(spec, _label(total_path), total_path, col.key, expected=expected, actual=total, params={"parts": shown})
 
 

@@ -11,12 +11,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_JSON_BYTES", "UnreadableInput", "load_raw", "shipped_plan_raw"]
+__all__ = ["CannotWrite", "KofuError", "MAX_JSON_BYTES", "UnreadableInput", "load_raw", "shipped_plan_raw"]
 
 MAX_JSON_BYTES = 20 * 1024 * 1024
 
 
-class UnreadableInput(Exception):
+class KofuError(Exception):
+    """A failure the user can act on: a Japanese message naming the file, no traceback."""
+
+    exit_code = 2
+
+
+class UnreadableInput(KofuError):
     """An input that cannot be read at all (exit code 2)."""
 
     def __init__(self, path: str | Path | None, reason: str) -> None:
@@ -24,6 +30,23 @@ class UnreadableInput(Exception):
         self.reason = reason
         where = f"「{self.path}」" if self.path else "入力"
         super().__init__(f"{where}を読めません: {reason}")
+
+
+class CannotWrite(KofuError):
+    """An output that cannot be written (read-only folder, disk full, file open in Excel)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"「{self.path}」に書き込めません: {reason}")
+
+    @classmethod
+    def from_os_error(cls, path: str | Path, exc: OSError) -> CannotWrite:
+        if isinstance(exc, PermissionError):
+            return cls(path, "書き込みの権限がありません（読み取り専用のフォルダーか、Excel などで開いたままです）")
+        if getattr(exc, "errno", None) == 28:
+            return cls(path, "ディスクの空きがありません")
+        return cls(path, exc.strerror or str(exc))
 
 
 def shipped_plan_raw() -> dict[str, Any]:

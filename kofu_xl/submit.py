@@ -25,6 +25,7 @@ from .findings import Finding, Severity, format_value, sort_findings
 from .layout import LOG, RESULTS, Layout
 from .report import CheckResult, make_result
 from .rules import check_plan
+from .sources import CannotWrite
 from .workbook import CellSource, read_plan_raw
 
 __all__ = [
@@ -211,7 +212,10 @@ def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | 
         surface.status(message)
         return SubmitOutcome("unchanged", result, message)
     out_dir = Path(out_dir) if out_dir else _default_out_dir(surface)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CannotWrite.from_os_error(out_dir, exc) from None
     surface.status("提出ファイルを作成しています…")
     files = _package_files(result)
     stem = _stem(result, now, out_dir)
@@ -220,7 +224,10 @@ def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | 
     try:
         for ext, data in files.items():
             final = out_dir / f"{stem}{ext}"
-            temps[final] = _write_temp(out_dir, final, data)
+            try:
+                temps[final] = _write_temp(out_dir, final, data)
+            except OSError as exc:
+                raise CannotWrite.from_os_error(out_dir, exc) from None
         names = " / ".join(p.name for p in temps)
         sha = " / ".join(hashlib.sha256(files[p.suffix]).hexdigest() for p in temps)
         surface.append_log([now.strftime("%Y-%m-%d %H:%M:%S"), names, sha, c["error"], c["warning"], c["info"], digest])

@@ -20,7 +20,7 @@ from typing import Any
 
 from .excel import HIGHLIGHT_MEMO_COL, NO_FILL, builder_fills, parse_memo
 from .layout import LOG, RESULTS, Layout
-from .sources import UnreadableInput
+from .sources import CannotWrite, UnreadableInput
 from .submit import FIRST_LOG_ROW, FIRST_RESULT_ROW
 from .workbook import GridSource, _guard_zip, workbook_layout
 
@@ -145,10 +145,8 @@ class FileSurface:
             raise UnreadableInput(self.path, "実行中にファイルが変更されました。Excel で開いている場合は閉じてから、もう一度実行してください")
         try:
             atomic_write(self.path, data)
-        except PermissionError:
-            raise UnreadableInput(self.path, "保存できません（Excel で開いているか、読み取り専用です）。閉じてから、もう一度実行してください") from None
         except OSError as exc:
-            raise UnreadableInput(self.path, f"保存できません（{exc.strerror or exc}）") from None
+            raise CannotWrite.from_os_error(self.path, exc) from None
         self._changed = False
 
     def discard(self) -> None:

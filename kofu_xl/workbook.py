@@ -8,7 +8,9 @@ is read from the sheets' own header rows, so a workbook describes itself.
 
 from __future__ import annotations
 
+import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -35,8 +37,12 @@ from .sources import UnreadableInput
 
 __all__ = ["CellSource", "GridSource", "MAX_UNCOMPRESSED", "read_plan_raw", "read_workbook_raw", "workbook_layout"]
 
-MAX_UNCOMPRESSED = 200 * 1024 * 1024  # a plan is < 1 MB; refuse zip bombs early
-MAX_RATIO = 200
+# A plan workbook is ~0.3 MB uncompressed and ~0.1 MB on disk; these bounds refuse zip bombs
+# and absurd files early while leaving room for a clerk's notes and pictures.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNCOMPRESSED = 100 * 1024 * 1024
+MAX_PART_BYTES = 40 * 1024 * 1024
+MAX_ENTRIES = 2_000
 
 
 class CellSource(Protocol):
@@ -69,7 +75,7 @@ class GridSource:
     @classmethod
     def from_path(cls, path: Path, sheets: Iterable[str] | None = None) -> GridSource:
         """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros)."""
-        _guard_zip(path)
+        errors = _guard_zip(path)
         import python_calamine
 
         try:
@@ -79,6 +85,13 @@ class GridSource:
             for name in wanted:
                 sheet = book.get_sheet_by_name(name)
                 rows = sheet.to_python(skip_empty_area=False)
+                for ref, text in errors.get(name, {}).items():
+                    r, c = parse_ref(ref)
+                    while len(rows) < r:
+                        rows.append([])
+                    line = rows[r - 1] = list(rows[r - 1])
+                    line.extend([""] * (c - len(line)))
+                    line[c - 1] = text
                 grids[name] = rows
         except UnreadableInput:
             raise
@@ -87,8 +100,14 @@ class GridSource:
         return cls(grids)
 
 
-def _guard_zip(path: Path) -> None:
-    """Refuse what is not a workbook before any parser sees it."""
+def _guard_zip(path: Path) -> dict[str, str]:
+    """Refuse what is not a safe workbook before any parser sees it.
+
+    Checks the size of every part (a zip bomb expands far beyond a plan's ~0.5 MB),
+    refuses XML with a DOCTYPE (entity expansion, external entities) and returns
+    the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
+    reads them as empty, the clerk should hear which error is where.
+    """
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -97,19 +116,80 @@ def _guard_zip(path: Path) -> None:
         raise UnreadableInput(path, f"ファイルを開けません（{exc.strerror or exc}）") from None
     if path.is_dir():
         raise UnreadableInput(path, "フォルダーです。ファイルを指定してください")
+    if size > MAX_FILE_BYTES:
+        raise UnreadableInput(path, f"ファイルが大きすぎます（{size:,} バイト、上限 {MAX_FILE_BYTES:,} バイト）")
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
+            _check_sizes(path, infos, size)
+            names = {i.filename for i in infos}
+            if "xl/workbook.xml" not in names:
+                raise UnreadableInput(path, "Excel ブックの中身（xl/workbook.xml）がありません")
+            for info in infos:
+                if info.filename.endswith((".xml", ".rels")):
+                    with z.open(info) as fh:
+                        head = fh.read(4096)
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise UnreadableInput(path, f"安全でない XML（DOCTYPE/ENTITY 宣言）が含まれています（{info.filename}）")
+            return _error_cells(z)
     except zipfile.BadZipFile:
         raise UnreadableInput(path, "Excel ブック（.xlsx/.xlsm）ではありません（壊れているか、別の形式です）") from None
-    except OSError as exc:
-        raise UnreadableInput(path, f"ファイルを読めません（{exc.strerror or exc}）") from None
-    names = {i.filename for i in infos}
-    if "xl/workbook.xml" not in names:
-        raise UnreadableInput(path, "Excel ブックの中身（xl/workbook.xml）がありません")
-    total = sum(i.file_size for i in infos)
-    if total > MAX_UNCOMPRESSED or total > max(size, 1) * MAX_RATIO and total > 10 * 1024 * 1024:
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableInput(path, f"ファイルを読めません（壊れています: {exc.__class__.__name__}）") from None
+
+
+def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
+    if len(infos) > MAX_ENTRIES:
+        raise UnreadableInput(path, f"ブックの部品が多すぎます（{len(infos):,} 個）")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise UnreadableInput(path, "暗号化（パスワード保護）されたブックは読めません。保護を解除してから指定してください")
+        if info.file_size > MAX_PART_BYTES:
+            raise UnreadableInput(path, f"部品 {info.filename} の展開後のサイズが大きすぎます（{info.file_size:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります")
+        total += info.file_size
+    if total > MAX_UNCOMPRESSED:
         raise UnreadableInput(path, f"展開後のサイズが大きすぎます（{total:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります")
+
+
+_SHEET_RE = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
+_REL_RE = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+_REL_RE2 = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
+_ERROR_CELL_RE = re.compile(rb'<c\b([^>]*\bt="e"[^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>([^<]*)</v>')
+_REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
+
+
+def _error_cells(z: zipfile.ZipFile) -> dict[str, dict[str, str]]:
+    """{sheet: {cell: "#REF!"}} for cells holding an Excel error value."""
+    import html
+
+    try:
+        wb = z.read("xl/workbook.xml")
+        rels = z.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        return {}
+    targets = {m[1]: m[2] for m in _REL_RE.finditer(rels)} | {m[2]: m[1] for m in _REL_RE2.finditer(rels)}
+    out: dict[str, dict[str, str]] = {}
+    for m in _SHEET_RE.finditer(wb):
+        target = targets.get(m[2])
+        if not target:
+            continue
+        target_s = target.decode("utf-8", "replace")
+        part = target_s.lstrip("/") if target_s.startswith("/") else "xl/" + target_s
+        try:
+            data = z.read(part)
+        except KeyError:
+            continue
+        if b't="e"' not in data:
+            continue
+        cells = {}
+        for c in _ERROR_CELL_RE.finditer(data):
+            ref = _REF_ATTR_RE.search(c[1])
+            if ref:
+                cells[ref[1].decode()] = html.unescape(c[2].decode("utf-8", "replace"))
+        if cells:
+            out[html.unescape(m[1].decode("utf-8", "replace"))] = cells
+    return out
 
 
 def _cell(src: CellSource, sheet: str, ref: str) -> Any:
