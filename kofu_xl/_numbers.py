@@ -121,7 +121,9 @@ def parse_number(value: object) -> Parsed:
 def round_half_up(value: Decimal, places: int = 0) -> Decimal:
     """Round as Excel's ROUND does (half away from zero)."""
     quantum = Decimal(1).scaleb(-places)
-    return value.quantize(quantum, rounding=ROUND_HALF_UP)
+    # enough digits for any magnitude, so rounding is exact and never overflows the context
+    ctx = decimal.Context(prec=max(CTX.prec, value.adjusted() + places + 2), rounding=ROUND_HALF_UP, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+    return value.quantize(quantum, rounding=ROUND_HALF_UP, context=ctx)
 
 
 def ceil_div_thousand(yen: Decimal) -> Decimal:

@@ -447,6 +447,11 @@ DAILY = Meta("日次実績 交付枚数", "count")
 DAILY_WEEKDAY = Meta("日次実績 曜日別合計", "count")
 DAILY_TOTAL = Meta("日次実績 月合計", "count")
 
+# No figure of a municipal plan reaches a trillion (yen included); larger values are typos
+# or hostile, and would overflow the 34-digit exact arithmetic of the rates.
+MAX_MAGNITUDE = Decimal(10) ** 12
+MIN_MAGNITUDE = Decimal("1e-6")
+
 _NONNEGATIVE: frozenset[Kind] = frozenset({"count", "amount", "money", "yen", "factor", "pct"})
 _MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "なし", "予定なし"}
 
@@ -459,8 +464,9 @@ def canonical(value: Decimal) -> Decimal:
 
 
 class _Loader:
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], cost_keys: list[str]) -> None:
         self.columns = columns
+        self.cost_keys = cost_keys
         self.findings: list[Finding] = []
 
     # -- one value
@@ -485,6 +491,12 @@ class _Loader:
             self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason=exc.reason)
             return None
         value = parsed.value
+        if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
+            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason=f"桁が大きすぎます（{MAX_MAGNITUDE:,} 未満で入力してください）")
+            return None
+        if value and abs(value) < MIN_MAGNITUDE:
+            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="小数点以下の桁が多すぎます（0.000001 以上で入力してください）")
+            return None
         if parsed.percent and meta.kind != "pct":
             # "50%" in a count field is no count; in a factor field it means 0.5.
             if meta.kind == "factor":
@@ -565,7 +577,10 @@ class _Loader:
 
     # -- the daily calendar
     def daily(self, raw: object) -> dict[str, Any]:
-        if not isinstance(raw, dict):
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or not isinstance(raw.get("days") or {}, dict) or not isinstance(raw.get("declared") or {}, dict):
+            self.findings.append(Finding(BAD_SHAPE, DAILY.label, "daily", params={"reason": "日次実績の表ではありません"}))
             return {}
         days: dict[dt.date, Decimal] = {}
         for key, count in (raw.get("days") or {}).items():
@@ -581,7 +596,7 @@ class _Loader:
                 days[day] = value
         declared: dict[str, Any] = {}
         for month, totals in (raw.get("declared") or {}).items():
-            totals = totals or {}
+            totals = totals if isinstance(totals, dict) else {}
             declared[month] = {
                 "weekday": self.series(totals.get("weekday"), DAILY_WEEKDAY, "daily.weekday", [f"{month}:{w}" for w in range(7)]),
                 "total": self.value(totals.get("total"), DAILY_TOTAL, "daily.total", month),
@@ -614,7 +629,13 @@ class _Loader:
             elif name in ("costs", "working") and cls is Plan:
                 sub_cls = CostYear if name == "costs" else Working
                 out[name] = {}
+                if value is not None and not isinstance(value, dict):
+                    self.findings.append(Finding(BAD_SHAPE, name, name, params={"reason": "年度ごとの表ではありません"}))
+                    continue
                 for year_key, sub in (value or {}).items():
+                    if year_key not in self.cost_keys:
+                        self.findings.append(Finding(BAD_SHAPE, name, name, params={"reason": f"様式にない年度「{year_key}」があります（{', '.join(self.cost_keys)}）"}))
+                        continue
                     out[name][year_key] = self.model(sub_cls, sub, f"{name}.", str(year_key))
             elif ann is Daily:
                 out[name] = self.daily(value)
@@ -632,9 +653,17 @@ def load_plan(raw: dict[str, Any]) -> tuple[Plan, list[Finding]]:
     and the value is left empty. Raises :class:`pydantic.ValidationError` only when
     the parameters or the daily calendar themselves are malformed.
     """
-    params = Parameters.model_validate(raw.get("parameters") or {})
-    columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
-    loader = _Loader(columns)
+    bad_params = None
+    try:
+        params = Parameters.model_validate(raw.get("parameters") or {})
+        columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        bad_params = f"様式の設定（parameters）が読めないため、2019年の様式として読みました（{str(exc).splitlines()[0][:120]}）"
+        params = Parameters()
+        columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
+    loader = _Loader(columns, [f"FY{y}" for y in params.cost_years])
+    if bad_params:
+        loader.findings.append(Finding(BAD_SHAPE, "様式の設定", "parameters", params={"reason": bad_params}))
     data = loader.model(Plan, raw, "", None)
     data["parameters"] = params
     plan = Plan.model_validate(data)

@@ -70,6 +70,8 @@ def load_json(path: Path) -> dict[str, Any]:
         raise UnreadableInput(path, "読み取りの権限がありません") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UnreadableInput(path, f"JSON として読めません（{exc.__class__.__name__}）") from None
+    except RecursionError:
+        raise UnreadableInput(path, "JSON の入れ子が深すぎます") from None
     except OSError as exc:
         raise UnreadableInput(path, f"読み込みに失敗しました（{exc.strerror or exc}）") from None
     if not isinstance(data, dict):
