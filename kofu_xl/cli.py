@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     from .aggregate import add_aggregate_parser
 
     add_aggregate_parser(sub)
+    from .doctor import add_doctor_parser
+    add_doctor_parser(sub)
     return p
 
 

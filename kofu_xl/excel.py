@@ -445,6 +445,29 @@ def submit_book(out_dir: str | Path | None = None, *, now: dt.datetime | None = 
     return _run("検証して提出", run)
 
 
+def doctor_book() -> Any:
+    """「診断」: run `kofu-xl doctor` for the calling book and show the outcome in a message box."""
+    import xlwings as xw
+
+    from .doctor import doctor_message, run_doctor
+
+    book = xw.Book.caller()
+    try:
+        fullname = str(book.fullname)
+    except Exception:  # xlwings cannot map some OneDrive/SharePoint URLs to a local path
+        fullname = ""
+    local = bool(fullname) and not _URL.match(fullname) and Path(fullname).is_absolute()
+    note = None if local else f"ブックをファイルとして読めません（{fullname or '未保存のブック'}。OneDrive・SharePoint 上のブックか、まだ保存されていないブックです）"
+    try:
+        report = run_doctor(Path(fullname) if local else None, workbook_note=note)
+    except Exception as exc:  # the clerk gets a short reason, never a traceback
+        log.exception("doctor failed")
+        _tell(book, None, failure_message("診断", exc), critical=True)
+        return None
+    _tell(book, None, doctor_message(report), critical=not report.ok)
+    return report
+
+
 def _documents() -> Path:
     home = Path.home()
     docs = home / "Documents"
