@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "ASR_OFFICE_CHILD_PROCESS",
+    "ASR_OFFICE_WIN32_API",
     "CHECKS",
     "CheckResult",
     "Context",
@@ -65,7 +66,8 @@ UDF_MODULE = "kofu_udfs"
 RIBBON_MODULE = "kofu_xl.excel"
 REQUIRED_MODULES: tuple[str, ...] = (UDF_MODULE, RIBBON_MODULE)  # without a workbook
 CONF_SHEET = "xlwings.conf"
-ASR_OFFICE_CHILD_PROCESS = "D4F940AB-401B-4EFC-AADC-AD5F3C50688A"
+ASR_OFFICE_CHILD_PROCESS = "D4F940AB-401B-4EFC-AADC-AD5F3C50688A"  # Block all Office applications from creating child processes
+ASR_OFFICE_WIN32_API = "92E97FA1-2EDF-4476-BDD6-9DD0B4DDDC7B"  # Block Win32 API calls from Office macros
 SHIPPED_WORKBOOK = Path("workbook") / "交付円滑化計画.xlsm"
 PROBE = "import xlwings, kofu_xl, kofu_udfs; print(xlwings.__version__)"
 _INSTALL = "docs/install.md"
@@ -1053,12 +1055,14 @@ def check_macro_security(ctx: Context) -> CheckResult:
 
 
 _ASR_ACTIONS = {0: "無効", 1: "ブロック", 2: "監査", 6: "警告"}
+_ASR_SECTION = f"{_INSTALL}「8. Defender やウイルス対策ソフトに止められたとき」"
 
 
-def _asr_action(ctx: Context) -> tuple[int | None, str, list[str]]:
-    """The action of the rule "Block all Office applications from creating child
-    processes" where a normal user can read it: group policy, then MDM (Intune).
-    Returns (action or None, where it was found, what could not be read)."""
+def _asr_action(ctx: Context, rule: str) -> tuple[int | None, str, list[str]]:
+    """The action of an attack surface reduction rule where a normal user can read it:
+    group policy, then MDM (Intune). Returns (action or None, where it was found,
+    what could not be read). Settings made with Set-MpPreference are readable by
+    administrators only."""
     reg = ctx.system.registry
     unread: list[str] = []
     if reg is None:
@@ -1066,8 +1070,8 @@ def _asr_action(ctx: Context) -> tuple[int | None, str, list[str]]:
     gpo = r"HKLM\SOFTWARE\Policies\Microsoft\Windows Defender\Windows Defender Exploit Guard\ASR\Rules"
     try:
         values = {k.upper(): v for k, v in reg.values(gpo).items()}
-        if ASR_OFFICE_CHILD_PROCESS in values:
-            return int(str(values[ASR_OFFICE_CHILD_PROCESS]).strip() or 0), "グループポリシー", unread
+        if rule in values:
+            return int(str(values[rule]).strip() or 0), "グループポリシー", unread
     except (PermissionError, ValueError):
         unread.append("グループポリシー")
     mdm = r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\Defender"
@@ -1076,7 +1080,7 @@ def _asr_action(ctx: Context) -> tuple[int | None, str, list[str]]:
         if text:
             for part in str(text).split("|"):
                 guid, _, action = part.partition("=")
-                if guid.strip().upper() == ASR_OFFICE_CHILD_PROCESS:
+                if guid.strip().upper() == rule:
                     return int(action.strip() or 0), "Intune（MDM）", unread
     except (PermissionError, ValueError):
         unread.append("Intune（MDM）")
@@ -1084,26 +1088,50 @@ def _asr_action(ctx: Context) -> tuple[int | None, str, list[str]]:
     return None, "", unread
 
 
+def _admin_hint(rule: str) -> str:
+    return (f"管理者の PowerShell で Get-MpPreference を実行し、AttackSurfaceReductionRules_Ids に {rule} があれば、"
+            "同じ位置の AttackSurfaceReductionRules_Actions が 1（ブロック）か 6（警告）かを確認してください"
+            f"（{_ASR_SECTION}）。")
+
+
 def check_defender(ctx: Context) -> CheckResult:
+    """Defender's rule "Block all Office applications from creating child processes":
+    RunPython starts cmd.exe and the UDF DLL starts Python, both children of Excel."""
     title = "Defender の「Office アプリケーションによる子プロセスの作成をブロック」"
     if not ctx.system.windows:
         return _not_windows(ctx, "defender-asr", title)
-    action, where, unread = _asr_action(ctx)
+    action, where, unread = _asr_action(ctx, ASR_OFFICE_CHILD_PROCESS)
     symptom = ("この規則がブロックになっていると、Excel が Python を起動できず、リボンのボタンで「実行時エラー '70': 書き込みできません」（英語版では Permission denied）、"
                "関数で「Could not create Python process」が出て、画面右下に「アプリまたはプロセスがブロックされました: EXCEL.EXE」と表示されます。")
-    admin = (f"管理者の PowerShell で Get-MpPreference を実行し、AttackSurfaceReductionRules_Ids に {ASR_OFFICE_CHILD_PROCESS} があれば、"
-             "同じ位置の AttackSurfaceReductionRules_Actions が 1（ブロック）か 6（警告）かを確認してください。")
-    fix = ("組織のセキュリティ方針に従い、Defender の管理者に、この規則を監査（2）にするか、この PC の Python（"
-           f"{ctx.system.executable}）と cmd.exe の起動を除外するよう相談してください（{_INSTALL}「8. Defender やウイルス対策ソフトに止められたとき」）。"
+    fix = ("組織のセキュリティ方針に従い、Defender の管理者に、この PC ではこの規則を監査（2）にするか、規則ごとの除外を設定するよう相談してください"
+           f"（{_ASR_SECTION}）。"
            "変えられない場合、Excel のボタンと関数は使えませんが、コマンドの kofu-xl check と kofu-xl submit で検証と提出ができます。")
     if action == 1:
         return _ng("defender-asr", title, f"{where}でこの規則がブロック（1）に設定されています。" + symptom, fix)
     if action == 6:
-        return _ng("defender-asr", title, f"{where}でこの規則が警告（6）に設定されています。ブロックの通知で「許可」を選ぶまで Python を起動できません。" + symptom, fix, required=False)
+        return _ng("defender-asr", title, f"{where}でこの規則が警告（6）に設定されています。通知で「許可」を選ぶまで Python を起動できません。" + symptom, fix, required=False)
     if action is not None:
         return _ok("defender-asr", title, f"{where}でこの規則は{_ASR_ACTIONS.get(action, str(action))}（{action}）です。Python の起動は止められません。")
     return _skip("defender-asr", title, f"グループポリシー・Intune ではこの規則は設定されていません。{'、'.join(unread)}は読めないため、ブロックされていないとは言い切れません。" + symptom,
-                 fix=admin)
+                 fix=_admin_hint(ASR_OFFICE_CHILD_PROCESS))
+
+
+def check_defender_win32(ctx: Context) -> CheckResult:
+    """Defender's rule "Block Win32 API calls from Office macros": xlwings.bas declares
+    functions of its DLL and of kernel32 (LoadLibrary), which the rule may stop."""
+    title = "Defender の「Office マクロからの Win32 API 呼び出しをブロック」"
+    if not ctx.system.windows:
+        return _not_windows(ctx, "defender-asr-win32", title, required=False)
+    action, where, unread = _asr_action(ctx, ASR_OFFICE_WIN32_API)
+    why = ("xlwings のマクロは Declare 文で xlwings の DLL と Windows の LoadLibrary を呼ぶため、この規則がブロックのときは KOFU_* 関数が止められることがあります。"
+           "止められたかどうかは、イベント ビューアーの Windows Defender の Operational ログのイベント ID 1121 で確かめられます。")
+    if action in (1, 6):
+        return _ng("defender-asr-win32", title, f"{where}でこの規則が{_ASR_ACTIONS[action]}（{action}）に設定されています。" + why,
+                   f"関数が動かないときは、Defender の管理者にこの規則の扱いを相談してください（{_ASR_SECTION}）。", required=False)
+    if action is not None:
+        return _ok("defender-asr-win32", title, f"{where}でこの規則は{_ASR_ACTIONS.get(action, str(action))}（{action}）です。", required=False)
+    return _skip("defender-asr-win32", title, f"グループポリシー・Intune ではこの規則は設定されていません（{'、'.join(unread)}は読めません）。" + why,
+                 required=False, fix=_admin_hint(ASR_OFFICE_WIN32_API))
 
 
 # ---------------------------------------------------------------- running
@@ -1127,6 +1155,7 @@ CHECKS: list[Check] = [
     check_mark_of_the_web,
     check_macro_security,
     check_defender,
+    check_defender_win32,
 ]
 
 

@@ -28,6 +28,7 @@ from kofu_xl import doctor
 from kofu_xl.xlsm.ovba_read import read_module_sources
 from kofu_xl.doctor import (
     ASR_OFFICE_CHILD_PROCESS,
+    ASR_OFFICE_WIN32_API,
     BookFacts,
     Context,
     Status,
@@ -35,6 +36,7 @@ from kofu_xl.doctor import (
     check_conf,
     check_conf_values,
     check_defender,
+    check_defender_win32,
     check_dll,
     check_excel,
     check_functions,
@@ -59,7 +61,7 @@ from kofu_xl.doctor import (
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "workbook" / "交付円滑化計画.xlsm"
 VERSION = xlwings.__version__
-WINDOWS_ONLY = {"store-python", "excel", "interpreter", "xlwings-dll", "onedrive", "mark-of-the-web", "macro-security", "defender-asr"}
+WINDOWS_ONLY = {"store-python", "excel", "interpreter", "xlwings-dll", "onedrive", "mark-of-the-web", "macro-security", "defender-asr", "defender-asr-win32"}
 
 
 def by_id(report: doctor.DoctorReport) -> dict[str, doctor.CheckResult]:
@@ -369,7 +371,7 @@ class FakePC:
             r"HKCR\CLSID\{00024500-0000-0000-C000-000000000046}\LocalServer32": {"": f'"{EXCEL_EXE}" /automation'},
             r"HKLM\SOFTWARE\Microsoft\Office\ClickToRun\Configuration": {"Platform": "x64", "VersionToReport": "16.0.17928.20114"},
             SECURITY + r"\Trusted Locations\Location9": {"Path": str(workbook.parent) + "\\", "AllowSubfolders": 1, "Description": "交付円滑化計画"},
-            ASR_GPO: {ASR_OFFICE_CHILD_PROCESS: "2"},
+            ASR_GPO: {ASR_OFFICE_CHILD_PROCESS: "2", ASR_OFFICE_WIN32_API: "2"},
         }
         self.denied: tuple[str, ...] = ()
         self.executable = PYTHON
@@ -643,6 +645,18 @@ def test_defender_rule(pc: FakePC, data: dict[str, Any], denied: tuple[str, ...]
     if status is Status.SKIP:
         assert "Get-MpPreference" in r.fix and ASR_OFFICE_CHILD_PROCESS in r.fix
         assert report.exit_code == 0
+
+
+def test_defender_win32_rule_is_a_warning(pc: FakePC) -> None:
+    pc.registry_data[ASR_GPO] = {ASR_OFFICE_CHILD_PROCESS: "2", ASR_OFFICE_WIN32_API: "1"}
+    report = pc.run([check_defender, check_defender_win32])
+    r = by_id(report)
+    assert r["defender-asr"].status is Status.OK
+    assert r["defender-asr-win32"].status is Status.NG and not r["defender-asr-win32"].required
+    assert "1121" in r["defender-asr-win32"].message and report.exit_code == 0
+    del pc.registry_data[ASR_GPO]
+    r = by_id(pc.run([check_defender_win32]))["defender-asr-win32"]
+    assert r.status is Status.SKIP and ASR_OFFICE_WIN32_API in r.fix
 
 
 def test_functions_must_be_xlwings_functions_on_windows(pc: FakePC) -> None:
