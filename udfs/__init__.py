@@ -25,6 +25,7 @@ import xlwings as xw
 # Absolute imports: xlwings' VBA generator re-executes this file under another module name.
 from kofu_udfs._excel import (
     EMPTY,
+    SHAPE_MISMATCH,
     CellError,
     broadcast,
     column_key,
@@ -40,8 +41,8 @@ from kofu_udfs._excel import (
     text,
     to_excel,
 )
-from kofu_xl import calc
-from kofu_xl.calendar import CalendarError, column_label, parse_column, parse_date, wareki_date
+from kofu_xl import calc, followup
+from kofu_xl.calendar import CalendarError, Column, column_label, parse_column, parse_date, wareki_date
 from kofu_xl.dantai import dantai_problem
 from kofu_xl.model import Parameters
 from kofu_xl.schedule import default_schedule
@@ -55,9 +56,11 @@ FUNCTION_NAMES = (
     "KOFU_INCREASE",
     "KOFU_OVERTIME",
     "KOFU_PER",
+    "KOFU_PLAN_CUMULATIVE",
     "KOFU_POSTAGE",
     "KOFU_PURCHASE",
     "KOFU_RATE",
+    "KOFU_REQUIRED_MONTHLY",
     "KOFU_SENYEN",
     "KOFU_STAFF_NEEDED",
     "KOFU_THRESHOLD",
@@ -193,6 +196,67 @@ def KOFU_CHECK(rate, checkpoint):
         return None if status is None else CHECK_LABELS[status]
 
     return broadcast(one, rate, checkpoint)
+
+
+# ---------------------------------------------------------------- plan against actual
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("cumulative_row", doc="本表1-1 の交付枚数（累計）の行。", **_IN)
+@xw.arg("header_row", doc="本表1-1 の列見出しの行（\"R元年8月(実績)\" … \"R4年度\"）。", **_IN)
+@xw.arg("month", doc="年月（\"R2年7月\"、\"2020-07\"、日付）。セルでも行でも指定できます。", **_IN)
+@excel_function
+def KOFU_PLAN_CUMULATIVE(cumulative_row, header_row, month):
+    """計画の月末の累計交付枚数を返します。年度の列（R3年度など）の交付枚数は、その年度の12か月に均等に割り振ります。計画の期間外の月は空欄です。"""
+    values, _ = line(cumulative_row)
+    headers, _ = line(header_row)
+    if len(values) != len(headers):
+        raise CellError(SHAPE_MISMATCH)
+    columns = []
+    for header in headers:
+        key = column_key(header, "列見出し")
+        if key is None:
+            raise problem("列見出し", "空欄")
+        columns.append(Column(key, ""))
+    numbers, _problems = flat_numbers(values, "累計交付枚数")  # a column that is not a number has no plan
+    plan = followup.plan_by_month(columns, numbers)
+
+    def one(month):
+        key = column_key(month, "年月")
+        if key is None:
+            return None
+        return plan.get(Column(key, "").last_month)
+
+    return broadcast(one, month)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("current_cumulative", doc="現在（最新の月末）の累計交付枚数。セルでも行でも指定できます。", **_IN)
+@xw.arg("target_rate", doc="目標の交付枚数率（小数、または \"23.5%\" のような文字）。国の下限値など。", **_IN)
+@xw.arg("population", doc="率の分母の人口（本表1-1 の人口）。", **_IN)
+@xw.arg("months_left", doc="目標の月末までの残り月数（1以上の整数）。", **_IN)
+@excel_function
+def KOFU_REQUIRED_MONTHLY(current_cumulative, target_rate, population, months_left):
+    """目標の交付枚数率に残り月数で届くために必要な、月当たりの交付枚数（切り上げ）を返します。既に達していれば0です。"""
+
+    def one(current_cumulative, target_rate, population, months_left):
+        current = number(current_cumulative, "累計交付枚数")
+        rate = number(target_rate, "目標の率", percent=True)
+        months = number(months_left, "残り月数")
+        if current is None or rate is None or months is None:
+            return None
+        pop = positive(number(population, "人口", required=True), "人口")
+        if current < 0:
+            raise problem("累計交付枚数", "負の値")
+        if rate < 0:
+            raise problem("目標の率", "負の値")
+        if months <= 0:
+            raise problem("残り月数", "0以下")
+        if months != months.to_integral_value():
+            raise problem("残り月数", "整数でない")
+        return followup.required_monthly(current, rate, pop, months)
+
+    return broadcast(one, current_cumulative, target_rate, population, months_left)
 
 
 # ---------------------------------------------------------------- capacity
