@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
+from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.workbook.defined_name import DefinedName
@@ -40,6 +41,12 @@ from .layout import (
     DAILY,
     DAILY_FIRST_COL,
     FIRST_DATA_COL,
+    FOLLOWUP,
+    FU_BASE_ROW,
+    FU_FIRST_COL,
+    FU_HEADER_ROW,
+    FU_POPULATION_CELL,
+    FU_POPULATION_DATE_CELL,
     LOG,
     NATIONAL,
     RESULTS,
@@ -50,6 +57,7 @@ from .layout import (
     ROW_WORK_HEADER,
     ROWS_11,
     ROWS_12,
+    ROWS_FU,
     ROWS_WORK,
     S11,
     S12,
@@ -684,6 +692,167 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
     ws.freeze_panes = "A4"
 
 
+# ---------------------------------------------------------------- 実績比較
+
+
+def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedule: Schedule, wb: Workbook, actuals: Mapping[str, Any]) -> None:
+    """実績比較: the plan per month-end against the actual (input rows 実績取込 fills)."""
+    from .followup import plan_by_month, required_monthly
+
+    ws = sh.ws
+    ws["A1"] = f"実績比較（計画と実績）　{plan.basic.municipality or ''}"
+    ws["A1"].font = TITLE_FONT
+    ws["A2"] = (
+        "黄色の行に月末の累計交付枚数を入力します（「実績取込」ボタンで公表統計から取り込めます）。率はすべて本表1-1 の人口に対する値です。"
+        "公表統計の率は人口の基準日が毎年秋に変わるため、参考として別の行に示します。年度の列の計画は12か月に均等に割り振ります。"
+    )
+    ws["A2"].font = NOTE_FONT
+    months = lay.followup_months
+    first, last = FU_FIRST_COL, lay.last_col_fu
+    pop = plan.basic.population
+    # the denominator of every rate on this sheet
+    sh.label(f"A{FU_BASE_ROW}", "率の分母（本表1-1 の人口・人）", align=CENTER)
+    ws.merge_cells(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
+    sh.calc(FU_POPULATION_CELL, f"={POPULATION_NAME}", _empty(pop), "#,##0")
+    sh.label(ref(_col(FU_POPULATION_DATE_CELL) - 1, FU_BASE_ROW), "人口の基準日", align=CENTER)
+    pop_date = lay.scalars["basic.population_date"]
+    day = plan.basic.population_date
+    sh.calc(FU_POPULATION_DATE_CELL, f"=KOFU_WAREKI({_abs(pop_date.sheet, pop_date.cell)},TRUE)", wareki_date(day) if day else "", "@")
+    # months
+    sh.label(f"A{FU_HEADER_ROW}", "年月（月末）", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
+    for month in months:
+        sh.label(ref(lay.col_fu(month), FU_HEADER_ROW), month_label(month), fill=HEADER_FILL, align=CENTER)
+    hdr = f"{ref(first, FU_HEADER_ROW)}:{ref(last, FU_HEADER_ROW)}"
+    r = lay.rows_fu
+
+    def rng(key: str) -> str:
+        return f"{ref(first, r[key])}:{ref(last, r[key])}"
+
+    planned = plan_by_month(plan.columns, derived.cumulative)
+    plan_rate = {m: calc.coverage_rate(planned.get(m), pop) for m in months}
+    actual = {m: (actuals[m].cumulative if m in actuals else None) for m in months}
+    actual_rate = {m: calc.coverage_rate(actual[m], pop) for m in months}
+    bounds = {m: (schedule.lower_pct(cp), schedule.upper_pct(cp)) for m in months if (cp := schedule.checkpoint_for_key(m))}
+    nxt = {m: next((cp for cp in schedule.checkpoints if cp.month > m), None) for m in months}
+    months_left = {m: (_month_index(cp.month) - _month_index(m)) if cp else None for m, cp in nxt.items()}
+    next_lower = {m: schedule.lower_pct(cp) / 100 if cp else None for m, cp in nxt.items()}
+    s11_header = f"{_abs(S11, ref(FIRST_DATA_COL, ROW_HEADER))}:{_abs(S11, ref(lay.last_col11, ROW_HEADER)).split('!')[1]}"
+    lower_label = f"$B${r['calc.lower']}"
+    for spec in ROWS_FU:
+        row = r[spec.key]
+        for i, text in enumerate(spec.labels):
+            sh.label(ref(1 + i, row), text)
+        cells = [(m, ref(lay.col_fu(m), row)) for m in months]
+        if spec.key == "calc.plan_cumulative":
+            sh.calc_row(first, last, row, f"=KOFU_PLAN_CUMULATIVE({_row_name('calc.cumulative')},{s11_header},{hdr})", [_empty(planned.get(m)) for m in months], spec.fmt)
+        elif spec.key == "calc.plan_rate":
+            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('calc.plan_cumulative')},{POPULATION_NAME})", [_empty(plan_rate[m]) for m in months], spec.fmt)
+        elif spec.key in ("calc.lower", "calc.upper"):
+            idx = 0 if spec.key == "calc.lower" else 1
+            values = [_empty(bounds[m][idx] / 100) if m in bounds else "" for m in months]
+            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({hdr},$B${row})", values, spec.fmt)
+        elif spec.key == "followup.actual_cumulative":
+            for m, cell in cells:
+                sh.input(cell, actual[m], spec.fmt)
+        elif spec.key == "followup.official_population":
+            for m, cell in cells:
+                sh.input(cell, actuals[m].official_population if m in actuals else None, spec.fmt)
+        elif spec.key == "followup.official_rate":
+            for m, cell in cells:
+                pct = actuals[m].official_rate_pct if m in actuals else None
+                sh.input(cell, None if pct is None else pct / 100, spec.fmt)
+        elif spec.key == "calc.actual_rate":
+            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('followup.actual_cumulative')},{POPULATION_NAME})", [_empty(actual_rate[m]) for m in months], spec.fmt)
+        elif spec.key in ("calc.gap_cards", "calc.gap_rate", "calc.vs_plan"):
+            a_key, p_key = ("followup.actual_cumulative", "calc.plan_cumulative") if spec.key != "calc.gap_rate" else ("calc.actual_rate", "calc.plan_rate")
+            for m, cell in cells:
+                col = lay.col_fu(m)
+                a, p = ref(col, r[a_key]), ref(col, r[p_key])
+                both = actual[m] is not None and planned.get(m) is not None
+                if spec.key == "calc.gap_cards":
+                    formula, value = f'=IF(OR({a}="",{p}=""),"",{a}-{p})', actual[m] - planned[m] if both else ""
+                elif spec.key == "calc.gap_rate":
+                    formula, value = f'=IF(OR({a}="",{p}=""),"",{a}-{p})', actual_rate[m] - plan_rate[m] if both and pop else ""
+                else:
+                    formula = f'=IF(OR({a}="",{p}=""),"",IF({a}<{p},"{VS_PLAN_BEHIND}","{VS_PLAN_OK}"))'
+                    value = (VS_PLAN_BEHIND if actual[m] < planned[m] else VS_PLAN_OK) if both else ""
+                sh.calc(cell, formula, value, spec.fmt)
+        elif spec.key == "calc.check":
+            values = []
+            for m in months:
+                status = calc.bound_status(actual_rate[m], *bounds[m]) if m in bounds else None
+                values.append({"ok": "OK", "below": "下限値未満", "above": "上限値超", None: ""}[status])
+            sh.calc_row(first, last, row, f"=KOFU_CHECK({rng('calc.actual_rate')},{hdr})", values, spec.fmt)
+        elif spec.key == "calc.next_checkpoint":
+            for m, cell in cells:
+                _static(sh, cell, month_label(nxt[m].month) if nxt[m] else None, spec.fmt)
+        elif spec.key == "calc.months_left":
+            for m, cell in cells:
+                _static(sh, cell, months_left[m], spec.fmt)
+        elif spec.key == "calc.next_lower":
+            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({rng('calc.next_checkpoint')},{lower_label})", [_empty(next_lower[m]) for m in months], spec.fmt)
+        elif spec.key == "calc.required_monthly":
+            values = []
+            for m in months:
+                ok = actual[m] is not None and nxt[m] is not None and pop
+                values.append(required_monthly(actual[m], next_lower[m], pop, months_left[m]) if ok else "")
+            formula = f"=KOFU_REQUIRED_MONTHLY({rng('followup.actual_cumulative')},{rng('calc.next_lower')},{POPULATION_NAME},{rng('calc.months_left')})"
+            sh.calc_row(first, last, row, formula, values, spec.fmt)
+        if spec.name:
+            wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(FOLLOWUP, ref(first, row))}:{_abs(FOLLOWUP, ref(last, row)).split('!')[1]}")
+    # validation of the input rows, colours of the verdicts
+    counts = DataValidation(
+        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
+        errorTitle="実績", error="月末の累計交付枚数・人口を 0 以上の整数で入力してください。",
+    )
+    rates = DataValidation(
+        type="decimal", operator="between", formula1="0", formula2="1", allow_blank=True, showErrorMessage=True,
+        errorTitle="公表値 交付枚数率", error="率を 0%〜100% で入力してください（例: 20.5%）。",
+    )
+    ws.add_data_validation(counts)
+    ws.add_data_validation(rates)
+    counts.add(rng("followup.actual_cumulative"))
+    counts.add(rng("followup.official_population"))
+    rates.add(rng("followup.official_rate"))
+    red = PatternFill("solid", fgColor="FFC7CE", bgColor="FFC7CE")
+    orange = PatternFill("solid", fgColor="FFEB9C", bgColor="FFEB9C")
+    ws.conditional_formatting.add(rng("calc.check"), CellIsRule(operator="equal", formula=['"下限値未満"'], fill=red, font=Font(color="9C0006", bold=True)))
+    ws.conditional_formatting.add(rng("calc.vs_plan"), CellIsRule(operator="equal", formula=[f'"{VS_PLAN_BEHIND}"'], fill=orange, font=Font(color="9C5700")))
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 30
+    for col in range(first, last + 1):
+        ws.column_dimensions[col_letter(col)].width = 10.5
+    ws.freeze_panes = ref(first, FU_HEADER_ROW + 1)
+    _merge_label_runs(ws, [(r[spec.key], spec.labels) for spec in ROWS_FU])
+    _print_setup(ws, f"A1:{ref(last, max(r.values()))}", f"1:{FU_HEADER_ROW}", "A:B")
+
+
+VS_PLAN_BEHIND = "計画を下回る"
+VS_PLAN_OK = "計画以上"
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def _row_name(key: str) -> str:
+    """The defined name of a 本表1-1 row."""
+    return next(spec.name for spec in ROWS_11 if spec.key == key and spec.name)
+
+
+def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
+    """A computed cell holding a value the builder derives from the schedule (no formula)."""
+    c = sh.ws[cell]
+    c.value = _cell_value(value)
+    c.fill = CALC_FILL
+    c.font = CALC_FONT
+    c.border = BORDER
+    c.protection = LOCKED
+    if fmt:
+        c.number_format = fmt
+
+
 # ---------------------------------------------------------------- 国基準, charts, result sheets
 
 
@@ -733,29 +902,45 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
     return len(choices)
 
 
-def _sheet_chart(ws: Worksheet, ws11: Worksheet, lay: Layout) -> None:
-    ws["A1"] = "推移グラフ: 計画の交付枚数率と国の想定（下限値・上限値）"
+def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
+    """One line chart over the months of 実績比較: the plan, the actual, the national band."""
+    ws["A1"] = "推移グラフ: 計画・実績の交付枚数率と国の想定（下限値・上限値）"
     ws["A1"].font = TITLE_FONT
+    ws["A2"] = "率はすべて本表1-1 の人口に対する値です。実績は「実績比較」シートの月末の累計交付枚数（「実績取込」で公表統計から取り込み）。"
+    ws["A2"].font = NOTE_FONT
     chart = LineChart()
-    chart.title = "人口に対する交付枚数率の推移"
+    chart.title = "人口に対する交付枚数率の推移（計画と実績）"
     chart.y_axis.title = "交付枚数率"
     chart.y_axis.number_format = "0%"
-    chart.x_axis.title = "月・年度"
+    chart.x_axis.title = "月末"
     chart.height = 12
-    chart.width = 28
-    first, last = FIRST_DATA_COL, lay.last_col11
-    cats = Reference(ws11, min_col=first, max_col=last, min_row=ROW_HEADER, max_row=ROW_HEADER)
-    for key, title in (("calc.rate", "計画（交付枚数率）"), ("calc.lower", "国の下限値"), ("calc.upper", "国の上限値")):
-        row = lay.rows11[key]
-        data = Reference(ws11, min_col=first, max_col=last, min_row=row, max_row=row)
+    chart.width = 30
+    first, last = FU_FIRST_COL, lay.last_col_fu
+    cats = Reference(ws_fu, min_col=first, max_col=last, min_row=FU_HEADER_ROW, max_row=FU_HEADER_ROW)
+    series = (
+        ("calc.plan_rate", "計画（交付枚数率）", "circle", "2F5597"),
+        ("calc.lower", "国の下限値", "triangle", "548235"),
+        ("calc.upper", "国の上限値", "triangle", "548235"),
+        ("calc.actual_rate", "実績（交付枚数率）", "square", "C00000"),
+    )
+    for key, title, _marker, _colour in series:
+        row = lay.rows_fu[key]
+        data = Reference(ws_fu, min_col=first, max_col=last, min_row=row, max_row=row)
         chart.add_data(data, from_rows=True, titles_from_data=False)
         chart.series[-1].tx = SeriesLabel(v=title)
     chart.set_categories(cats)
-    for s, marker in zip(chart.series, ("circle", "triangle", "triangle"), strict=True):
+    for s, (key, _title, marker, colour) in zip(chart.series, series, strict=True):
         s.marker.symbol = marker
+        s.marker.graphicalProperties = GraphicalProperties(solidFill=colour)
+        s.marker.graphicalProperties.line.solidFill = colour
         s.smooth = False
-    chart.series[1].graphicalProperties.line.noFill = True
-    chart.series[2].graphicalProperties.line.noFill = True
+        if key in ("calc.lower", "calc.upper"):
+            s.graphicalProperties.line.noFill = True  # the band: markers at the checkpoints only
+        else:
+            s.graphicalProperties.line.solidFill = colour
+            s.graphicalProperties.line.width = 22225  # 1.75 pt
+        if key == "calc.actual_rate":
+            s.graphicalProperties.line.dashStyle = "dash"
     chart.display_blanks = "gap"
     ws.add_chart(chart, "A3")
 
@@ -885,13 +1070,21 @@ def _conditional(ws11: Worksheet, lay: Layout) -> None:
 # ---------------------------------------------------------------- entry point
 
 
-def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False, values_only: bool = False) -> BuiltSheets:
+def build_sheets(
+    plan: Plan,
+    *,
+    schedule: Schedule | None = None,
+    blank: bool = False,
+    values_only: bool = False,
+    actuals: Mapping[str, Any] | None = None,
+) -> BuiltSheets:
     """Draw every sheet of the workbook for ``plan``; return the .xlsx and each formula's value.
 
     ``blank`` makes a new plan: totals, 実績 and costs are prefilled with formulas
     over their parts even where the plan has no figure yet. ``values_only`` writes
     what the prefecture receives: the same sheets with values instead of formulas,
-    and without the tool's own sheets (検証結果, 提出記録, xlwings.conf).
+    and without the tool's own sheets (検証結果, 提出記録, xlwings.conf). ``actuals``
+    ({"YYYY-MM": kofu_xl.followup.Actual}) prefill 実績比較's input rows.
     """
     schedule = schedule or default_schedule()
     lay = layout_for(plan.parameters)
@@ -922,7 +1115,8 @@ def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = 
     _sheet_work(s[WORK], plan, lay, derived)
     _sheet_daily(s[DAILY], plan, lay, derived)
     _sheet_national(s[NATIONAL], plan, lay, schedule, wb)
-    _sheet_chart(sheets[CHART], sheets[S11], lay)
+    _sheet_followup(s[FOLLOWUP], plan, lay, derived, schedule, wb, actuals or {})
+    _sheet_chart(sheets[CHART], sheets[FOLLOWUP], lay)
     if not values_only:
         _sheet_table(s[RESULTS], "検証結果（「検証」ボタンで更新されます）", RESULT_HEADERS, (8, 22, 30, 16, 12, 14, 14, 80))
         _results_memo(sheets[RESULTS])
@@ -931,7 +1125,7 @@ def build_sheets(plan: Plan, *, schedule: Schedule | None = None, blank: bool = 
     _names(wb, lay)
     _validation(sheets[S11], sheets[S12], sheets[WORK], sheets[DAILY], lay)
     _conditional(sheets[S11], lay)
-    for name in (S11, S12, WORK, DAILY, NATIONAL):
+    for name in (S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL):
         _protect(sheets[name])
     wb.active = 0
     buf = io.BytesIO()

@@ -8,6 +8,8 @@ hard-codes a cell address.
 本表1-1 has label columns A–D and one data column per form column from E
 (R元年8月(実績) … R3年3月, R3年度, R4年度 → E … Z for the 2019 form).
 本表1-2 and 経費積算 have one data column per fiscal year of the cost table.
+実績比較 (plan against actual) has label columns A–B and one data column per month from C,
+from the plan's first month to the end of its last fiscal year (R元年8月 … R5年3月 → C … AT).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ __all__ = [
 ]
 
 # Sheet names (Japanese, as the clerk sees them) and their VBA code names.
-S11, S12, WORK, DAILY, NATIONAL, CHART, RESULTS, LOG, CONF = (
+S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL, CHART, RESULTS, LOG, CONF = (
     "本表1-1",
     "本表1-2",
     "経費積算",
     "日次実績",
+    "実績比較",
     "国基準",
     "推移グラフ",
     "検証結果",
@@ -47,6 +50,7 @@ SHEETS: tuple[tuple[str, str], ...] = (
     (S12, "Honpyo12"),
     (WORK, "Sekisan"),
     (DAILY, "Nichiji"),
+    (FOLLOWUP, "Jisseki"),
     (NATIONAL, "Kokukijun"),
     (CHART, "Graph"),
     (RESULTS, "Kensho"),
@@ -234,6 +238,20 @@ class DailyBlock:
     def header_row(self) -> int:
         return self.top + 1
 
+    def grid(self) -> Iterator[tuple[dt.date, str, str]]:
+        """(date, date-number cell, count cell) for all 6 × 7 positions of the calendar,
+        Monday first: the positions before the 1st and after the last day of the month stand
+        for the days of the neighbouring months (they are not the month's days)."""
+        year, mon = (int(p) for p in self.month.split("-"))
+        first = dt.date(year, mon, 1)
+        monday = first - dt.timedelta(days=first.weekday())
+        for week in range(6):
+            date_row = self.top + 2 + 2 * week
+            for weekday in range(7):
+                day = monday + dt.timedelta(days=7 * week + weekday)
+                col = DAILY_FIRST_COL + weekday
+                yield day, _c(col, date_row), _c(col, date_row + 1)
+
     def cells(self) -> Iterator[tuple[dt.date, str, str]]:
         """(date, date-number cell, count cell) for every day of the month."""
         week = 0
@@ -255,6 +273,40 @@ class DailyBlock:
     def month_total_cell(self) -> str:
         return _c(DAILY_FIRST_COL + 7, self.totals_row)
 
+    def total_cells(self) -> list[tuple[int, str]]:
+        """The formula cells under the calendar: (0..6 = 月..日 totals, 7 = month total, cell)."""
+        return [(i, self.weekday_total_cell(i)) for i in range(7)] + [(7, self.month_total_cell)]
+
+
+# ---------------------------------------------------------------- 実績比較 (plan against actual)
+
+FU_FIRST_COL = 3  # C = the plan's first month
+FU_BASE_ROW = 3  # the population every rate of the sheet is divided by
+FU_POPULATION_CELL = "C3"
+FU_POPULATION_DATE_CELL = "E3"
+FU_HEADER_ROW = 5  # month labels ("R2年7月")
+FU_FIRST_ROW = 6
+
+ROWS_FU: tuple[RowSpec, ...] = (
+    RowSpec("calc.plan_cumulative", ("計画", "交付枚数（累計・月末）"), "calc", "計画累計交付枚数"),
+    RowSpec("calc.plan_rate", ("計画", "交付枚数率"), "calc", "計画交付枚数率", _PCT),
+    RowSpec("calc.lower", ("国の全体スケジュールに基づく想定", "下限値"), "calc", None, _PCT),
+    RowSpec("calc.upper", ("国の全体スケジュールに基づく想定", "上限値"), "calc", None, _PCT),
+    RowSpec("followup.actual_cumulative", ("実績", "交付枚数（累計・月末）"), "input", "実績累計交付枚数"),
+    RowSpec("calc.actual_rate", ("実績", "交付枚数率（計画の人口に対する率）"), "calc", "実績交付枚数率", _PCT),
+    RowSpec("followup.official_population", ("公表値（参考）", "人口（統計の人口算出基準日）"), "input", "公表人口"),
+    RowSpec("followup.official_rate", ("公表値（参考）", "交付枚数率（公表値）"), "input", "公表交付枚数率", _PCT),
+    RowSpec("calc.gap_cards", ("実績－計画", "交付枚数（枚）"), "calc", "計画との差枚数", "+#,##0;-#,##0;0"),
+    RowSpec("calc.gap_rate", ("実績－計画", "交付枚数率（ポイント）"), "calc", "計画との差ポイント", "+0.0%;-0.0%;0.0%"),
+    RowSpec("calc.check", ("判定", "国の想定との比較（チェックポイント）"), "calc", None, "@"),
+    RowSpec("calc.vs_plan", ("判定", "計画との比較"), "calc", None, "@"),
+    RowSpec("calc.next_checkpoint", ("次のチェックポイント", "時点（月末）"), "calc", None, "@"),
+    RowSpec("calc.months_left", ("次のチェックポイント", "残り月数"), "calc", None, "#,##0"),
+    RowSpec("calc.next_lower", ("次のチェックポイント", "下限値"), "calc", None, _PCT),
+    RowSpec("calc.required_monthly", ("次のチェックポイント", "下限値に必要な月当たり交付枚数"), "calc", "必要月当たり交付枚数"),
+)
+FU_INPUT_PATHS = tuple(spec.key for spec in ROWS_FU if spec.role == "input")
+
 
 # ---------------------------------------------------------------- the map
 
@@ -271,6 +323,8 @@ class Layout:
     rows_work: dict[str, int] = field(default_factory=dict)
     scalars: dict[str, Scalar] = field(default_factory=dict)
     daily_blocks: dict[str, DailyBlock] = field(default_factory=dict)
+    followup_months: list[str] = field(default_factory=list)  # 実績比較's columns
+    rows_fu: dict[str, int] = field(default_factory=dict)
 
     # -- columns
     def col11(self, key: str) -> int:
@@ -286,7 +340,22 @@ class Layout:
     def col_work(self, year_key: str) -> int:
         return WORK_FIRST_COL + self.cost_years.index(year_key)
 
+    def col_fu(self, month: str) -> int:
+        return FU_FIRST_COL + self.followup_months.index(month)
+
+    @property
+    def last_col_fu(self) -> int:
+        return FU_FIRST_COL + len(self.followup_months) - 1
+
     # -- cells
+    def fu_cell(self, key: str, month: str) -> tuple[str, str]:
+        """実績比較: the cell of a row (its key) in a month's column."""
+        return FOLLOWUP, _c(self.col_fu(month), self.rows_fu[key])
+
+    def fu_range(self, key: str) -> tuple[str, str]:
+        row = self.rows_fu[key]
+        return FOLLOWUP, f"{_c(FU_FIRST_COL, row)}:{_c(self.last_col_fu, row)}"
+
     def series_cell(self, path: str, column: str) -> tuple[str, str]:
         return S11, _c(self.col11(column), self.rows11[path])
 
@@ -313,6 +382,8 @@ class Layout:
             return None
         if path.startswith("daily.") and column:
             return self.daily_cell(path, column)
+        if path in self.rows_fu and column in self.followup_months:
+            return self.fu_cell(path, column)
         if path == "budget_timing" and column in ("1", "2", "3"):
             s = self.scalars[f"budget_timing.{column}"]
             return s.sheet, s.cell
@@ -388,6 +459,10 @@ def layout_for(params: Parameters | None = None, daily_months: list[str] | None 
         first = min(params.first_month, "2019-01")
         daily_months = month_range(first, params.last_month)
     lay = Layout(cols, years, daily_months)
+    form = form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)
+    lay.followup_months = month_range(form[0].months[0], form[-1].last_month)
+    for i, spec in enumerate(ROWS_FU):
+        lay.rows_fu[spec.key] = FU_FIRST_ROW + i
     row = ROW_FIRST_ITEM
     for spec in ROWS_11:
         lay.rows11[spec.key] = row

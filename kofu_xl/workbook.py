@@ -23,6 +23,10 @@ from .layout import (
     COST_FIRST_COL,
     DAILY,
     FIRST_DATA_COL,
+    FOLLOWUP,
+    FU_FIRST_COL,
+    FU_HEADER_ROW,
+    FU_INPUT_PATHS,
     NATIONAL,
     ROW_COST_HEADER,
     ROW_HEADER,
@@ -35,7 +39,16 @@ from .layout import (
 from .model import Parameters, canonical, iter_leaves
 from .sources import UnreadableInput
 
-__all__ = ["CellSource", "GridSource", "MAX_UNCOMPRESSED", "read_plan_raw", "read_workbook_raw", "workbook_layout"]
+__all__ = [
+    "CellSource",
+    "GridSource",
+    "MAX_UNCOMPRESSED",
+    "read_daily_outside",
+    "read_followup_raw",
+    "read_plan_raw",
+    "read_workbook_raw",
+    "workbook_layout",
+]
 
 # A plan workbook is ~0.3 MB uncompressed and ~0.1 MB on disk; these bounds refuse zip bombs
 # and absurd files early while leaving room for a clerk's notes and pictures.
@@ -335,6 +348,49 @@ def _read_daily(src: CellSource, lay: Layout) -> dict[str, Any]:
         if total is not None or any(v is not None for v in weekday):
             declared[month] = {"weekday": weekday, "total": total}
     return {"days": days, "declared": declared}
+
+
+def read_daily_outside(src: CellSource, lay: Layout) -> list[tuple[str, Any, str, Any]]:
+    """Values typed in a calendar block of 日次実績 outside its month.
+
+    Every one of the 6 × 7 count cells of each block is read: (block month, the day the
+    position stands for, cell, value) for each non-empty one that is not a day of the month.
+    """
+    out: list[tuple[str, Any, str, Any]] = []
+    if DAILY not in src.sheet_names():
+        return out
+    for month, block in lay.daily_blocks.items():
+        for day, _date_ref, count_ref in block.grid():
+            if f"{day.year}-{day.month:02d}" == month:
+                continue
+            value = _cell(src, DAILY, count_ref)
+            if value is not None and not (isinstance(value, str) and not value.strip()):
+                out.append((month, day, count_ref, value))
+    return out
+
+
+def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = None) -> dict[str, dict[str, Any]]:
+    """The input rows of 実績比較 as typed: {model path: {month: value}}.
+
+    Months are read from the sheet's own header row (C5 →), like 本表1-1's columns; a month
+    the layout does not know is ignored. Empty when the book has no 実績比較.
+    """
+    out: dict[str, dict[str, Any]] = {p: {} for p in FU_INPUT_PATHS}
+    if FOLLOWUP not in src.sheet_names():
+        return out
+    col = FU_FIRST_COL
+    while (label := src.value(FOLLOWUP, FU_HEADER_ROW, col)) is not None:
+        try:
+            month = parse_column(str(label))
+        except CalendarError:
+            raise UnreadableInput(path, f"{FOLLOWUP}!{_ref(col, FU_HEADER_ROW)} の年月の見出し「{label}」が読めません（見出しを変更しないでください）") from None
+        if month in lay.followup_months:
+            for key in FU_INPUT_PATHS:
+                value = src.value(FOLLOWUP, lay.rows_fu[key], col)
+                if value is not None:
+                    out[key][month] = value
+        col += 1
+    return out
 
 
 def read_workbook_raw(path: str | Path) -> dict[str, Any]:
