@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("path", help="計画ワークブック（.xlsm/.xlsx）")
     s.add_argument("--out", help="提出ファイルの出力先フォルダー（省略時はワークブックと同じ場所の「提出」フォルダー）")
     s.set_defaults(func=cmd_submit)
+    from .followup import add_followup_parser
+    add_followup_parser(sub)
     from .aggregate import add_aggregate_parser
 
     add_aggregate_parser(sub)

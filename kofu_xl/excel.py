@@ -69,6 +69,7 @@ __all__ = [
     "BookSurface",
     "builder_fills",
     "failure_message",
+    "import_actuals",
     "outcome_message",
     "parse_memo",
     "submit_book",
@@ -350,6 +351,15 @@ class BookSurface:
         self._sheet(LOG).range((self._log_next, 1)).value = [list(row)]
         self._log_next += 1
 
+    # -- 実績比較 (「実績取込」)
+
+    def write_values(self, sheet: str, cell: str, rows: list[list[Any]]) -> None:
+        """Write a block of values with its top-left corner at ``cell`` (one call).
+
+        「実績取込」 fills the input rows of 実績比較 with it; no other cell is written.
+        """
+        self.book.sheets[sheet].range(cell).value = [list(r) for r in rows]
+
     # -- status, save
 
     def status(self, text: str) -> None:
@@ -472,6 +482,58 @@ def _documents() -> Path:
     home = Path.home()
     docs = home / "Documents"
     return docs if docs.is_dir() else home
+
+
+def import_actuals(paths: list[str | Path] | None = None) -> Any:
+    """「実績取込」: fill 実績比較 of the calling book from the official issuance statistics.
+
+    The statistics are the CSV files in ``paths``, else in the folder $KOFU_STATS_DIR, else
+    in the folder 公表統計 beside the book, else the files the clerk picks in Excel's own
+    file dialog (desktop Excel). Only the input rows of 実績比較 are written
+    (:func:`kofu_xl.followup.import_into`); the outcome is told in Japanese.
+    """
+    import xlwings as xw
+
+    from .followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files
+    from .sources import UnreadableInput
+
+    book = xw.Book.caller()
+    surface: BookSurface | None = None
+    try:
+        surface = BookSurface(book)
+        if not paths:
+            folder = stats_files(surface.book_dir)
+            paths = [folder] if folder is not None else _ask_csv_files(book)
+        if not paths:
+            raise UnreadableInput(
+                None,
+                f"公表統計の CSV ファイルが見つかりません。ブックと同じフォルダーに「{STATS_FOLDER}」フォルダーを作って"
+                f"CSV ファイルを置くか、環境変数 {STATS_DIR_ENV} にそのフォルダーを設定してから、もう一度「実績取込」を押してください",
+            )
+        surface.status("公表統計を読み込んでいます…")
+        outcome = import_into(surface, paths)
+    except Exception as exc:  # the clerk gets a short reason, never a traceback
+        log.exception("実績取込 failed")
+        _tell(book, surface, failure_message("実績取込", exc), critical=True)
+        return None
+    _tell(book, surface, outcome.message, critical=False)
+    return outcome
+
+
+def _ask_csv_files(book: Any) -> list[str]:
+    """The CSV files the clerk picks in Excel's file dialog (desktop Excel only), else []."""
+    try:
+        if sys.platform != "win32" or book.app.engine.name != "excel":
+            return []
+        chosen = book.app.api.GetOpenFilename(
+            FileFilter="CSV (*.csv),*.csv", Title="公表統計の CSV ファイルを選択（複数可）", MultiSelect=True
+        )
+    except Exception:
+        log.debug("no file dialog", exc_info=True)
+        return []
+    if not chosen:  # False when cancelled
+        return []
+    return [str(p) for p in (chosen if isinstance(chosen, (list, tuple)) else [chosen])]
 
 
 def _run(action: str, work: Callable[[BookSurface], SubmitOutcome]) -> SubmitOutcome | None:
