@@ -624,12 +624,14 @@ def check_functions(ctx: Context) -> CheckResult:
         elif ctx.system.windows and (module_name, func) in udfs and not hasattr(fn, "__xlfunc__"):
             missing.append(f"{module_name}.{func}（xlwings の関数として登録されていません）")
     counts = f"ワークシート関数 {len(udfs)} 個、ボタン {len(buttons)} 個（{source}）"
+    lacking = [what for what, calls in (("KOFU_* 関数", udfs), ("リボンのボタン", buttons)) if not calls]
+    if source == "ブックのマクロ" and lacking:
+        return _ng("functions", title, f"ブックのマクロに{'と'.join(lacking)}の処理がありません（マクロが削除されたか、kofu-xl で作ったブックではありません）。"
+                   "該当するセルは #NAME? になり、ボタンは動きません。", _rebuild_fix(ctx))
     if missing:
         return _ng("functions", title, f"{counts}のうち、この PC の kofu-xl にないもの: {'、'.join(missing)}。該当するボタン・関数はエラーになります。",
                    "ブックと kofu-xl の版が合っていません。kofu-xl を新しい版に更新するか（" + _INSTALL + "「7. 更新する」）、" + _rebuild_fix(ctx))
     note = f"（読み込めないモジュールのため未確認: {'、'.join(unchecked)}）" if unchecked else ""
-    if unchecked and not (udfs or buttons):
-        return _skip("functions", title, "確認できる関数がありません。" + note)
     return _ok("functions", title, f"{counts}はすべてあります。{note}")
 
 

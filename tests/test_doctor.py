@@ -268,6 +268,20 @@ def test_unreadable_and_macro_free_workbooks(tmp_path: Path) -> None:
     assert by_id(run_doctor(missing, checks=[check_vba_runtime]))["vba-runtime"].status is Status.NG
 
 
+def test_workbook_without_our_macros(tmp_path: Path) -> None:
+    """A workbook whose VBA holds only the xlwings runtime: no KOFU_* wrappers, no ribbon callbacks."""
+    from kofu_xl.build import vba_modules
+    from kofu_xl.xlsm.ovba import build_vba_project
+
+    kept = [m for m in vba_modules() if m.name not in ("KofuUdfs", "KofuRibbon")]
+    path = rezip(SHIPPED, tmp_path / "交付円滑化計画.xlsm", {"xl/vbaProject.bin": build_vba_project(kept, project_name="KofuXl")})
+    report = run_doctor(path, checks=[check_vba_runtime, check_imports, check_functions])
+    r = by_id(report)
+    assert r["vba-runtime"].status is Status.OK
+    assert r["functions"].status is Status.NG and "KOFU_* 関数とリボンのボタンの処理がありません" in r["functions"].message
+    assert "kofu-xl build --plan" in r["functions"].fix and report.exit_code == 1
+
+
 # ---------------------------------------------------------------- xlwings.conf as xlwings reads it
 
 
