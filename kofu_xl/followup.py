@@ -779,12 +779,14 @@ def read_stats_paths(paths: Iterable[str | os.PathLike[str]]) -> list[StatsTable
         try:
             tables.append(read_stats(f))
         except StatsFormatError as exc:
-            where = "".join(
-                part for part in (f"{exc.line}行目" if exc.line is not None else "", f" 列「{exc.column}」" if exc.column else "") if part
-            )
-            raise UnreadableInput(f, f"{where}: {exc.detail}" if where else exc.detail) from None
+            where = f"公表統計「{f.name}」"
+            if exc.line is not None:
+                where += f"の{exc.line}行目"
+            if exc.column:
+                where += f" 列「{exc.column}」"
+            raise UnreadableInput(f, f"{where}: {exc.detail}") from None
         except StatsLookupError as exc:
-            raise UnreadableInput(f, str(exc).split(": ", 1)[-1]) from None
+            raise UnreadableInput(f, f"公表統計「{f.name}」を読めません（{str(exc).split(': ', 1)[-1]}）") from None
     return tables
 
 
