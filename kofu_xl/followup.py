@@ -542,11 +542,11 @@ def follow_up(
     verdicts = [_verdict(cp, plan, schedule, plan_cum, used, as_of, pop) for cp in schedule.checkpoints]
     required = _required(plan, schedule, plan_cum, used, latest, pop) if latest else None
     fu = FollowUp(plan, derived, schedule, pop, plan.basic.population_date, as_of, used, rows, verdicts, required, notes=list(notes), source=source)
-    fu.findings = _findings(fu, plan_cum)
+    fu.findings = _findings(fu)
     return fu
 
 
-def _findings(fu: FollowUp, plan_cum: Mapping[str, Num]) -> list[Finding]:
+def _findings(fu: FollowUp) -> list[Finding]:
     out: list[Finding] = []
     path = "followup.actual_cumulative"
     field_label = "実績 交付枚数率"
@@ -1063,10 +1063,10 @@ def import_into(surface: ActualsSurface, paths: Sequence[str | os.PathLike[str]]
     Only the input rows 実績 交付枚数（累計）, 公表値 人口 and 公表値 交付枚数率 of 実績比較 are
     written; no other cell of the book.
     """
-    from .layout import DAILY, FOLLOWUP
+    from .layout import FOLLOWUP
     from .model import load_plan
     from .sources import UnreadableInput
-    from .workbook import read_followup_raw, read_plan_raw
+    from .workbook import read_daily_outside, read_followup_raw, read_plan_raw
 
     src = surface.cells()
     if FOLLOWUP not in src.sheet_names():
@@ -1081,7 +1081,7 @@ def import_into(surface: ActualsSurface, paths: Sequence[str | os.PathLike[str]]
     horizon = set(months)
     # everything is computed before the first write: a failure leaves the book as it was
     fu = follow_up(plan, merge_actuals({m: a for m, a in stats.items() if m in horizon}, typed), notes=notes, source=surface.book_name)
-    daily = daily_findings(plan, outside=read_daily_outside_safe(src, layout, DAILY))
+    daily = layout.locate_findings(daily_findings(plan, outside=read_daily_outside(src, layout)))
     writes: list[tuple[str, list[list[Any]]]] = []
     for path, value_of in (
         ("followup.actual_cumulative", lambda a: _excel_number(a.cumulative)),
@@ -1123,14 +1123,6 @@ def import_into(surface: ActualsSurface, paths: Sequence[str | os.PathLike[str]]
     for cell, rows in writes:
         surface.write_values(FOLLOWUP, cell, rows)
     return ImportOutcome("\n".join(lines), fu, written, len(tables))
-
-
-def read_daily_outside_safe(src: CellSource, layout: Layout, sheet: str) -> list[tuple[str, dt.date, str, Any]]:
-    if sheet not in src.sheet_names():
-        return []
-    from .workbook import read_daily_outside
-
-    return read_daily_outside(src, layout)
 
 
 # ---------------------------------------------------------------- the command line
@@ -1188,8 +1180,11 @@ def cmd_followup(args: argparse.Namespace) -> int:
         stats = {m: a for m, a in stats.items() if m in horizon}
     actuals = merge_actuals(stats, typed)
     if not actuals:
-        where = f"「{path.name}」の実績比較シートにも" if typed == {} and path is not None and path.suffix.lower() in (".xlsx", ".xlsm") else ""
-        raise UnreadableInput(path, f"比べる実績がありません。--stats で公表統計の CSV（またはそのフォルダー）を指定してください{('（' + where + '実績の入力はありません）') if where else ''}")
+        raise UnreadableInput(
+            path,
+            "比べる実績がありません（計画の期間の月末を表す公表統計も、実績比較シートの入力もありません）。"
+            "--stats で公表統計の CSV ファイル（またはそのフォルダー）を指定してください",
+        )
     if not plan.basic.population:
         raise UnreadableInput(path, "計画の人口（本表1-1 人口）が未入力のため、交付枚数率を比べられません")
     fu = follow_up(plan, actuals, as_of=as_of, notes=notes, source=str(path) if path else "同梱の計画（白井市 令和元年10月3日）")
