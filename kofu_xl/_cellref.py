@@ -6,6 +6,7 @@ package import costs ~120 ms on the `kofu-xl check` start path.
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["col_letter", "parse_ref", "ref"]
@@ -35,6 +36,7 @@ def ref(col: int, row: int) -> str:
     return f"{col_letter(col)}{row}"
 
 
+@functools.lru_cache(maxsize=16384)  # pure; a workbook read parses the same ~1,000 references each time
 def parse_ref(text: str) -> tuple[int, int]:
     """"E9" -> (row 9, column 5)."""
     m = _REF_RE.match(text.upper())

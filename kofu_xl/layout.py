@@ -15,6 +15,7 @@ from the plan's first month to the end of its last fiscal year (R元年8月 … 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -254,13 +255,7 @@ class DailyBlock:
 
     def cells(self) -> Iterator[tuple[dt.date, str, str]]:
         """(date, date-number cell, count cell) for every day of the month."""
-        week = 0
-        for day in iter_days(self.month):
-            if day.day > 1 and day.weekday() == 0:
-                week += 1
-            col = DAILY_FIRST_COL + day.weekday()
-            date_row = self.top + 2 + 2 * week
-            yield day, _c(col, date_row), _c(col, date_row + 1)
+        return iter(_block_cells(self.month, self.top))
 
     @property
     def totals_row(self) -> int:
@@ -276,6 +271,19 @@ class DailyBlock:
     def total_cells(self) -> list[tuple[int, str]]:
         """The formula cells under the calendar: (0..6 = 月..日 totals, 7 = month total, cell)."""
         return [(i, self.weekday_total_cell(i)) for i in range(7)] + [(7, self.month_total_cell)]
+
+
+@functools.lru_cache(maxsize=512)  # pure; every workbook read walks the same blocks
+def _block_cells(month: str, top: int) -> tuple[tuple[dt.date, str, str], ...]:
+    out = []
+    week = 0
+    for day in iter_days(month):
+        if day.day > 1 and day.weekday() == 0:
+            week += 1
+        col = DAILY_FIRST_COL + day.weekday()
+        date_row = top + 2 + 2 * week
+        out.append((day, _c(col, date_row), _c(col, date_row + 1)))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- 実績比較 (plan against actual)
