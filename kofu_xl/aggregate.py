@@ -32,7 +32,6 @@ import io
 import json
 import multiprocessing
 import os
-import re
 import sys
 import time
 import zipfile
@@ -41,13 +40,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import IO, Any, Literal, TextIO
 
 from ._numbers import CTX, to_json_number
-from .calc import bound_status, rate_pct, subsidy_sum
+from .calc import bound_status, coverage_rate, cumulative, rate_pct, subsidy_sum
 from .calendar import column_label, fiscal_year_label
 from .dantai import PREFECTURES, dantai_problem
-from .findings import Finding, format_value, sort_findings
+from .findings import Finding, count_by_severity, format_value, sort_findings
 from .model import CostYear, Plan
 from .report import CheckResult
 from .schedule import Checkpoint, Schedule, default_schedule
@@ -68,6 +67,7 @@ __all__ = [
     "read_inputs",
     "read_plan_file",
     "roll_up",
+    "row_of",
     "subtotal",
     "write_workbook",
 ]
@@ -175,22 +175,25 @@ class Unused:
 # ---------------------------------------------------------------- the pure core
 
 
-def _checkpoint_points(result: CheckResult) -> tuple[Point, ...]:
-    plan, d, schedule = result.plan, result.derived, result.schedule
+def _checkpoint_points(plan: Plan, schedule: Schedule) -> tuple[Point, ...]:
+    """The plan's projection at each checkpoint, by the same calc functions the form uses
+    (cumulative issuance, coverage rate, band verdict), without deriving every other row."""
     pop = plan.basic.population
-    by_cp: dict[str, tuple[Num, Num]] = {}
-    for col, cum, rate in zip(d.columns, d.cumulative, d.coverage_rate, strict=True):
+    cum = cumulative(plan.basic.base_issued, plan.series("issuance"))
+    by_cp: dict[str, Num] = {}
+    for col, c in zip(plan.columns, cum, strict=True):
         cp = schedule.checkpoint_for_column(col)
         if cp is not None and cp.month not in by_cp:
-            by_cp[cp.month] = (cum, rate)
+            by_cp[cp.month] = c
     points = []
     for cp in schedule.checkpoints:
-        cum, rate = by_cp.get(cp.month, (None, None))
+        c = by_cp.get(cp.month)
+        rate = coverage_rate(c, pop)
         if rate is None:
-            points.append(Point(cum, pop, None, None, None, 0))
+            points.append(Point(c, pop, None, None, None, 0))
             continue
         status = bound_status(rate, schedule.lower_pct(cp), schedule.upper_pct(cp))
-        points.append(Point(cum, pop, rate, rate_pct(rate), status, 1))
+        points.append(Point(c, pop, rate, rate_pct(rate), status, 1))
     return tuple(points)
 
 
@@ -209,9 +212,14 @@ def _finding_row(f: Finding) -> FindingRow:
 
 def plan_row(result: CheckResult, source: str) -> PlanRow:
     """The roll-up's row of one checked plan (pure)."""
-    plan: Plan = result.plan
+    return row_of(result.plan, result.findings, result.schedule, source)
+
+
+def row_of(plan: Plan, findings: Sequence[Finding], schedule: Schedule, source: str) -> PlanRow:
+    """The roll-up's row of a plan and its findings (pure; what :func:`plan_row` does
+    without a :class:`CheckResult`, whose full derivation the roll-up does not need)."""
     b = plan.basic
-    counts = result.counts
+    counts = count_by_severity(findings)
     costs = []
     for key in plan.cost_keys:
         year = plan.costs.get(key, CostYear())
@@ -223,12 +231,12 @@ def plan_row(result: CheckResult, source: str) -> PlanRow:
         municipality=b.municipality,
         population=b.population,
         base_issued=b.base_issued,
-        points=_checkpoint_points(result),
+        points=_checkpoint_points(plan, schedule),
         errors=counts["error"],
         warnings=counts["warning"],
         infos=counts["info"],
         costs=tuple(costs),
-        findings=tuple(_finding_row(f) for f in sort_findings(result.findings)),
+        findings=tuple(_finding_row(f) for f in sort_findings(findings)),
     )
 
 
@@ -460,7 +468,6 @@ def read_plan_file(path: str | Path) -> PlanRow | Unused:
     from pydantic import ValidationError
 
     from .layout import layout_for
-    from .report import make_result
     from .rules import check_plan
     from .sources import UnreadableInput, load_raw
 
@@ -490,8 +497,7 @@ def read_plan_file(path: str | Path) -> PlanRow | Unused:
             raise
         return Unused(source, f"読み込み中に予期しないエラーが発生しました（{exc.__class__.__name__}）")
     layout = layout or layout_for(plan.parameters)
-    result = make_result(plan, layout.locate_findings(findings), source=source)
-    return plan_row(result, source)
+    return row_of(plan, layout.locate_findings(findings), default_schedule(), source)
 
 
 def _read_chunk(paths: Sequence[str]) -> list[PlanRow | Unused]:
@@ -577,10 +583,6 @@ def aggregate(
 
 # ---------------------------------------------------------------- the workbook (edge)
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_FORMULA_START = ("=", "+", "-", "@", "#")
-MAX_CELL_TEXT = 32767
-
 
 def _num(value: Num | int) -> int | float | None:
     """A Decimal as a worksheet number: an int when integral, else the nearest double."""
@@ -663,86 +665,6 @@ def _subtotal_values(s: Subtotal, schedule: Schedule, cost_keys: Sequence[str]) 
     return values
 
 
-class _Writer:
-    """openpyxl write-only, with every text from an input written as text, never a formula."""
-
-    def __init__(self) -> None:
-        from openpyxl import Workbook
-        from openpyxl.styles import Alignment, Font, PatternFill
-
-        self.wb = Workbook(write_only=True)
-        self.bold = Font(bold=True)
-        self.head_fill = PatternFill("solid", fgColor="DDEBF7")
-        self.sub_fill = PatternFill("solid", fgColor="F2F2F2")
-        self.wrap = Alignment(wrap_text=True, vertical="top")
-
-    def sheet(self, title: str, headers: Sequence[tuple[str, str | None, float]], freeze: str) -> Any:
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.utils import get_column_letter
-
-        ws = self.wb.create_sheet(title)
-        ws.freeze_panes = freeze  # before the first row: write-only sheets write their head then
-        for i, (_h, _fmt, width) in enumerate(headers, 1):
-            ws.column_dimensions[get_column_letter(i)].width = width
-        row = []
-        for h, _fmt, _w in headers:
-            c = WriteOnlyCell(ws, h)
-            c.font, c.fill, c.alignment = self.bold, self.head_fill, self.wrap
-            row.append(c)
-        ws.append(row)
-        return ws
-
-    def text(self, ws: Any, value: Any) -> Any:
-        """A text cell safe from formula injection (and from characters XML cannot hold)."""
-        from openpyxl.cell import WriteOnlyCell
-
-        text = _ILLEGAL.sub("\ufffd", str(value))[:MAX_CELL_TEXT]
-        if not text.startswith(_FORMULA_START):
-            return text
-        c = WriteOnlyCell(ws)
-        c.value = text  # openpyxl makes "=…" a formula here …
-        c.data_type = "s"  # … and this makes it text again
-        c.quotePrefix = True  # Excel's leading apostrophe: stays text when edited
-        return c
-
-    def row(self, ws: Any, values: Sequence[Any], formats: Sequence[str | None], *, emphasis: bool = False) -> None:
-        from openpyxl.cell import Cell, WriteOnlyCell
-
-        out: list[Any] = []
-        for value, fmt in zip(values, formats, strict=True):
-            if value is None:
-                out.append(None)
-                continue
-            if isinstance(value, str):
-                cell = self.text(ws, value)
-            elif fmt:
-                cell = WriteOnlyCell(ws, value)
-                cell.number_format = fmt
-            else:
-                cell = value
-            if emphasis:
-                if not isinstance(cell, Cell):
-                    cell = WriteOnlyCell(ws, cell)
-                cell.font, cell.fill = self.bold, self.sub_fill
-            out.append(cell)
-        ws.append(out)
-
-    def finish(self) -> bytes:
-        props = self.wb.properties
-        props.creator = "kofu-xl"
-        props.title = "マイナンバーカード交付円滑化計画 集計"
-        props.keywords = AGGREGATE_MARKER
-        buf = io.BytesIO()
-        self.wb.save(buf)
-        return buf.getvalue()
-
-
-def _autofilter(ws: Any, ncols: int, nrows: int) -> None:
-    from openpyxl.utils import get_column_letter
-
-    ws.auto_filter.ref = f"A1:{get_column_letter(ncols)}{max(nrows, 1)}"
-
-
 FINDING_HEADERS: list[tuple[str, str | None, float]] = [
     ("団体コード", None, 10),
     ("都道府県", None, 10),
@@ -758,54 +680,57 @@ FINDING_HEADERS: list[tuple[str, str | None, float]] = [
     ("ファイル", None, 40),
 ]
 UNUSED_HEADERS: list[tuple[str, str | None, float]] = [("ファイル", None, 50), ("扱い", None, 26), ("理由", None, 90)]
+HEADER_FILL, SUBTOTAL_FILL = "DDEBF7", "F2F2F2"
+NOTES = (
+    "※ 都道府県計・全国計の交付率 ＝ 各団体の見込み累計の合計 ÷ 人口の合計（人口で加重した平均。単純平均ではありません）。",
+    "※ 判定は各団体と同じく、交付率を小数第1位（%、四捨五入）で表した値を国の下限値・上限値（見出しの [ ] 内）と比べたものです。",
+    "※ 団体の交付率・判定は、読み込んだ計画から kofu-xl が計算し直した値です（様式に記載の値ではありません）。",
+)
 
 
-def write_workbook(rollup: Rollup) -> bytes:
-    """The roll-up as an .xlsx: 集計, 指摘事項, 読めなかったファイル."""
+def write_workbook(rollup: Rollup, fh: IO[bytes] | None = None) -> bytes:
+    """The roll-up as an .xlsx: 集計, 指摘事項, 読めなかったファイル. Writes into ``fh`` when
+    given (and returns b""), else returns the bytes. Text from inputs is always a text cell."""
+    from .xlsx_stream import XlsxStream
+
+    buf = io.BytesIO() if fh is None else fh
+    book = XlsxStream(buf, title="マイナンバーカード交付円滑化計画 集計", keywords=AGGREGATE_MARKER)
+    head = book.style(bold=True, fill=HEADER_FILL, wrap=True)
     schedule, cost_keys = rollup.schedule, rollup.cost_keys
-    w = _Writer()
 
     headers = _headers(schedule, cost_keys)
-    formats = [fmt for _h, fmt, _w in headers]
-    ws = w.sheet(SHEET_TABLE, headers, "E2")
-    n = 1
+    plain = [book.style(number_format=fmt) if fmt else 0 for _h, fmt, _w in headers]
+    strong = [book.style(bold=True, fill=SUBTOTAL_FILL, number_format=fmt) for _h, fmt, _w in headers]
+    ws = book.sheet(SHEET_TABLE, [w for _h, _f, w in headers], freeze="E2")
+    ws.append([h for h, _f, _w in headers], head)
     for sub, rows in rollup.groups:
         for r in rows:
-            w.row(ws, _plan_values(r, cost_keys), formats)
-            n += 1
-        w.row(ws, _subtotal_values(sub, schedule, cost_keys), formats, emphasis=True)
-        n += 1
-    w.row(ws, _subtotal_values(rollup.national, schedule, cost_keys), formats, emphasis=True)
-    n += 1
-    _autofilter(ws, len(headers), n)
+            ws.append(_plan_values(r, cost_keys), plain)
+        ws.append(_subtotal_values(sub, schedule, cost_keys), strong)
+    ws.append(_subtotal_values(rollup.national, schedule, cost_keys), strong)
+    ws.end_table()
     ws.append([])
-    for note in (
-        "※ 都道府県計・全国計の交付率 ＝ 各団体の見込み累計の合計 ÷ 人口の合計（人口で加重した平均。単純平均ではありません）。",
-        "※ 判定は各団体と同じく、交付率を小数第1位（%、四捨五入）で表した値を国の下限値・上限値（見出しの [ ] 内）と比べたものです。",
-        "※ 団体の交付率・判定は、読み込んだ計画から kofu-xl が計算し直した値です（様式に記載の値ではありません）。",
-    ):
+    for note in NOTES:
         ws.append([note])
 
-    ws = w.sheet(SHEET_FINDINGS, FINDING_HEADERS, "D2")
-    n = 1
+    ws = book.sheet(SHEET_FINDINGS, [w for _h, _f, w in FINDING_HEADERS], freeze="D2")
+    ws.append([h for h, _f, _w in FINDING_HEADERS], head)
     for r in rollup.rows:
-        head = [w.text(ws, x) if x else None for x in (r.code, r.prefecture, r.municipality)]
-        src = w.text(ws, r.source)
         for f in r.findings:
-            ws.append([*head, f.severity, f.rule, w.text(ws, f.field), f.where, f.column, w.text(ws, f.expected) if f.expected else None,
-                       w.text(ws, f.actual) if f.actual else None, w.text(ws, f.message), src])  # fmt: skip
-            n += 1
-    if n == 1:
-        ws.append(["", "", "", "", "", "", "", "", "", "", "指摘事項はありません。"])
-    _autofilter(ws, len(FINDING_HEADERS), n)
+            ws.append((r.code, r.prefecture, r.municipality, f.severity, f.rule, f.field, f.where, f.column, f.expected, f.actual, f.message, r.source))
+    if ws.rows == 1:
+        ws.append([None] * 10 + ["指摘事項はありません。"])
+    ws.end_table()
 
-    ws = w.sheet(SHEET_UNUSED, UNUSED_HEADERS, "A2")
+    ws = book.sheet(SHEET_UNUSED, [w for _h, _f, w in UNUSED_HEADERS], freeze="A2")
+    ws.append([h for h, _f, _w in UNUSED_HEADERS], head)
     for u in rollup.unused:
-        ws.append([w.text(ws, u.source), UNUSED_JA[u.kind], w.text(ws, u.reason)])
+        ws.append((u.source, UNUSED_JA[u.kind], u.reason))
     if not rollup.unused:
-        ws.append(["", "", "すべてのファイルを集計しました。"])
-    _autofilter(ws, len(UNUSED_HEADERS), len(rollup.unused) + 1)
-    return w.finish()
+        ws.append([None, None, "すべてのファイルを集計しました。"])
+    ws.end_table()
+    book.close()
+    return buf.getvalue() if fh is None else b""
 
 
 # ---------------------------------------------------------------- JSON (the same figures, for programs)
