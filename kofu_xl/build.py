@@ -68,7 +68,7 @@ from .layout import (
     RowSpec,
     layout_for,
 )
-from .model import UNDECIDED, CostYear, Plan, Working
+from .model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working
 from .schedule import Schedule, default_schedule
 
 __all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "build_sheets", "month_choices"]
@@ -111,7 +111,7 @@ MONTH_LIST_NAME = "開始時期の選択肢"
 
 def month_choices(params_first: str = "2019-04", last: str = "2023-03") -> list[str]:
     """The dropdown answers for start dates: 未定(実施予定なし) and each month in 和暦."""
-    return [UNDECIDED, "実施済み", *(month_label(m, short=False) for m in month_range(params_first, last))]
+    return [UNDECIDED, IMPLEMENTED, *(month_label(m, short=False) for m in month_range(params_first, last))]
 
 
 # ---------------------------------------------------------------- result

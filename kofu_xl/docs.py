@@ -28,7 +28,7 @@ OPTIONAL_RULE_MODULES = ("kofu_xl.followup",)  # present once the follow-up land
 RULES_MD = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 
 _SEVERITY_MEANS = {
-    Severity.ERROR: "「検証して提出」と kofu-xl submit は提出ファイルを作りません。直してから提出します。",
+    Severity.ERROR: "直す必要があります。計画の検証（「検証」「検証して提出」、kofu-xl check / submit）でエラーがあると提出ファイルは作られません。フォローアップ（「実績取込」、kofu-xl followup）のエラーは、実績が国の想定に届いていないことを示します。",
     Severity.WARNING: "提出はできますが、内容を確認してください（国の想定や体制との食い違いなど）。",
     Severity.INFO: "対応は不要です。入力をどう読んだかをお知らせするものです。",
 }

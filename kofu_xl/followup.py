@@ -57,7 +57,7 @@ from ._numbers import CTX, NumberError, parse_number, round_half_up, to_json_num
 from .calc import Derived, bound_status, coverage_rate, derive, rate_pct, staff_needed
 from .calendar import Column, month_label, month_range, wareki_date
 from .findings import Finding, RuleSpec, Severity, count_by_severity, format_value, register, sort_findings
-from .model import UNDECIDED, Plan
+from .model import IMPLEMENTED, UNDECIDED, Plan
 from .schedule import Checkpoint, Schedule, default_schedule
 
 if TYPE_CHECKING:
@@ -622,7 +622,7 @@ def daily_findings(
 
     out: list[Finding] = []
     start = _weekend_start(plan)
-    if start is not None:
+    if start is not None and start != IMPLEMENTED:  # openings already run: every weekend may count
         start_text = "未定（実施予定なし）" if start == UNDECIDED else month_label(start, short=False)
         for day, count in sorted(plan.daily.days.items()):
             if day.weekday() < 5 or count <= 0:

@@ -24,6 +24,7 @@ from .calendar import CalendarError, Column, form_columns, parse_date, parse_mon
 from .findings import Finding, RuleSpec, Severity, register
 
 __all__ = [
+    "IMPLEMENTED",
     "UNDECIDED",
     "Meta",
     "Plan",
@@ -33,6 +34,8 @@ __all__ = [
 
 UNDECIDED = "未定(実施予定なし)"
 """The form's answer for an activity with no planned start."""
+IMPLEMENTED = "実施済み"
+"""The form's answer for an activity already running before the plan's first column."""
 
 Kind = Literal["count", "amount", "money", "yen", "factor", "pct", "text", "code", "date", "month"]
 
@@ -453,6 +456,7 @@ MAX_MAGNITUDE = Decimal(10) ** 12
 MIN_MAGNITUDE = Decimal("1e-6")
 
 _NONNEGATIVE: frozenset[Kind] = frozenset({"count", "amount", "money", "yen", "factor", "pct"})
+_IMPLEMENTED_WORDS = {"実施済み", "実施済", "実施中", "既に実施"}
 _MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "なし", "予定なし"}
 
 
@@ -540,6 +544,10 @@ class _Loader:
 
     def _month(self, raw: object, meta: Meta, path: str, column: str | None) -> str | None:
         text = unicodedata.normalize("NFKC", str(raw)).strip()
+        if text.replace(" ", "") in _IMPLEMENTED_WORDS:
+            if text != IMPLEMENTED:
+                self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{IMPLEMENTED}」と読み替えました")
+            return IMPLEMENTED
         if text.replace(" ", "") in _MONTH_WORDS:
             if text != UNDECIDED:
                 self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{UNDECIDED}」と読み替えました")
@@ -547,7 +555,7 @@ class _Loader:
         try:
             month = parse_month(raw if isinstance(raw, (dt.date, dt.datetime)) else text)
         except CalendarError as exc:
-            self._add(INVALID_DATE, meta, path, column, actual=str(raw), reason=f"{exc.reason}。「令和2年4月」のような年月か「{UNDECIDED}」を入力してください")
+            self._add(INVALID_DATE, meta, path, column, actual=str(raw), reason=f"{exc.reason}。「令和2年4月」のような年月、「{IMPLEMENTED}」か「{UNDECIDED}」を入力してください")
             return None
         return month
 

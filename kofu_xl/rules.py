@@ -18,7 +18,7 @@ from .calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_
 from .calendar import Column, months_of_fiscal_year
 from .dantai import dantai_problem
 from .findings import CATALOGUE, Finding, RuleSpec, Severity, register
-from .model import UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
+from .model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
 from .schedule import Schedule, default_schedule
 
 __all__ = ["Context", "RULES", "check_plan", "run_rules"]
@@ -74,6 +74,8 @@ def _started(start: str | None, column: Column) -> bool:
     """True when an activity that starts in month ``start`` runs in the column."""
     if not start or start == UNDECIDED:
         return False
+    if start == IMPLEMENTED:
+        return True
     return column.last_month >= start
 
 
