@@ -128,15 +128,24 @@ def _peak_mb() -> tuple[float, float]:
     return me, kids
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its waited-for children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def measure_aggregate(folder: str, jobs: int | None) -> dict:
     from kofu_xl.aggregate import aggregate, write_workbook
 
+    cpu0 = _cpu()
     t = time.perf_counter()
     rollup = aggregate([folder], jobs=jobs)
     t_read = time.perf_counter() - t
     data = write_workbook(rollup)
     wall = time.perf_counter() - t
+    cpu1 = _cpu()
     return {
+        "cpu_parent": cpu1[0] - cpu0[0], "cpu_workers": cpu1[1] - cpu0[1],
         "wall": wall, "read": t_read, "write": wall - t_read, "files": rollup.national.plans + len(rollup.unused),
         "plans": rollup.national.plans, "findings": sum(len(r.findings) for r in rollup.rows),
         "unused": len(rollup.unused), "bytes": len(data), "peak": _peak_mb(),
@@ -230,7 +239,8 @@ def main() -> None:
     n = len(codes)
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
 
-    print(f"\nmachine: {cpus} CPU(s), Python {sys.version.split()[0]}; {n:,} municipalities; workers: {args.jobs or cpus}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nmachine: {cpus} CPU(s), Python {sys.version.split()[0]}; {n:,} municipalities; workers: {args.jobs or cpus}; load average before: {load:.2f}")
     agg_x = _child(*jobs, "--measure", "aggregate", str(base / "xlsx"))
     agg_j = _child(*jobs, "--measure", "aggregate", str(base / "json"))
     with tempfile.TemporaryDirectory() as out:
@@ -245,7 +255,8 @@ def main() -> None:
     for label, r in (("aggregate, in-process, .xlsx packages", agg_x), ("aggregate, in-process, .json packages", agg_j)):
         me, kids = r["peak"]
         line(label, r["wall"], r["files"], f"{me:.0f} MB (largest worker {kids:.0f} MB)",
-             f"  [read+check {r['read']:.2f} s, write {r['write']:.2f} s; {r['plans']:,} plans, {r['findings']:,} findings, {r['bytes'] / 1e6:.1f} MB]")  # fmt: skip
+             f"  [read+check {r['read']:.2f} s, write {r['write']:.2f} s; CPU: parent {r['cpu_parent']:.2f} s, workers {r['cpu_workers']:.2f} s"
+             f" = {(r['cpu_parent'] + r['cpu_workers']) / r['files'] * 1000:.1f} ms a file; {r['plans']:,} plans, {r['findings']:,} findings, {r['bytes'] / 1e6:.1f} MB]")  # fmt: skip
     line("kofu-xl aggregate (command line), .xlsx", cli["wall"], n, f"{cli['peak_children_mb']:.0f} MB (largest process)", f"  exit {cli['exit']}")
     me, _ = naive["peak"]
     line("naive openpyxl read loop (values only), .xlsx", naive["wall"], naive["files"], f"{me:.0f} MB", f"  [{naive['values']:,} values, no checks]")

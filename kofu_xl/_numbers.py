@@ -30,6 +30,7 @@ CTX = decimal.Context(prec=34, rounding=ROUND_HALF_UP, traps=[decimal.InvalidOpe
 # Units a clerk may type after a figure; they carry no meaning for the value.
 _UNITS = ("千円", "円", "人", "名", "枚", "件", "台", "箇所", "か所", "ヶ所", "回", "日", "時間", "h", "月")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_PLAIN_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
@@ -82,6 +83,14 @@ def parse_number(value: object) -> Parsed:
     """
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return Parsed(to_decimal(value))
+    if type(value) is str and _PLAIN_RE.fullmatch(value):
+        # Plain ASCII digits (every number of a package's JSON, which keeps Decimals as
+        # strings): the steps below would leave them as they are; skip them.
+        return Parsed(Decimal(value))
+    return _parse_text(value)
+
+
+def _parse_text(value: object) -> Parsed:
     if not isinstance(value, str):
         raise NumberError(value, "数値ではありません")
     text = unicodedata.normalize("NFKC", value)

@@ -458,3 +458,27 @@ def test_rows_agree_with_a_full_check_of_the_same_file(mixed):
         assert [(p.cumulative, p.rate) for p in row.points] == [at[cp.month] for cp in s.checkpoints]
         assert row == agg.plan_row(result, str(path))
         assert (row.errors, row.warnings, row.infos) == (result.counts["error"], result.counts["warning"], result.counts["info"])
+
+
+# ---------------------------------------------------------------- speed short cuts in the core are exact
+
+
+def test_plain_digit_fast_path_reads_exactly_like_the_full_reader():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from kofu_xl._numbers import _parse_text, parse_number
+
+    @given(st.from_regex(r"\A[0-9]{1,40}(\.[0-9]{1,12})?\Z") | st.sampled_from(["0", "00103", "1.50", "103\n", " 1", "1.", ".5", "１２"]))
+    def same(text):
+        try:
+            slow = _parse_text(text)
+        except ValueError:
+            slow = None
+        try:
+            fast = parse_number(text)
+        except ValueError:
+            fast = None
+        assert fast == slow and (fast is None or str(fast.value) == str(slow.value))
+
+    same()
