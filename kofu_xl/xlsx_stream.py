@@ -25,6 +25,7 @@ __all__ = ["Style", "XlsxStream", "col_letter"]
 
 MAX_TEXT = 32767  # Excel's limit of characters in a cell
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPE = re.compile(r"[&<>]")
 _FORMULA_START = ("=", "+", "-", "@", "#")
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -137,11 +138,33 @@ class _Sheet:
         head.append("</cols><sheetData>")
         self._fh.write("".join(head).encode("utf-8"))
         self._letters = [col_letter(i) for i in range(1, max(self.ncols, 1) + 1)]
+        self._texts: dict[tuple[str, int], str] = {}
 
     def _letter(self, i: int) -> str:
         while i >= len(self._letters):
             self._letters.append(col_letter(len(self._letters) + 1))
         return self._letters[i]
+
+    def _text(self, text: str, s: int) -> str:
+        """The rest of a text cell after ``<c r="A1"`` (short texts repeat: cached)."""
+        key = (text, s)
+        got = self._texts.get(key)
+        if got is not None:
+            return got
+        clean = clean_text(text) if len(text) > MAX_TEXT or _ILLEGAL.search(text) else text
+        if not clean:
+            return ""
+        if clean.startswith(_FORMULA_START):
+            s = self.book.quoted(s)
+        sattr = f' s="{s}"' if s else ""
+        space = ' xml:space="preserve"' if clean[0].isspace() or clean[-1].isspace() else ""
+        body = escape(clean) if _ESCAPE.search(clean) else clean
+        got = f'{sattr} t="inlineStr"><is><t{space}>{body}</t></is></c>'
+        if len(text) <= 64:
+            if len(self._texts) > 50_000:
+                self._texts.clear()
+            self._texts[key] = got
+        return got
 
     def append(self, values: Sequence[Any], styles: Sequence[int] | int = 0) -> None:
         """One row. ``styles``: a style id per cell (or one for all); text always stays text."""
@@ -149,29 +172,29 @@ class _Sheet:
         r = self.rows
         out = [f'<row r="{r}">']
         per_cell = not isinstance(styles, int)
+        letters = self._letters
         for i, v in enumerate(values):
             if v is None:
                 continue
             s = styles[i] if per_cell else styles  # type: ignore[index]
-            ref = f"{self._letter(i)}{r}"
-            if isinstance(v, str):
-                if not v:
-                    continue
-                text = clean_text(v)
-                if text.startswith(_FORMULA_START):
-                    s = self.book.quoted(s)
-                sattr = f' s="{s}"' if s else ""
-                space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
-                out.append(f'<c r="{ref}"{sattr} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>')
-            elif isinstance(v, bool):
-                sattr = f' s="{s}"' if s else ""
-                out.append(f'<c r="{ref}"{sattr} t="b"><v>{int(v)}</v></c>')
+            letter = letters[i] if i < len(letters) else self._letter(i)
+            if type(v) is str:
+                if v:
+                    rest = self._text(v, s)
+                    if rest:
+                        out.append(f'<c r="{letter}{r}"{rest}')
+                continue
+            sattr = f' s="{s}"' if s else ""
+            if isinstance(v, bool):
+                out.append(f'<c r="{letter}{r}"{sattr} t="b"><v>{int(v)}</v></c>')
             elif isinstance(v, (int, float, Decimal)):
                 number = _number(v)
-                if number is None:
-                    continue
-                sattr = f' s="{s}"' if s else ""
-                out.append(f'<c r="{ref}"{sattr}><v>{number}</v></c>')
+                if number is not None:
+                    out.append(f'<c r="{letter}{r}"{sattr}><v>{number}</v></c>')
+            elif isinstance(v, str):  # a str subclass
+                rest = self._text(str(v), s)
+                if rest:
+                    out.append(f'<c r="{letter}{r}"{rest}')
             else:
                 raise TypeError(f"cannot write {type(v).__name__} to a cell")
         out.append("</row>")
