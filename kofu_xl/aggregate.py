@@ -544,19 +544,36 @@ def read_inputs(
     _warm_up()
     size = max(1, min(32, len(names) // (jobs * 8) or 1))
     chunks = [names[i : i + size] for i in range(0, len(names), size)]
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    ctx = _mp_context()
     results: list[list[PlanRow | Unused] | None] = [None] * len(chunks)
+    broken: list[int] = []
     with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
         futures = {pool.submit(_read_chunk, chunk): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
                 results[i] = fut.result()
-            except Exception as exc:  # a worker died (BrokenProcessPool): say so per file, go on
-                results[i] = [Unused(n, f"読み込み中に処理が異常終了しました（{exc.__class__.__name__}）") for n in chunks[i]]
-            tick(len(chunks[i]))
+                tick(len(chunks[i]))
+            except Exception:  # a worker died (BrokenProcessPool): every unfinished chunk fails
+                broken.append(i)
+    for i in sorted(broken):  # again, one file per process, so that only the culprit is lost
+        results[i] = [_read_isolated(name, ctx) for name in chunks[i]]
+        tick(len(chunks[i]))
     return [r for chunk in results for r in (chunk or [])]
+
+
+def _mp_context() -> Any:
+    """fork on Linux (the warmed-up parent is copied, no re-import); the platform's default
+    elsewhere (macOS and Windows spawn)."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+
+
+def _read_isolated(name: str, ctx: Any) -> PlanRow | Unused:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        try:
+            return pool.submit(_read_chunk, [name]).result()[0]
+        except Exception as exc:
+            return Unused(name, f"読み込み中に処理が異常終了しました（{exc.__class__.__name__}）。壊れたファイルの可能性があります")
 
 
 def aggregate(

@@ -482,3 +482,27 @@ def test_plain_digit_fast_path_reads_exactly_like_the_full_reader():
         assert fast == slow and (fast is None or str(fast.value) == str(slow.value))
 
     same()
+
+
+def test_a_file_that_kills_its_worker_is_listed_and_the_rest_is_read(tmp_path, plans, monkeypatch):
+    import os
+
+    if not agg._mp_context().get_start_method() == "fork":
+        pytest.skip("the patched reader reaches the workers only through fork")
+    data = _package_json(plans["a"])
+    for i in range(12):
+        (tmp_path / f"p{i:02d}.json").write_text(data, encoding="utf-8")
+    (tmp_path / "p05 crash.json").write_text(data, encoding="utf-8")
+    real = agg.read_plan_file
+
+    def reader(path):
+        if "crash" in str(path):
+            os._exit(3)  # like a reader that segfaults
+        return real(path)
+
+    monkeypatch.setattr(agg, "read_plan_file", reader)
+    files = sorted(tmp_path.iterdir())
+    results = agg.read_inputs(files, jobs=2)
+    assert [Path(r.source).name for r in results] == [f.name for f in files]
+    bad = [r for r in results if isinstance(r, Unused)]
+    assert [(Path(r.source).name, "異常終了" in r.reason) for r in bad] == [("p05 crash.json", True)]
