@@ -506,3 +506,12 @@ def test_a_file_that_kills_its_worker_is_listed_and_the_rest_is_read(tmp_path, p
     assert [Path(r.source).name for r in results] == [f.name for f in files]
     bad = [r for r in results if isinstance(r, Unused)]
     assert [(Path(r.source).name, "異常終了" in r.reason) for r in bad] == [("p05 crash.json", True)]
+
+
+def test_spawned_workers_as_on_windows_read_the_same(mixed, monkeypatch):
+    import multiprocessing
+
+    files, _fb, _missing = collect_inputs([mixed / "提出"])
+    serial = agg.read_inputs(files, jobs=1)
+    monkeypatch.setattr(agg, "_mp_context", lambda: multiprocessing.get_context("spawn"))
+    assert agg.read_inputs(files, jobs=2) == serial
