@@ -849,33 +849,40 @@ def add_aggregate_parser(sub: Any) -> None:
     a.set_defaults(func=cmd_aggregate)
 
 
-def _check_out(out: Path) -> None:
-    from .sources import UnreadableInput
-
+def _out_problem(out: Path) -> str | None:
+    """Why the table cannot be written to ``out`` (Japanese), or None."""
     if out.suffix.lower() != ".xlsx":
-        raise UnreadableInput(out, "集計表の出力先は .xlsx にしてください")
+        return "集計表の出力先は .xlsx にしてください"
     if out.is_dir():
-        raise UnreadableInput(out, "フォルダーです。集計表のファイル名を指定してください")
+        return "フォルダーです。集計表のファイル名を指定してください"
     if out.exists() and not _is_aggregate_output(out):
-        raise UnreadableInput(out, "同じ名前のファイルが既にあり、kofu-xl の集計表ではありません。上書きしないため、別の --out を指定してください")
+        return "同じ名前のファイルが既にあり、kofu-xl の集計表ではありません。上書きしないため、別の --out を指定してください"
+    return None
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     """Exit 0: every input was used. 1: the table was written, but some inputs could not be
     read (or contradicted each other) and are listed in 読めなかったファイル. 2: no plan
-    could be read at all (the table is still written when possible, with the reasons).
-    Findings inside the plans (even errors) do not change the exit code: reporting them
-    is the table's job."""
+    could be read at all (the table is still written, with the reasons), or the table
+    cannot be written. Findings inside the plans (even errors) do not change the exit
+    code: reporting them is the table's job."""
     from .cli import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, _write_new_file
+    from .sources import UnreadableInput
 
     out = Path(args.out)
-    _check_out(out)
+    if problem := _out_problem(out):
+        print(f"エラー: 集計表の出力先「{out}」: {problem}", file=sys.stderr)
+        return EXIT_UNREADABLE
     bar = Progress()
     try:
         rollup = aggregate(args.inputs, exclude=[out], jobs=args.jobs, progress=bar.update, on_total=bar.set_total)
     finally:
         bar.close()
-    _write_new_file(out, write_workbook(rollup), replace_ok=True)
+    try:
+        _write_new_file(out, write_workbook(rollup), replace_ok=True)
+    except UnreadableInput as exc:
+        print(f"エラー: 集計表「{out}」を書き込めません: {exc.reason}", file=sys.stderr)
+        return EXIT_UNREADABLE
 
     failed = [u for u in rollup.unused if u.counts_as_failure]
     plans = rollup.national.plans
@@ -883,12 +890,12 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(rollup_json(rollup), ensure_ascii=False, indent=1) + "\n")
     else:
         n = rollup.national
-        print(f"{plans:,} 団体の計画を集計しました（エラーのある計画 {n.plans_with_errors:,}、読めなかったファイル {len(failed):,}）: {out}")
+        print(f"{plans:,} 団体の計画を集計しました（エラーのある計画 {n.plans_with_errors:,}、集計できなかったファイル {len(failed):,}）: {out}")
     for u in failed[:20]:
-        print(f"  読めません: {u.source}: {u.reason}", file=sys.stderr)
+        print(f"  {UNUSED_JA[u.kind]}: {u.source}: {u.reason}", file=sys.stderr)
     if len(failed) > 20:
         print(f"  ほか {len(failed) - 20:,} 件（「{SHEET_UNUSED}」シートを参照）", file=sys.stderr)
     if plans == 0:
-        print(f"エラー: 集計できる計画がありませんでした（{SHEET_UNUSED} を参照: {out}）", file=sys.stderr)
+        print(f"エラー: 集計できる計画がありませんでした（「{SHEET_UNUSED}」シートを参照: {out}）", file=sys.stderr)
         return EXIT_UNREADABLE
     return EXIT_ERRORS if failed else EXIT_OK
