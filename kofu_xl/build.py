@@ -146,12 +146,7 @@ class _Sheet:
     def input(self, cell: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
         c.value = _cell_value(value)
-        c.fill = INPUT_FILL
-        c.font = INPUT_FONT
-        c.border = BORDER
-        c.protection = UNLOCKED
-        if fmt:
-            c.number_format = fmt
+        _style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
 
     def input_formula(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         """An input cell prefilled with a formula over its parts (the clerk may overwrite it)."""
@@ -165,12 +160,7 @@ class _Sheet:
     def calc(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
         c.value = _cell_value(value) if self.values_only else formula
-        c.fill = CALC_FILL
-        c.font = CALC_FONT
-        c.border = BORDER
-        c.protection = LOCKED
-        if fmt:
-            c.number_format = fmt
+        _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
 
@@ -184,14 +174,19 @@ class _Sheet:
             c = self.ws[ref(col, row)]
             if self.values_only:
                 c.value = _cell_value(values[i]) if i < len(values) else None
-            c.fill = CALC_FILL
-            c.font = CALC_FONT
-            c.border = BORDER
-            c.protection = LOCKED
-            if fmt:
-                c.number_format = fmt
+            _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
             self.out.cached[(self.ws.title, ref(col, row))] = values[i] if i < len(values) else None
         self.out.formulas[(self.ws.title, top)] = f"{{{formula}}} [{rng}]"
+
+
+def _style(c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: str | None) -> None:
+    """The look of an input (yellow, unlocked) or a computed cell (grey, locked)."""
+    c.fill = fill
+    c.font = font
+    c.border = BORDER
+    c.protection = protection
+    if fmt:
+        c.number_format = fmt
 
 
 def _cell_value(value: Any) -> Any:
@@ -845,12 +840,7 @@ def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
     """A computed cell holding a value the builder derives from the schedule (no formula)."""
     c = sh.ws[cell]
     c.value = _cell_value(value)
-    c.fill = CALC_FILL
-    c.font = CALC_FONT
-    c.border = BORDER
-    c.protection = LOCKED
-    if fmt:
-        c.number_format = fmt
+    _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
 
 
 # ---------------------------------------------------------------- 国基準, charts, result sheets
