@@ -48,9 +48,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _default_path() -> Path | None:
-    """The shipped workbook when run from a checkout; else the embedded plan."""
+    """The shipped workbook: the checkout's when run from one, else the installed copy;
+    None (the embedded plan) when neither exists."""
     candidate = Path.cwd() / "workbook" / "交付円滑化計画.xlsm"
-    return candidate if candidate.is_file() else None
+    if candidate.is_file():
+        return candidate
+    from importlib import resources
+
+    try:
+        installed = resources.files("kofu_xl.shipped").joinpath("交付円滑化計画.xlsm")
+        if installed.is_file():
+            return Path(str(installed))
+    except (ModuleNotFoundError, FileNotFoundError):
+        pass
+    return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
