@@ -54,6 +54,7 @@ from .schedule import Checkpoint, Schedule, default_schedule
 __all__ = [
     "AGGREGATE_MARKER",
     "FindingRow",
+    "Money",
     "PlanRow",
     "Point",
     "Rollup",
@@ -67,12 +68,12 @@ __all__ = [
     "read_inputs",
     "read_plan_file",
     "roll_up",
+    "rollup_json",
     "row_of",
     "subtotal",
     "write_workbook",
 ]
 
-PLAN_SUFFIXES = (".xlsx", ".xlsm", ".json")
 AGGREGATE_MARKER = "kofu-xl aggregate"  # docProps/core.xml keywords of the workbooks written here
 SHEET_TABLE, SHEET_FINDINGS, SHEET_UNUSED = "集計", "指摘事項", "読めなかったファイル"
 STATUS_JA = {"below": "下限未満", "ok": "範囲内", "above": "上限超"}
