@@ -14,6 +14,7 @@ __all__ = ["col_letter", "parse_ref", "ref"]
 _REF_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 
+@functools.lru_cache(maxsize=1024)
 def col_letter(col: int) -> str:
     """1 -> A, 26 -> Z, 27 -> AA."""
     if col < 1:

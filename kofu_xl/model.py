@@ -454,6 +454,7 @@ DAILY_TOTAL = Meta("日次実績 月合計", "count")
 # or hostile, and would overflow the 34-digit exact arithmetic of the rates.
 MAX_MAGNITUDE = Decimal(10) ** 12
 MIN_MAGNITUDE = Decimal("1e-6")
+_PLAIN_MIN, _PLAIN_MAX = 1e-6, 1e12  # plain numbers in these bounds need none of the checks below
 
 _NONNEGATIVE: frozenset[Kind] = frozenset({"count", "amount", "money", "yen", "factor", "pct"})
 _IMPLEMENTED_WORDS = {"実施済み", "実施済", "実施中", "既に実施"}
@@ -489,6 +490,12 @@ class _Loader:
         self.findings.append(Finding(spec, meta.label, path, column, actual=actual, params=params))
 
     def _number(self, raw: object, meta: Meta, path: str, column: str | None) -> Decimal | None:
+        kind = type(raw)
+        if (kind is float or kind is int) and (raw == 0 or _PLAIN_MIN <= abs(raw) < _PLAIN_MAX):  # type: ignore[arg-type]
+            # the common case (a number cell): exact through the float's shortest repr
+            value = Decimal(repr(raw)) if kind is float else Decimal(raw)  # type: ignore[arg-type]
+            if value >= 0 and (meta.kind != "count" or value == value.to_integral_value()):
+                return canonical(value)
         try:
             parsed = parse_number(raw)
         except NumberError as exc:

@@ -393,6 +393,10 @@ def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = No
     return out
 
 
+# The sheets a plan is read from (charts, results and logs are not needed).
+PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL)
+
+
 def read_workbook_raw(path: str | Path) -> dict[str, Any]:
     """Raw plan data from a .xlsx/.xlsm file (values in the cells)."""
     raw, _ = read_workbook(path)
@@ -401,5 +405,5 @@ def read_workbook_raw(path: str | Path) -> dict[str, Any]:
 
 def read_workbook(path: str | Path) -> tuple[dict[str, Any], Layout]:
     p = Path(path)
-    src = GridSource.from_path(p)
+    src = GridSource.from_path(p, sheets=PLAN_SHEETS)
     return read_plan_raw(src, p)

@@ -21,6 +21,8 @@ from decimal import Decimal
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from ._cellref import col_letter
+
 __all__ = ["Style", "XlsxStream", "col_letter"]
 
 MAX_TEXT = 32767  # Excel's limit of characters in a cell
@@ -34,13 +36,6 @@ _DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _BUILTIN_FORMATS = {"General": 0, "0": 1, "0.00": 2, "#,##0": 3, "#,##0.00": 4, "0%": 9, "0.00%": 10, "@": 49}
 
 
-def col_letter(col: int) -> str:
-    """1 -> A, 27 -> AA."""
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def clean_text(value: Any) -> str:
