@@ -347,3 +347,64 @@ _BASE_GRIDS = _base_grids()
 def test_corpus_summary():
     """Counts for the closing note (runs last in this module)."""
     print(f"\ncorpus items: {len(CORPUS)}; check runs: {STATS['tried']}")
+
+
+def _stats_dir() -> Path:
+    from conftest import shared_dir
+
+    return shared_dir() / "reference" / "issuance_stats"
+
+
+@pytest.mark.parametrize("item", sorted(CORPUS))
+def test_followup_on_hostile_input(item, corpus_dir):
+    path = corpus_dir / f"計画 {item}.xlsm"
+    before = path.read_bytes()
+    stats = _stats_dir()
+    r = run("followup", str(path), "--stats", str(stats / "20200801.csv"), str(stats / "20210401.csv"), cwd=corpus_dir)
+    _assert_clear(r, item, path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("truncated.csv", "\ufeff\"算出基準日\",\"都道府県名\",\"市区町村名\",\"総数（人口）\",\"交付"),
+        ("wrong-numbers.csv", "\ufeff\"算出基準日\",\"都道府県名\",\"市区町村名\",\"総数（人口）\",\"交付枚数\",\"人口に対する交付枚数率\",\"人口算出基準日\",\"交付件数基準日\",\"団体コード\"\n\"2020/08/01\",\"千葉県\",\"白井市\",abc,-5,x,\"2019/01/01\",\"2020/08/01\",122327\n"),
+        ("binary.csv", "\x00\x01\x02\xff" * 100),
+        ("formula.csv", "=cmd|' /C calc'!A0\n"),
+    ],
+)
+def test_followup_with_hostile_statistics(name, text, tmp_path):
+    stats = tmp_path / name
+    stats.write_text(text, encoding="utf-8", errors="surrogateescape")
+    before = SHIPPED.read_bytes()
+    r = run("followup", str(SHIPPED), "--stats", str(stats), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, (r.stdout[-300:], r.stderr[-600:])
+    assert name in r.stderr
+    assert SHIPPED.read_bytes() == before
+
+
+def test_aggregate_over_the_whole_corpus(corpus_dir, tmp_path):
+    """One folder with every broken file and two good packages: the run finishes, lists each
+    unreadable file with its reason, and the table holds the readable plans."""
+    import openpyxl
+
+    folder = tmp_path / "県 集約"
+    folder.mkdir()
+    for p in corpus_dir.iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "白井市 提出.xlsm").write_bytes(SHIPPED.read_bytes())
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    out = tmp_path / "集計.xlsx"
+    r = run("aggregate", str(folder), "--out", str(out), "--jobs", "2", cwd=tmp_path)
+    # every readable corpus file is a variant of 白井市 (one 団体コード, different figures):
+    # aggregate refuses to pick one, lists them as conflicting and says no plan could be totalled
+    assert "Traceback" not in r.stderr, r.stderr[-800:]
+    assert r.returncode == 2 and "集計できる計画がありませんでした" in r.stderr, (r.stdout[-500:], r.stderr[-800:])
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    wb = openpyxl.load_workbook(out)
+    unreadable = [str(row[0].value or "") + " " + " ".join(str(c.value or "") for c in row[1:]) for row in wb["読めなかったファイル"].iter_rows(min_row=2)]
+    text = "\n".join(unreadable)
+    for item in EXPECT:
+        assert f"計画 {item}.xlsm" in text, item  # unreadable, or listed as a conflicting duplicate
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
