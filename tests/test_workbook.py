@@ -243,3 +243,22 @@ def test_libreoffice_renders_the_official_form(tmp_path, plan):
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for expected in ("【本表1-1】交付枚数想定・体制整備等", "【本表1-2】所要経費見込み額", "61,831", "23.5%", "47.1%", "70.6%", "14.9%", "3,143", "8,521", "実績", "122327", "下限値", "上限値"):
         assert expected in text, expected
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")
+def test_libreoffice_imports_every_module_of_the_shipped_workbook(tmp_path):
+    import subprocess
+    import uuid
+
+    src = tmp_path / "交付円滑化計画.xlsm"
+    src.write_bytes(SHIPPED.read_bytes())
+    profile = f"file:///tmp/kofu-lo-{uuid.uuid4().hex}"
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "ods", "--outdir", str(tmp_path), str(src)],
+        check=True, timeout=180, capture_output=True,
+    )
+    with zipfile.ZipFile(tmp_path / "交付円滑化計画.ods") as z:
+        basic = {n.split("/")[-1].removesuffix(".xml") for n in z.namelist() if n.startswith("Basic/") and n.endswith(".xml") and not n.endswith(("script-lb.xml", "script-lc.xml"))}
+        xlwings = z.read("Basic/VBAProject/xlwings.xml").decode("utf-8")
+    assert {m.name for m in vba_modules()} <= basic
+    assert 'XLWINGS_VERSION As String = &quot;0.37.8&quot;' in xlwings or 'XLWINGS_VERSION As String = "0.37.8"' in xlwings
