@@ -259,6 +259,6 @@ def test_libreoffice_imports_every_module_of_the_shipped_workbook(tmp_path):
     )
     with zipfile.ZipFile(tmp_path / "交付円滑化計画.ods") as z:
         basic = {n.split("/")[-1].removesuffix(".xml") for n in z.namelist() if n.startswith("Basic/") and n.endswith(".xml") and not n.endswith(("script-lb.xml", "script-lc.xml"))}
-        xlwings = z.read("Basic/KofuXl/xlwings.xml")  # the VBA project is named KofuXl.decode("utf-8")
+        xlwings = z.read("Basic/KofuXl/xlwings.xml").decode("utf-8")  # the VBA project is named KofuXl
     assert {m.name for m in vba_modules()} <= basic
     assert 'XLWINGS_VERSION As String = &quot;0.37.8&quot;' in xlwings or 'XLWINGS_VERSION As String = "0.37.8"' in xlwings
