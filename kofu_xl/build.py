@@ -662,7 +662,12 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
     ws["A2"] = "日ごとの交付枚数を黄色のセルに入力します。曜日別・月の合計は自動で計算され、実績の月は本表1-1 の②交付枚数に反映されます。"
     ws["A2"].font = NOTE_FONT
     days = plan.daily.days
+    with_data = {f"{d.year}-{d.month:02d}" for d in days} | {
+        m for m, t in plan.daily.declared.items() if t.total or any(t.weekday)
+    }
     for month, block in lay.daily_blocks.items():
+        if sh.values_only and month not in with_data:
+            continue  # the prefecture's copy carries only the calendars that hold counts
         sh.label(ref(1, block.top), month_label(month, short=False), fill=HEADER_FILL)
         ws.merge_cells(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
         for i, wd in enumerate("月火水木金土日"):

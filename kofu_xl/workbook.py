@@ -88,7 +88,7 @@ class GridSource:
     @classmethod
     def from_path(cls, path: Path, sheets: Iterable[str] | None = None) -> GridSource:
         """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros)."""
-        errors = _guard_zip(path)
+        errors = _guard_zip(path, sheets)
         import python_calamine
 
         try:
@@ -113,13 +113,15 @@ class GridSource:
         return cls(grids)
 
 
-def _guard_zip(path: Path) -> dict[str, str]:
+def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
     """Refuse what is not a safe workbook before any parser sees it.
 
     Checks the size of every part (a zip bomb expands far beyond a plan's ~0.5 MB),
     refuses XML with a DOCTYPE (entity expansion, external entities) and returns
     the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
-    reads them as empty, the clerk should hear which error is where.
+    reads them as empty, the clerk should hear which error is where. With ``sheets``
+    only the parts a reader of those sheets parses are looked into (faster; the other
+    parts are never parsed).
     """
     try:
         size = path.stat().st_size
@@ -138,17 +140,30 @@ def _guard_zip(path: Path) -> dict[str, str]:
             names = {i.filename for i in infos}
             if "xl/workbook.xml" not in names:
                 raise UnreadableInput(path, "Excel ブックの中身（xl/workbook.xml）がありません")
+            parsed = None if sheets is None else set(_PACKAGE_PARTS)
             for info in infos:
-                if info.filename.endswith((".xml", ".rels")):
-                    with z.open(info) as fh:
-                        head = fh.read(4096)
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise UnreadableInput(path, f"安全でない XML（DOCTYPE/ENTITY 宣言）が含まれています（{info.filename}）")
-            return _error_cells(z)
+                if info.filename.endswith((".xml", ".rels")) and (parsed is None or info.filename in parsed):
+                    _refuse_doctype(path, z, info)
+            parts = _sheet_parts(z)
+            wanted = {name: part for name, part in parts.items() if sheets is None or name in set(sheets)}
+            for part in wanted.values():
+                if part in names and (parsed is not None):
+                    _refuse_doctype(path, z, z.getinfo(part))
+            return _error_cells(z, wanted)
     except zipfile.BadZipFile:
         raise UnreadableInput(path, "Excel ブック（.xlsx/.xlsm）ではありません（壊れているか、別の形式です）") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableInput(path, f"ファイルを読めません（壊れています: {exc.__class__.__name__}）") from None
+
+
+_PACKAGE_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml")
+
+
+def _refuse_doctype(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    with z.open(info) as fh:
+        head = fh.read(4096)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise UnreadableInput(path, f"安全でない XML（DOCTYPE/ENTITY 宣言）が含まれています（{info.filename}）")
 
 
 def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
@@ -172,8 +187,8 @@ _ERROR_CELL_RE = re.compile(rb'<c\b([^>]*\bt="e"[^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>
 _REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
 
 
-def _error_cells(z: zipfile.ZipFile) -> dict[str, dict[str, str]]:
-    """{sheet: {cell: "#REF!"}} for cells holding an Excel error value."""
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """{sheet name: zip part} from the workbook and its relationships."""
     import html
 
     try:
@@ -182,13 +197,21 @@ def _error_cells(z: zipfile.ZipFile) -> dict[str, dict[str, str]]:
     except KeyError:
         return {}
     targets = {m[1]: m[2] for m in _REL_RE.finditer(rels)} | {m[2]: m[1] for m in _REL_RE2.finditer(rels)}
-    out: dict[str, dict[str, str]] = {}
+    out = {}
     for m in _SHEET_RE.finditer(wb):
         target = targets.get(m[2])
-        if not target:
-            continue
-        target_s = target.decode("utf-8", "replace")
-        part = target_s.lstrip("/") if target_s.startswith("/") else "xl/" + target_s
+        if target:
+            t = target.decode("utf-8", "replace")
+            out[html.unescape(m[1].decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
+    return out
+
+
+def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[str, str]]:
+    """{sheet: {cell: "#REF!"}} for cells holding an Excel error value."""
+    import html
+
+    out: dict[str, dict[str, str]] = {}
+    for sheet, part in parts.items():
         try:
             data = z.read(part)
         except KeyError:
@@ -201,7 +224,7 @@ def _error_cells(z: zipfile.ZipFile) -> dict[str, dict[str, str]]:
             if ref:
                 cells[ref[1].decode()] = html.unescape(c[2].decode("utf-8", "replace"))
         if cells:
-            out[html.unescape(m[1].decode("utf-8", "replace"))] = cells
+            out[sheet] = cells
     return out
 
 
