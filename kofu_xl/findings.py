@@ -21,6 +21,7 @@ from .calendar import column_label, wareki_date
 __all__ = [
     "CATALOGUE",
     "Finding",
+    "HasFindings",
     "RuleSpec",
     "Severity",
     "count_by_severity",
@@ -161,6 +162,20 @@ def _json_value(value: Any) -> Any:
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Severity first, then the order in which the checks found them (stable)."""
     return sorted(findings, key=lambda f: f.severity.rank)
+
+
+class HasFindings:
+    """Mixin for results that carry a ``findings`` list: counts and the error flag."""
+
+    findings: list[Finding]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count_by_severity(self.findings)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.counts["error"] > 0
 
 
 def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:

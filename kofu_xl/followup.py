@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._numbers import CTX, NumberError, parse_number, round_half_up, to_json_number
 from .calc import Derived, bound_status, coverage_rate, derive, rate_pct, staff_needed
 from .calendar import Column, month_label, month_range, wareki_date
-from .findings import Finding, RuleSpec, Severity, count_by_severity, format_value, register, sort_findings
+from .findings import Finding, HasFindings, RuleSpec, Severity, count_by_severity, format_value, register, sort_findings
 from .model import IMPLEMENTED, UNDECIDED, Plan
 from .schedule import Checkpoint, Schedule, default_schedule
 
@@ -372,7 +372,7 @@ class Required:
 
 
 @dataclass
-class FollowUp:
+class FollowUp(HasFindings):
     plan: Plan
     derived: Derived
     schedule: Schedule
@@ -390,14 +390,6 @@ class FollowUp:
     @property
     def by_month(self) -> dict[str, MonthRow]:
         return {r.month: r for r in self.months}
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return count_by_severity(self.findings)
-
-    @property
-    def has_errors(self) -> bool:
-        return self.counts["error"] > 0
 
     def column_actuals(self) -> list[Num]:
         """The actual cumulative at each plan column's last month (a fiscal year at its end)."""

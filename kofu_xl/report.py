@@ -15,7 +15,7 @@ from typing import Any
 from ._numbers import to_json_number
 from .calc import Derived, derive, personnel_sum, subsidy_sum
 from .calendar import fiscal_year_label
-from .findings import Finding, Severity, count_by_severity, sort_findings
+from .findings import Finding, HasFindings, Severity, sort_findings
 from .model import CostYear, Plan
 from .schedule import Schedule, default_schedule
 
@@ -25,20 +25,12 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(HasFindings):
     plan: Plan
     derived: Derived
     findings: list[Finding]
     schedule: Schedule
     source: str | None = None
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return count_by_severity(self.findings)
-
-    @property
-    def has_errors(self) -> bool:
-        return self.counts["error"] > 0
 
     def to_json(self) -> dict[str, Any]:
         return result_json(self)
