@@ -973,23 +973,20 @@ def _sheet_conf(ws: Worksheet) -> None:
 
 
 def _names(wb: Workbook, lay: Layout) -> None:
+    def row_name(name: str, sheet: str, row: int, first: int, last: int) -> None:
+        rng = f"{_abs(sheet, ref(first, row))}:{_abs(sheet, ref(last, row)).split('!')[1]}"
+        wb.defined_names[name] = DefinedName(name, attr_text=rng)
+
+    years = len(lay.cost_years)
     for spec in ROWS_11:
         if spec.name:
-            sheet, rng = lay.series_range(spec.key)
-            first, last = rng.split(":")
-            wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(sheet, first)}:{_abs(sheet, last).split('!')[1]}")
+            row_name(spec.name, S11, lay.rows11[spec.key], FIRST_DATA_COL, lay.last_col11)
     for spec in ROWS_12:
         if spec.name:
-            row = lay.rows12[spec.key]
-            first = ref(COST_FIRST_COL, row)
-            last = ref(COST_FIRST_COL + len(lay.cost_years) - 1, row)
-            wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(S12, first)}:{_abs(S12, last).split('!')[1]}")
+            row_name(spec.name, S12, lay.rows12[spec.key], COST_FIRST_COL, COST_FIRST_COL + years - 1)
     for spec in ROWS_WORK:
         if spec.name:
-            row = lay.rows_work[spec.key]
-            first = ref(WORK_FIRST_COL, row)
-            last = ref(WORK_FIRST_COL + len(lay.cost_years) - 1, row)
-            wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(WORK, first)}:{_abs(WORK, last).split('!')[1]}")
+            row_name(spec.name, WORK, lay.rows_work[spec.key], WORK_FIRST_COL, WORK_FIRST_COL + years - 1)
     for s in lay.scalars.values():
         if s.name:
             wb.defined_names[s.name] = DefinedName(s.name, attr_text=_abs(s.sheet, s.cell))
