@@ -22,12 +22,12 @@ def _pct(v: Decimal | None) -> str:
     return "—" if v is None else f"{round_half_up(v * 100, 1)}%"
 
 
-def rate_chart_svg(r: CheckResult, actual: list[Decimal | None] | None = None, width: int = 720, height: int = 300) -> str:
+def rate_chart_svg(r: CheckResult, actual: list[Decimal | None] | None = None, width: int = 760, height: int = 330) -> str:
     """Projected coverage (line), national lower/upper bounds (markers and band), optional actuals."""
     d = r.derived
     cols = d.columns
     n = len(cols)
-    left, right, top, bottom = 56, 16, 20, 56
+    left, right, top, bottom = 56, 72, 20, 86  # room for the rotated month labels and the legend
     pw, ph = width - left - right, height - top - bottom
     values = [v for v in d.coverage_rate if v is not None] + [b[1] / 100 for b in d.bounds.values()]
     if actual:
@@ -66,7 +66,7 @@ def rate_chart_svg(r: CheckResult, actual: list[Decimal | None] | None = None, w
     polyline(d.coverage_rate, "#2f5597")
     if actual:
         polyline(actual, "#c00000", 'stroke-dasharray="5,3"')
-    ly = height - 12
+    ly = height - 6
     parts.append(f'<rect x="{left}" y="{ly - 8}" width="10" height="3" fill="#2f5597"/><text x="{left + 14}" y="{ly - 4}" font-size="10">計画</text>')
     parts.append(f'<rect x="{left + 60}" y="{ly - 10}" width="10" height="8" fill="#c6efce" stroke="#548235"/><text x="{left + 74}" y="{ly - 3}" font-size="10">国の想定（下限値〜上限値）</text>')
     if actual:
