@@ -255,7 +255,8 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     sh.label(f"A{ROW_HEADER}", "調査項目", fill=HEADER_FILL, align=CENTER)
     ws.merge_cells(f"A{ROW_HEADER}:D{ROW_HEADER}")
     for col in plan.columns:
-        sh.label(ref(lay.col11(col.key), ROW_HEADER), col.label, fill=HEADER_FILL, align=CENTER)
+        # "(実績)" on its own line, as the printed form shows it
+        sh.label(ref(lay.col11(col.key), ROW_HEADER), col.label.replace("(実績)", "\n(実績)"), fill=HEADER_FILL, align=CENTER)
     # rows
     pop = POPULATION_NAME
     for spec in ROWS_11:
@@ -434,7 +435,7 @@ def _input_series(sh: _Sheet, plan: Plan, lay: Layout, spec: RowSpec, row: int, 
 
 
 def _layout_11(ws: Worksheet, lay: Layout, last: int) -> None:
-    ws.column_dimensions["A"].width = 10
+    ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 22
     ws.column_dimensions["C"].width = 16
     ws.column_dimensions["D"].width = 14

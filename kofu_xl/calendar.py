@@ -184,9 +184,8 @@ _FY_RE = re.compile(r"^(FY\s*(\d{4})|(\d{4})\s*年度)$", re.IGNORECASE)
 
 
 def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).strip()
-    text = re.sub(r"[（(]\s*実績\s*[）)]$", "", text)
-    return text.replace(" ", "")
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))  # a header may wrap: "R元年8月\n(実績)"
+    return re.sub(r"[（(]実績[）)]$", "", text)
 
 
 def _era_year(era_token: str, year_token: str) -> int:
