@@ -488,6 +488,7 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
     paths = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "basic.base_rate_pct")
     sh.label("A3", "基礎情報", align=CENTER)
     ws.merge_cells("A3:A4")
+    ws.row_dimensions[3].height = 30
     for i, (cap, path) in enumerate(zip(caps, paths, strict=True)):
         col = 2 + i
         sh.label(ref(col, 3), cap, align=CENTER)
@@ -521,6 +522,7 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
                 items = ("costs.personnel_regular", "costs.personnel_temporary", "costs.personnel_other")
                 sh.calc(cell, "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.personnel_sum(year)), spec.fmt)
         ws.row_dimensions[row].height = 28
+    _merge_label_runs(ws, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
     # ② 補正予算案の提出予定時期
     first_bt = lay.scalars["budget_timing.1"]
     sh.label(ref(1, _row(first_bt.cell)), "②補正予算案の提出予定時期")
@@ -534,12 +536,14 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
         sh.label(ref(_col(s.cell) + 1, _row(s.cell)), "議会", fill=None, font=CALC_FONT)
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 30
-    ws.column_dimensions["C"].width = 4
+    ws.column_dimensions["C"].width = 14
     for key in lay.cost_years:
         ws.column_dimensions[col_letter(lay.col12(key))].width = 16
     ws.freeze_panes = ref(COST_FIRST_COL, ROW_COST_HEADER + 1)
     last_row = _row(lay.scalars["budget_timing.3"].cell)
-    _print_setup(ws, f"A1:{ref(COST_FIRST_COL + len(lay.cost_years), last_row)}")
+    for col in range(COST_FIRST_COL + len(lay.cost_years), 8):
+        ws.column_dimensions[col_letter(col)].width = 14  # the rest of 基礎情報
+    _print_setup(ws, f"A1:{ref(max(7, COST_FIRST_COL + len(lay.cost_years)), last_row)}")
 
 
 def _row(cell: str) -> int:
