@@ -253,6 +253,11 @@ def parse_date(value: object) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-":
+        try:  # the common, canonical spelling
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
     s = _clean(str(value))
     try:
         if m := _ISO_DATE_RE.match(s):

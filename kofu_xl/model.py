@@ -491,8 +491,10 @@ class _Loader:
 
     def _number(self, raw: object, meta: Meta, path: str, column: str | None) -> Decimal | None:
         kind = type(raw)
+        if kind is float and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
+            return Decimal(int(raw))  # the commonest cell: a whole number (already canonical)
         if (kind is float or kind is int) and (raw == 0 or _PLAIN_MIN <= abs(raw) < _PLAIN_MAX):  # type: ignore[arg-type]
-            # the common case (a number cell): exact through the float's shortest repr
+            # a number cell: exact through the float's shortest repr
             value = Decimal(repr(raw)) if kind is float else Decimal(raw)  # type: ignore[arg-type]
             if value >= 0 and (meta.kind != "count" or value == value.to_integral_value()):
                 return canonical(value)
