@@ -179,6 +179,15 @@ class _Sheet:
         self.out.formulas[(self.ws.title, top)] = f"{{{formula}}} [{rng}]"
 
 
+def _heading(ws: Worksheet, title: str, note: str | None = None) -> None:
+    """A sheet's title in A1 and, below it, one line on how to use the sheet."""
+    ws["A1"] = title
+    ws["A1"].font = TITLE_FONT
+    if note:
+        ws["A2"] = note
+        ws["A2"].font = NOTE_FONT
+
+
 def _style(c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: str | None) -> None:
     """The look of an input (yellow, unlocked) or a computed cell (grey, locked)."""
     c.fill = fill
@@ -215,10 +224,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     ws = sh.ws
     first, last = FIRST_DATA_COL, lay.last_col11
     last_month_col = FIRST_DATA_COL + sum(1 for c in plan.columns if c.is_month) - 1
-    ws["A1"] = f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}"
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。"
-    ws["A2"].font = NOTE_FONT
+    _heading(ws, f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}", "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
     # 基礎情報
     sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
     ws.merge_cells(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
@@ -481,8 +487,7 @@ def _protect(ws: Worksheet) -> None:
 
 def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank: bool) -> None:
     ws = sh.ws
-    ws["A1"] = f"【本表1-2】所要経費見込み額（市町村用）　{plan.basic.municipality or ''}"
-    ws["A1"].font = TITLE_FONT
+    _heading(ws, f"【本表1-2】所要経費見込み額（市町村用）　{plan.basic.municipality or ''}")
     # 基礎情報 mirrors 本表1-1
     caps = ("団体コード", "都道府県名", "市町村名", "人口", "交付枚数", "人口に対する交付枚数率")
     paths = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "basic.base_rate_pct")
@@ -584,10 +589,7 @@ def _cost_prefill(path: str, lay: Layout, key: str, year: CostYear, derived: cal
 
 def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> None:
     ws = sh.ws
-    ws["A1"] = "経費積算（本表1-2 の根拠・円）"
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = "積算の数値を入力すると、千円未満を切り上げた額が本表1-2 に反映されます（本表1-2 で上書きした場合は検証で照合します）。"
-    ws["A2"].font = NOTE_FONT
+    _heading(ws, "経費積算（本表1-2 の根拠・円）", "積算の数値を入力すると、千円未満を切り上げた額が本表1-2 に反映されます（本表1-2 で上書きした場合は検証で照合します）。")
     sh.label(f"A{ROW_WORK_HEADER}", "項目", fill=HEADER_FILL, align=CENTER)
     ws.merge_cells(f"A{ROW_WORK_HEADER}:B{ROW_WORK_HEADER}")
     for key in lay.cost_years:
@@ -662,10 +664,7 @@ def _work_formula(
 
 def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> None:
     ws = sh.ws
-    ws["A1"] = "日次実績（交付枚数）"
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = "日ごとの交付枚数を黄色のセルに入力します。曜日別・月の合計は自動で計算され、実績の月は本表1-1 の②交付枚数に反映されます。"
-    ws["A2"].font = NOTE_FONT
+    _heading(ws, "日次実績（交付枚数）", "日ごとの交付枚数を黄色のセルに入力します。曜日別・月の合計は自動で計算され、実績の月は本表1-1 の②交付枚数に反映されます。")
     days = plan.daily.days
     with_data = {f"{d.year}-{d.month:02d}" for d in days} | {
         m for m, t in plan.daily.declared.items() if t.total or any(t.weekday)
@@ -705,13 +704,12 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     from .followup import plan_by_month, required_monthly
 
     ws = sh.ws
-    ws["A1"] = f"実績比較（計画と実績）　{plan.basic.municipality or ''}"
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = (
+    _heading(
+        ws,
+        f"実績比較（計画と実績）　{plan.basic.municipality or ''}",
         "黄色の行に月末の累計交付枚数を入力します（「実績取込」ボタンで公表統計から取り込めます）。率はすべて本表1-1 の人口に対する値です。"
-        "公表統計の率は人口の基準日が毎年秋に変わるため、参考として別の行に示します。年度の列の計画は12か月に均等に割り振ります。"
+        "公表統計の率は人口の基準日が毎年秋に変わるため、参考として別の行に示します。年度の列の計画は12か月に均等に割り振ります。",
     )
-    ws["A2"].font = NOTE_FONT
     months = lay.followup_months
     first, last = FU_FIRST_COL, lay.last_col_fu
     pop = plan.basic.population
@@ -858,8 +856,7 @@ def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
 
 def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb: Workbook) -> int:
     ws = sh.ws
-    ws["A1"] = "国基準・設定"
-    ws["A1"].font = TITLE_FONT
+    _heading(ws, "国基準・設定")
     sh.label("B3", "設定", fill=HEADER_FILL)
     sh.label("C3", "値", fill=HEADER_FILL)
     for path in ("basic.population_date", "basic.base_issued_date", "parameters.capacity_cards_per_month", "parameters.capacity_staff", "title"):
@@ -904,10 +901,7 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
 
 def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
     """One line chart over the months of 実績比較: the plan, the actual, the national band."""
-    ws["A1"] = "推移グラフ: 計画・実績の交付枚数率と国の想定（下限値・上限値）"
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = "率はすべて本表1-1 の人口に対する値です。実績は「実績比較」シートの月末の累計交付枚数（「実績取込」で公表統計から取り込み）。"
-    ws["A2"].font = NOTE_FONT
+    _heading(ws, "推移グラフ: 計画・実績の交付枚数率と国の想定（下限値・上限値）", "率はすべて本表1-1 の人口に対する値です。実績は「実績比較」シートの月末の累計交付枚数（「実績取込」で公表統計から取り込み）。")
     chart = LineChart()
     chart.title = "人口に対する交付枚数率の推移（計画と実績）"
     chart.y_axis.title = "交付枚数率"
@@ -947,8 +941,7 @@ def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
 
 def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple[int, ...]) -> None:
     ws = sh.ws
-    ws["A1"] = title
-    ws["A1"].font = TITLE_FONT
+    _heading(ws, title)
     for i, h in enumerate(headers):
         sh.label(ref(1 + i, 3), h, fill=HEADER_FILL, align=CENTER)
         ws.column_dimensions[col_letter(1 + i)].width = widths[i]
