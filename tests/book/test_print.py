@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from kofu_xl.layout import (
+from kofu_xl.book.layout import (
     CHART,
     DAILY,
     FOLLOWUP,
@@ -96,7 +96,7 @@ def printed(tmp_path_factory) -> dict[str, dict]:
     shutil.copyfile(SHIPPED, checked)
     r = kofu("submit", str(checked), "--out", str(tmp / "提出"))
     assert r.returncode == 1 and "エラー" in r.stdout + r.stderr  # the seed's real errors: 検証結果 filled
-    from kofu_xl.surfaces import FileSurface
+    from kofu_xl.book.surfaces import FileSurface
 
     surface = FileSurface(checked, quiet=True)
     surface.append_log(["2019-10-03 10:15:00", str(tmp / "提出" / "122327_白井市_交付円滑化計画_提出用.xlsx"),
@@ -162,7 +162,7 @@ def test_internal_lists_do_not_print(printed):
 
 
 def test_results_and_log_print_every_column_on_each_page(printed):
-    from kofu_xl.build import LOG_HEADERS, RESULT_HEADERS
+    from kofu_xl.book.layout import LOG_HEADERS, RESULT_HEADERS
 
     results = printed["checked"][RESULTS]
     assert "本表1-1!" in "".join(results)  # the findings are there
@@ -196,7 +196,7 @@ def test_chart_rows_leave_gaps_where_there_is_no_figure():
     the band rows hold only the checkpoints (empty cells elsewhere)."""
     import openpyxl
 
-    from kofu_xl.layout import FU_FIRST_COL
+    from kofu_xl.book.layout import FU_FIRST_COL
 
     ws = openpyxl.load_workbook(SHIPPED, data_only=True)[FOLLOWUP]
     rows = {
@@ -230,9 +230,9 @@ def red_pixels(ppm: bytes) -> int:
 
 
 def test_the_package_for_the_prefecture_prints_only_its_months(tmp_path):
-    from kofu_xl.build import build_sheets
-    from kofu_xl.model import load_plan
-    from kofu_xl.sources import shipped_plan_raw
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.core.model import load_plan
 
     plan, _ = load_plan(shipped_plan_raw())
     path = tmp_path / "package.xlsx"

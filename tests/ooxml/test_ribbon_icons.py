@@ -6,7 +6,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from kofu_xl.xlsm import ribbon
+from kofu_xl.ooxml import ribbon
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "workbook" / "交付円滑化計画.xlsm"
