@@ -446,3 +446,54 @@ def test_load_municipalities_error_names_line_and_column(tmp_path):
         load_municipalities(path)
     assert (info.value.line, info.value.column) == (2, "人口")
     assert "2行目" in str(info.value) and "「人口」" in str(info.value)
+
+
+# ---------------------------------------------------------------- the shipped statistics
+
+
+def test_shipped_statistics_cover_every_municipality_2019_04_to_2022_12() -> None:
+    from kofu_xl.stats import SHIPPED_STATS, shipped_stats
+
+    tables = shipped_stats()
+    names = [t.name for t in tables]
+    assert names[0] == "20190401.csv" and names[-1] == "20221231.csv" and len(names) == 40
+    assert "20220401.csv" in names  # the end of FY2021
+    assert all(len(t) == 1741 for t in tables)
+    assert SHIPPED_STATS.stat().st_size < 400_000  # compact
+    # white-box figures of the issue: 白井市 at the end of 2020-07 and in the 2022-04-01 file
+    by_name = {t.name: t for t in tables}
+    assert by_name["20200801.csv"].get("122327").issued == 13039
+    assert by_name["20220401.csv"].get("122327").issued == 30023
+    national = sum(r.issued for r in by_name["20220401.csv"])
+    assert national == 54_870_797  # 全国, as published for 2022-04-01
+    # the printed rate comes back as printed
+    assert by_name["20200801.csv"].get("122327").rate_pct == Decimal("20.5")
+
+
+def test_pack_and_unpack_are_exact_and_reproducible() -> None:
+    from kofu_xl.stats import pack_stats, shipped_stats, unpack_stats, SHIPPED_STATS
+
+    tables = shipped_stats()
+    packed = pack_stats(tables)
+    assert packed == SHIPPED_STATS.read_bytes()  # deterministic: regenerating gives the same bytes
+    assert [t.records for t in unpack_stats(packed)] == [t.records for t in tables]
+
+
+def test_shipped_statistics_equal_the_original_files_when_present() -> None:
+    """Where the original CSVs are at hand (the team's reference folder), the shipped table
+    holds exactly their values (the lost <NA> codes filled in)."""
+    import os
+    from kofu_xl.stats import read_stats_dir, shipped_stats
+
+    folder = Path(os.environ.get("KOFU_SHARED") or Path(__file__).resolve().parents[1].parent / "shared") / "reference" / "issuance_stats"
+    if not folder.is_dir():
+        pytest.skip("the original CSVs are not beside this checkout (the shipped table is tested above)")
+    assert [t.records for t in read_stats_dir(folder)] == [t.records for t in shipped_stats()]
+
+
+def test_pack_refuses_a_rate_that_is_not_the_rounded_quotient() -> None:
+    from kofu_xl.stats import StatsFormatError, pack_stats, parse_stats, render_stats_csv, shipped_stats
+
+    text = render_stats_csv(shipped_stats()[0]).replace(",217749,11.2,", ",217749,11.3,")
+    with pytest.raises(StatsFormatError, match="率"):
+        pack_stats([parse_stats(text, name="20190401.csv")])
