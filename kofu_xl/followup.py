@@ -792,6 +792,16 @@ def with_shipped_stats(tables: Sequence[StatsTable]) -> list[StatsTable]:
     return [t for t in shipped_stats() if t.count_date not in given] + list(tables)
 
 
+def _in_any(tables: Sequence[StatsTable], code: str) -> bool:
+    from .stats import StatsFormatError, normalize_dantai_code
+
+    try:
+        key = normalize_dantai_code(code)
+    except StatsFormatError:
+        return False
+    return any(key in t for t in tables)
+
+
 def stats_actuals(tables: Sequence[StatsTable], code: str | None) -> tuple[dict[str, Actual], list[str], MonthlyActuals]:
     """The municipality's month-ends in the statistics, and notes on what was not used."""
     from .sources import UnreadableInput
@@ -1175,9 +1185,14 @@ def cmd_followup(args: argparse.Namespace) -> int:
         sheet_findings += daily_findings(plan)
     notes: list[str] = []
     stats: dict[str, Actual] = {}
-    if plan.basic.dantai_code:
-        tables = with_shipped_stats(read_stats_paths(args.stats) if args.stats else [])
-        stats, notes, _points = stats_actuals(tables, plan.basic.dantai_code)
+    if args.stats or plan.basic.dantai_code:
+        given = read_stats_paths(args.stats) if args.stats else []
+        tables = with_shipped_stats(given)
+        code = plan.basic.dantai_code
+        if given or _in_any(tables, code):
+            stats, notes, _points = stats_actuals(tables, code)
+        else:
+            notes.append(f"団体コード「{code}」の市区町村は同梱の公表統計（2019年4月〜2022年12月）にありません。")
         horizon = set(plan_months(plan.columns))
         stats = {m: a for m, a in stats.items() if m in horizon}
     actuals = merge_actuals(stats, typed)

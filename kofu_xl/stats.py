@@ -911,7 +911,9 @@ _PCT = Decimal("0.1")
 
 
 def _printed_rate(issued: int, population: int) -> Decimal:
-    return (Decimal(issued) * 100 / Decimal(population)).quantize(_PCT, ROUND_HALF_UP)
+    """issued / population in percent, one decimal, half up (exact integer arithmetic)."""
+    tenths = (issued * 2000 + population) // (2 * population)
+    return Decimal(tenths).scaleb(-1)
 
 
 def pack_stats(tables: Iterable[StatsTable]) -> bytes:

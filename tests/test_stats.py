@@ -28,8 +28,9 @@ from kofu_xl.stats import (
     render_municipality_csv,
 )
 
-SHARED = Path(os.environ.get("KOFU_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-STATS_DIR = SHARED / "reference" / "issuance_stats"
+from conftest import reference_stats_dir
+
+STATS_DIR = reference_stats_dir()  # the publication CSVs, recreated from the shipped table
 BUNDLED = Path(stats.__file__).resolve().parent / "data" / "municipalities.csv"
 
 HEADER = (
@@ -46,8 +47,6 @@ def csv_text(*rows: str, header: str = HEADER, bom: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def tables():
-    if not STATS_DIR.is_dir():
-        pytest.fail(f"shared statistics not found at {STATS_DIR} (set KOFU_SHARED)")
     return read_stats_dir(STATS_DIR)
 
 
@@ -247,7 +246,8 @@ def test_actual_cumulative_by_month_shiroi(tables):
     assert actual["2022-06"].source == "20220630.csv"
     assert actual["2022-12"].cumulative_issued == 39196
     # mid-month files describe no month-end; gaps stay gaps
-    assert "2019-08" not in actual and "2019-09" not in actual and "2022-03" not in actual
+    assert "2019-08" not in actual and "2019-09" not in actual
+    assert actual["2022-03"].source == "20220401.csv" and actual["2022-03"].cumulative_issued == 30023
     assert [(p.source, p.as_of, p.cumulative_issued) for p in actual.as_of_points] == [
         ("20190916.csv", date(2019, 9, 16), 9522),
         ("20200120.csv", date(2020, 1, 20), 10131),
@@ -379,8 +379,6 @@ def test_missing_file_is_a_lookup_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def built():
-    if not STATS_DIR.is_dir():
-        pytest.fail(f"shared statistics not found at {STATS_DIR} (set KOFU_SHARED)")
     return build_municipality_table(STATS_DIR)
 
 
@@ -489,6 +487,10 @@ def test_shipped_statistics_equal_the_original_files_when_present() -> None:
     if not folder.is_dir():
         pytest.skip("the original CSVs are not beside this checkout (the shipped table is tested above)")
     assert [t.records for t in read_stats_dir(folder)] == [t.records for t in shipped_stats()]
+    # and the CSVs the tests recreate from it are the original files, byte for byte
+    originals = sorted(folder.glob("*.csv"))
+    assert [p.name for p in originals] == sorted(p.name for p in STATS_DIR.glob("*.csv"))
+    assert [p.name for p in originals if p.read_bytes() != (STATS_DIR / p.name).read_bytes()] == []
 
 
 def test_pack_refuses_a_rate_that_is_not_the_rounded_quotient() -> None:
