@@ -753,8 +753,11 @@ def build_municipality_table(
     * 人口 / 人口算出基準日: from the first publication (by 交付件数基準日) whose rows all have
       人口算出基準日 == ``population_base`` (2019-01-01 → 20190916.csv).
     * 交付枚数 / 交付枚数基準日 / 出典: from the publication whose count describes the
-      closest date at or after ``issued_at`` (end of 2019-08 → 20190916.csv, as of 2019-09-16;
-      a first-of-month file describes the previous day, see :func:`described_date`).
+      newest date at or before ``issued_at`` (a first-of-month file describes the previous
+      day, see :func:`described_date`), so that the plan's cumulative row, which adds the
+      following months' plan to it, never counts a day twice. No publication describes the
+      end of 2019-08: the newest before it is 20190701.csv (the end of 2019-06); the rule
+      ``base-not-month-end`` then asks for the municipality's own 8月末 count.
       交付枚数基準日 is the 交付件数基準日 printed in that file. 出典 is that file's name, or
       "人口: A.csv / 交付枚数: B.csv" when the two figures come from different files.
     * 市区町村名 uses the current official name (:data:`NAME_CHANGES`: 三宅島三宅村 → 三宅村,
@@ -773,12 +776,12 @@ def build_municipality_table(
         raise StatsLookupError(
             f"人口算出基準日が {population_base:%Y/%m/%d} の統計ファイルがありません: {stats_dir}"
         )
-    after = [(described_date(c), p.name, p) for c, _, p in peeked if described_date(c) >= issued_at]
-    if not after:
+    before = [(described_date(c), p.name, p) for c, _, p in peeked if described_date(c) <= issued_at]
+    if not before:
         raise StatsLookupError(
-            f"{issued_at:%Y/%m/%d} 以降の交付枚数を含む統計ファイルがありません: {stats_dir}"
+            f"{issued_at:%Y/%m/%d} 以前の交付枚数を含む統計ファイルがありません: {stats_dir}"
         )
-    iss_path = min(after)[2]
+    iss_path = max(before)[2]
     # Only these files are parsed fully, strictly (a missing code is an error here, so the
     # table never depends on the bundled copy of itself).
     pop_table = read_stats(pop_path, code_lookup=None)

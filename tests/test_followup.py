@@ -226,7 +226,7 @@ def test_plan_by_month_spreads_a_fiscal_year_evenly(seed: Plan) -> None:
 def test_sapporo_a_city_of_two_million(stats_dir: Path, actuals_of) -> None:
     plan = plan_with(SAPPORO, 30000, 360000)
     pop = 1955457
-    base = row(stats_dir, "20190916.csv", SAPPORO)["issued"]  # new_plan's 交付枚数 (as of 2019-09-16)
+    base = row(stats_dir, "20190701.csv", SAPPORO)["issued"]  # new_plan's 交付枚数 (as of 2019-07-01: the end of 2019-06)
     assert plan.basic.population == pop and plan.basic.base_issued == base
     fu = followup.follow_up(plan, actuals_of(SAPPORO, without=("20220401.csv",)))
     july = row(stats_dir, "20200801.csv", SAPPORO)["issued"]

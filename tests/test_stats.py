@@ -401,22 +401,23 @@ def test_bundled_table_format():
         assert is_valid_dantai_code(code), code
         assert PREFECTURES[code[:2]] == row["都道府県名"], code
         assert row["人口算出基準日"] == date(2019, 1, 1)
-        assert row["交付枚数基準日"] == date(2019, 9, 16)
-        assert row["出典"] == "20190916.csv"
+        # the newest count at or before 8月末 (as of 2019-07-01 = the end of 2019-06)
+        assert row["交付枚数基準日"] == date(2019, 7, 1)
+        assert row["出典"] == "人口: 20190916.csv / 交付枚数: 20190701.csv"
         assert 0 <= row["交付枚数"] <= row["人口"]
     assert {row["都道府県名"] for row in rows.values()} == set(PREFECTURES.values())
     assert rows["122327"] == {
         "団体コード": "122327", "都道府県名": "千葉県", "市区町村名": "白井市", "人口": 63723,
-        "人口算出基準日": date(2019, 1, 1), "交付枚数": 9522, "交付枚数基準日": date(2019, 9, 16),
-        "出典": "20190916.csv",
+        "人口算出基準日": date(2019, 1, 1), "交付枚数": 9262, "交付枚数基準日": date(2019, 7, 1),
+        "出典": "人口: 20190916.csv / 交付枚数: 20190701.csv",
     }
     assert rows["011002"]["市区町村名"] == "札幌市"
     assert rows["133817"]["市区町村名"] == "三宅村" and rows["134015"]["市区町村名"] == "八丈町"
 
 
 def test_build_picks_files_by_date(tmp_path):
-    # population from the first file on the 2019-01-01 base; issued from the closest count
-    # describing a date at or after 2019-08-31 (a 09/01 file describes 08-31 and wins).
+    # population from the first file on the 2019-01-01 base; issued from the newest count
+    # describing a date at or before 2019-08-31 (a 09/01 file describes 08-31 and wins).
     (tmp_path / "20190701.csv").write_text(csv_text(
         SHIROI_0916.replace("2019/09/16", "2019/07/01").replace("2019/01/01", "2018/01/01")
         .replace("63723", "63790")), encoding="utf-8")
@@ -433,6 +434,12 @@ def test_build_picks_files_by_date(tmp_path):
     out = tmp_path / "out.csv"
     stats.write_municipality_table(tmp_path, out)
     assert load_municipalities(out) == {"122327": rows[0]}
+    # without it, the newest before 8月末 (the end of 2019-06), never the later 2019-09-16
+    (tmp_path / "20190901.csv").unlink()
+    out.unlink()
+    (row,) = build_municipality_table(tmp_path)
+    assert (row["交付枚数"], row["交付枚数基準日"]) == (9522, date(2019, 7, 1))  # the 07-01 fixture keeps 9522
+    assert row["出典"] == "人口: 20190916.csv / 交付枚数: 20190701.csv"
 
 
 def test_load_municipalities_error_names_line_and_column(tmp_path):
