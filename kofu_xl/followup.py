@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._numbers import CTX, NumberError, parse_number, round_half_up, to_json_number
 from .calc import Derived, bound_status, coverage_rate, derive, rate_pct, staff_needed
 from .calendar import Column, month_label, month_range, wareki_date
-from .findings import Finding, HasFindings, RuleSpec, Severity, count_by_severity, format_value, register, sort_findings
+from .findings import Finding, GroupForm, HasFindings, RuleSpec, Severity, count_by_severity, format_value, group_findings, register, sort_findings
 from .model import IMPLEMENTED, UNDECIDED, Plan
 from .schedule import Checkpoint, Schedule, default_schedule
 
@@ -110,8 +110,8 @@ MONTH_END_RULE = (
 # ---------------------------------------------------------------- rule specs
 
 
-def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str) -> RuleSpec:
-    return register(RuleSpec(slug, severity, title, description, fix, fields, template))
+def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str, group: GroupForm | None = None) -> RuleSpec:
+    return register(RuleSpec(slug, severity, title, description, fix, fields, template, group))
 
 
 ACTUAL_BELOW = _spec(
@@ -160,6 +160,11 @@ DAILY_CLOSED = _spec(
     "日付を確認してください。既に土日開庁を実施していた場合は、④土日・夜間開庁の開始時期を見直してください。",
     "日次実績、④土日・夜間開庁 開始時期 土日",
     "{field}（{day}、{weekday}曜日）に {actual} 件ありますが、土日開庁の開始は{start}で、この日は閉庁の計画です。日付か開始時期を確認してください。",
+    GroupForm(
+        "{field}: 土日開庁の開始（{start}）より前の土日 {count} 日に件数があります（{items}）。閉庁の計画の日です。日付か開始時期を確認してください。",
+        "{day}（{weekday}）{actual} 件",
+        shared=("start",),
+    ),
 )
 DAILY_OVERWRITTEN = _spec(
     "daily-total-overwritten",
@@ -640,7 +645,7 @@ def daily_findings(
             Finding(DAILY_OVERWRITTEN, label, "daily.total" if index == 7 else "daily.weekday", month,
                     expected=formula, actual=value, params={"state": state}, sheet=DAILY, cell=cell)
         )
-    return out
+    return group_findings(out)
 
 
 def daily_sheet_facts(src: CellSource, layout: Layout, formulas: Mapping[str, bool] | None) -> tuple[list[tuple[str, dt.date, str, Any]], dict[tuple[str, int], tuple[bool, Any, str, str]] | None]:

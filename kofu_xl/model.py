@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._numbers import NumberError, parse_number
-from .calendar import CalendarError, Column, form_columns, parse_date, parse_month
+from .calendar import CalendarError, Column, form_columns, parse_date, parse_month, wareki_date
 from .findings import Finding, RuleSpec, Severity, register
 
 __all__ = [
@@ -498,6 +498,10 @@ class _Loader:
             value = Decimal(repr(raw)) if kind is float else Decimal(raw)  # type: ignore[arg-type]
             if value >= 0 and (meta.kind != "count" or value == value.to_integral_value()):
                 return canonical(value)
+        if isinstance(raw, dt.date):  # a date typed (or formatted) into a number cell
+            shown = wareki_date(raw if not isinstance(raw, dt.datetime) else raw.date())
+            self._add(NOT_A_NUMBER, meta, path, column, actual=shown, reason="日付が入っています。セルの表示形式が日付になっていないかも確認してください")
+            return None
         try:
             parsed = parse_number(raw)
         except NumberError as exc:

@@ -18,7 +18,7 @@ from ._numbers import round_half_up
 from .calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from .calendar import Column, month_label, months_of_fiscal_year, wareki_date
 from .dantai import dantai_problem
-from .findings import CATALOGUE, Finding, RuleSpec, Severity, register
+from .findings import CATALOGUE, Finding, GroupForm, RuleSpec, Severity, group_findings, register
 from .model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
 from .schedule import Schedule, default_schedule
 
@@ -32,6 +32,9 @@ class Context:
     plan: Plan
     derived: Derived
     schedule: Schedule
+    # (path, column) of cells whose typed value could not be read: already reported once,
+    # with its cause, so "missing" is not said of them too
+    unreadable: frozenset[tuple[str, str | None]] = frozenset()
 
 
 Check = Callable[[Context], Iterable[Finding]]
@@ -46,8 +49,8 @@ def rule(*specs: RuleSpec) -> Callable[[Check], Check]:
     return deco
 
 
-def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str) -> RuleSpec:
-    return register(RuleSpec(slug, severity, title, description, fix, fields, template))
+def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str, group: GroupForm | None = None) -> RuleSpec:
+    return register(RuleSpec(slug, severity, title, description, fix, fields, template, group))
 
 
 def _label(path: str) -> str:
@@ -68,6 +71,7 @@ MISSING = _spec(
     "該当する欄に値を入力してください。該当がない場合は 0 または「未定(実施予定なし)」を入力します。",
     "基礎情報、②交付枚数、③〜⑥の合計欄、開始時期、本表1-2の各経費、開始後の⑧⑨受付件数",
     "{field}{col}が未入力です。{hint}",
+    GroupForm("{field}（{columns}）が未入力です。{hint}", shared=("hint",)),
 )
 
 
@@ -94,17 +98,17 @@ def missing_required(ctx: Context) -> Iterator[Finding]:
                 obj = plan.costs.get(key, CostYear())
                 for part in leaf.attr_path:
                     obj = getattr(obj, part)
-                if obj is None:
+                if obj is None and (leaf.path, key) not in ctx.unreadable:
                     yield Finding(MISSING, leaf.meta.label, leaf.path, key, params={"hint": "該当がない場合は 0 を入力してください。"})
         elif leaf.meta.series:
             for col, value in zip(plan.columns, plan.series(leaf.path), strict=True):
-                if value is None:
+                if value is None and (leaf.path, col.key) not in ctx.unreadable:
                     yield Finding(MISSING, leaf.meta.label, leaf.path, col.key, params={"hint": "該当がない場合は 0 を入力してください。"})
         elif leaf.group is None:
             obj = plan
             for part in leaf.attr_path:
                 obj = getattr(obj, part)
-            if obj is None:
+            if obj is None and (leaf.path, None) not in ctx.unreadable:
                 yield Finding(MISSING, leaf.meta.label, leaf.path, params={"hint": hint})
     # Counts of an activity are required from the month it starts.
     for path, starts in (
@@ -112,7 +116,7 @@ def missing_required(ctx: Context) -> Iterator[Finding]:
         ("outreach.counts", (plan.outreach.start,)),
     ):
         for col, value in zip(plan.columns, plan.series(path), strict=True):
-            if value is None and any(_started(s, col) for s in starts):
+            if value is None and (path, col.key) not in ctx.unreadable and any(_started(s, col) for s in starts):
                 yield Finding(
                     MISSING,
                     _label(path),
@@ -448,6 +452,11 @@ CAPACITY = _spec(
     "⑤職員配置数を増やすか、②交付枚数の想定を見直してください。処理能力の設定は 国基準/設定 シートで変えられます。",
     "②交付枚数、⑤職員配置数 合計、処理能力の設定",
     "{field}{col}: 月 {monthly} 枚の交付には職員 {expected} 人が必要ですが（{rule}）、配置は {actual} 人で、処理できるのは月 {capacity} 枚です。職員を増やすか交付枚数の想定を見直してください。",
+    GroupForm(
+        "{field}（{columns}）: 交付枚数が職員配置で処理できる枚数を超えています（{rule}）。{items}。職員を増やすか交付枚数の想定を見直してください。",
+        "{column} {monthly} 枚（必要 {expected} 人、配置 {actual} 人、処理能力 月 {capacity} 枚）",
+        shared=("rule",),
+    ),
 )
 
 
@@ -638,15 +647,18 @@ def daily_totals(ctx: Context) -> Iterator[Finding]:
 # ---------------------------------------------------------------- running
 
 
-def run_rules(plan: Plan, schedule: Schedule | None = None) -> list[Finding]:
-    """Run every rule; all findings in one pass, in catalogue order."""
+def run_rules(plan: Plan, schedule: Schedule | None = None, reading: Iterable[Finding] = ()) -> list[Finding]:
+    """Run every rule; all findings in one pass, in catalogue order, one per fact.
+    ``reading``: the findings of loading the plan (a cell they report unreadable is not
+    reported missing as well)."""
     schedule = schedule or default_schedule()
     derived = derive(plan, schedule.bounds_by_column(plan.columns))
-    ctx = Context(plan, derived, schedule)
+    unreadable = frozenset((f.path, f.column) for f in reading if f.severity is Severity.ERROR)
+    ctx = Context(plan, derived, schedule, unreadable)
     out: list[Finding] = []
     for _specs, check in RULES:
         out.extend(check(ctx))
-    return out
+    return group_findings(out)
 
 
 def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[Finding]]:
@@ -654,7 +666,7 @@ def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[
     from .model import load_plan
 
     plan, findings = load_plan(raw)
-    return plan, findings + run_rules(plan, schedule)
+    return plan, findings + run_rules(plan, schedule, findings)
 
 
 assert all(s.slug in CATALOGUE for specs, _ in RULES for s in specs)

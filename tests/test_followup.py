@@ -508,9 +508,10 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
     assert over.expected.startswith("=SUM(") and over.severity.value == "warning"
     weekend = {d for d, n in seed.daily.days.items() if d.weekday() >= 5 and n > 0 and d < __import__("datetime").date(2020, 4, 1)}
     assert len(weekend) == 11
-    closed = by_rule["daily-closed-day"]
-    assert {f.column for f in closed} == {d.isoformat() for d in weekend}
-    assert all(f.sheet == "日次実績" and f.cell for f in closed)
+    (closed,) = by_rule["daily-closed-day"]  # one fact: one finding listing its 11 days
+    assert {p.column for p in closed.parts} == {d.isoformat() for d in weekend}
+    assert len(closed.cells) == 11 and all(sheet == "日次実績" for sheet, _cell in closed.cells)
+    assert closed.message.startswith("日次実績!G7、H13、") and "土日 11 日に件数があります" in closed.message
     # the builder's own book: every total a formula, nothing outside the months
     clean = tmp_path / "clean.xlsx"
     clean.write_bytes(build_sheets(seed).xlsx)
@@ -519,7 +520,8 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
     assert outside == [] and totals and all(t[0] for t in totals.values())
     # weekend openings 未定: every weekend count is on a closed day; no start given: no check
     plan.openings.weekend_start = "未定(実施予定なし)"
-    assert len(followup.daily_findings(plan)) == len([d for d, n in plan.daily.days.items() if d.weekday() >= 5 and n > 0])
+    (closed,) = followup.daily_findings(plan)
+    assert len(closed.parts) == len([d for d, n in plan.daily.days.items() if d.weekday() >= 5 and n > 0])
     plan.openings.weekend_start = None
     assert followup.daily_findings(plan) == []
 
