@@ -93,7 +93,10 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
     if isinstance(value, dt.date):
-        return wareki_date(value)
+        try:
+            return wareki_date(value)
+        except ValueError:  # CalendarError: before 昭和
+            return value.isoformat()
     if isinstance(value, (int, Decimal)):
         dec = Decimal(value)
         if dec == dec.to_integral_value():

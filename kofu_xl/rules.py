@@ -11,13 +11,13 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ._numbers import round_half_up
 from .calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from .calendar import Column, month_label, months_of_fiscal_year, wareki_date
-from .dantai import dantai_problem
+from .dantai import dantai_problem, municipality_of
 from .findings import CATALOGUE, Finding, GroupForm, RuleSpec, Severity, group_findings, register
 from .model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
 from .schedule import Schedule, default_schedule
@@ -35,6 +35,8 @@ class Context:
     # (path, column) of cells whose typed value could not be read: already reported once,
     # with its cause, so "missing" is not said of them too
     unreadable: frozenset[tuple[str, str | None]] = frozenset()
+    # the reading finding of each such cell, by (path, column): what was typed there
+    typed: dict[tuple[str, str | None], Finding] = field(default_factory=dict)
 
 
 Check = Callable[[Context], Iterable[Finding]]
@@ -84,6 +86,18 @@ def _started(start: str | None, column: Column) -> bool:
     return column.last_month >= start
 
 
+def _name_hint(plan: Plan, path: str) -> str | None:
+    """For a blank 都道府県名/市区町村名 with a valid 団体コード: the name the code stands for."""
+    code = plan.basic.dantai_code
+    if path not in ("basic.prefecture", "basic.municipality") or not code or dantai_problem(code, None):
+        return None
+    found = municipality_of(unicodedata.normalize("NFKC", code).strip())
+    if found is None:
+        return None
+    value = found[0] if path == "basic.prefecture" else found[1]
+    return f"団体コード {code} は{found[0]}{found[1]}です。「{value}」を入力してください。"
+
+
 @rule(MISSING)
 def missing_required(ctx: Context) -> Iterator[Finding]:
     plan = ctx.plan
@@ -109,7 +123,7 @@ def missing_required(ctx: Context) -> Iterator[Finding]:
             for part in leaf.attr_path:
                 obj = getattr(obj, part)
             if obj is None and (leaf.path, None) not in ctx.unreadable:
-                yield Finding(MISSING, leaf.meta.label, leaf.path, params={"hint": hint})
+                yield Finding(MISSING, leaf.meta.label, leaf.path, params={"hint": _name_hint(plan, leaf.path) or hint})
     # Counts of an activity are required from the month it starts.
     for path, starts in (
         ("at_application.counts", (plan.at_application.honcho_start, plan.at_application.shisho_start, plan.at_application.other_start)),
@@ -144,7 +158,7 @@ BAD_EMAIL = _spec(
     "担当課メールアドレスの形が正しくないか、存在しないドメインで終わっています。",
     "「shimin@city.example.lg.jp」のように、@ の前後とドメインの末尾まで正しく入力してください。",
     "担当課メールアドレス",
-    "{field}「{actual}」: {reason}。",
+    "{field}「{actual}」: {reason}。「shimin@city.example.lg.jp」のように正しく入力してください。",
 )
 BAD_PHONE = _spec(
     "invalid-phone",
@@ -153,7 +167,7 @@ BAD_PHONE = _spec(
     "担当課電話番号は 0 で始まる10桁または11桁の番号です。",
     "市外局番から「047-492-1111」のように入力してください。",
     "担当課電話番号",
-    "{field}「{actual}」: {reason}。",
+    "{field}「{actual}」: {reason}。市外局番から「047-492-1111」のように入力してください。",
 )
 
 # ISO 3166-1 alpha-2 codes (ccTLDs; "uk" for GB) and the generic TLDs public offices use.
@@ -188,7 +202,7 @@ def email_problem(address: str) -> str | None:
     tld = labels[-1].lower()
     if tld not in _TLDS:
         if tld == "lg":
-            return f"ドメインが「.{tld}」で終わっています。地方公共団体のドメインは「.lg.jp」で終わります（末尾が切れていないか確認してください）"
+            return f"ドメインが「.{tld}」で終わっています。地方公共団体のドメインは「.lg.jp」で終わります（末尾が切れていないかも確認してください）"
         return f"ドメインの末尾「.{tld}」は存在しないトップレベルドメインです"
     return None
 
@@ -272,7 +286,7 @@ CUM = _spec(
     "交付枚数(累計)は、基準日の交付枚数に各月の交付枚数を足し上げた値です。",
     "累計の欄は計算式に戻してください（手入力で上書きされていないか確認してください）。",
     "交付枚数(累計)、②交付枚数、基礎情報の交付枚数",
-    "{field}{col}は {actual} ですが、基準日の交付枚数と②交付枚数からは {expected} になります。",
+    "{field}{col}は {actual} ですが、基準日の交付枚数と②交付枚数からは {expected} になります。累計の欄を計算式に戻すか、基準日の交付枚数と②交付枚数を確認してください。",
 )
 RATE = _spec(
     "rate-mismatch",
@@ -281,7 +295,7 @@ RATE = _spec(
     "人口に対する交付枚数率（と前月からの増加分）は、交付枚数 ÷ 人口 を小数第1位（%）で表した値です。",
     "率の欄は計算式に戻してください。人口・交付枚数の入力も確認してください。",
     "人口に対する交付枚数率、前月からの増加分、人口",
-    "{field}{col}は {actual}% ですが、交付枚数と人口からは {expected}% になります。",
+    "{field}{col}は {actual}% ですが、交付枚数と人口からは {expected}% になります。率の欄を計算式に戻すか、人口と交付枚数を確認してください。",
 )
 PER_UNIT = _spec(
     "per-unit-mismatch",
@@ -290,7 +304,7 @@ PER_UNIT = _spec(
     "1窓口・1人・1台当たり交付枚数は、②交付枚数をそれぞれの合計で割った値です（月の列のみ）。",
     "当たり枚数の欄は計算式に戻してください。割る数（窓口数・職員数・台数の合計）も確認してください。",
     "1窓口当たり・1人当たり・交付用/交付前設定用統合端末1台当たり交付枚数",
-    "{field}{col}は {actual} ですが、{basis}からは {expected} になります。",
+    "{field}{col}は {actual} ですが、{basis}からは {expected} になります。当たり枚数の欄を計算式に戻すか、{basis}を確認してください。",
 )
 
 
@@ -324,8 +338,10 @@ def derived_rows(ctx: Context) -> Iterator[Finding]:
         for col, actual, value in zip(cols, plan.series(path), computed, strict=True):
             if actual is None:
                 continue
-            expected = None if value is None else round_half_up(value, 1)
-            if expected is None or round_half_up(actual, 1) != expected:
+            if value is None:
+                continue  # the divisor is blank or 0: said where it is (one finding per cause)
+            expected = round_half_up(value, 1)
+            if round_half_up(actual, 1) != expected:
                 yield Finding(PER_UNIT, _label(path), path, col.key, expected=expected, actual=actual, params={"basis": basis})
 
 
@@ -356,7 +372,7 @@ TERMINALS = _spec(
     "⑥統合端末台数は、合計＝交付＋交付前設定＝本庁＋支所＋その他、各場所＝その場所の交付＋交付前設定、の関係が成り立ちます。",
     "合計か内訳のどちらかを直してください。",
     "⑥統合端末台数 合計・交付・交付前設定・本庁・支所・その他",
-    "{field}{col}は {actual} ですが、{parts}の和は {expected} です。合計か内訳を直してください。",
+    "{field}{col}は {actual} ですが、内訳（{parts}）の和は {expected} です。合計か内訳を直してください。",
 )
 
 _STAFF_SHORT = {
@@ -375,19 +391,43 @@ _STAFF_SHORT = {
 def _total_vs_parts(
     ctx: Context, spec: RuleSpec, total_path: str, part_paths: dict[str, str], parts_text: str | None = None
 ) -> Iterator[Finding]:
+    """A total against the sum of its parts, the parts stated as typed: a negative part counts
+    with its value (-2); a part that is no number (already reported where it is) leaves the sum
+    unknown, so nothing is said; blanks and zeros are told apart (「他は空欄」, 「他は 0」)."""
     plan = ctx.plan
     totals = plan.series(total_path)
     parts = {p: plan.series(p) for p in part_paths}
     for i, col in enumerate(plan.columns):
-        values = [parts[p][i] for p in part_paths]
+        values: list[Num] = []
+        unknown = False
+        for p in part_paths:
+            value = parts[p][i]
+            typed = ctx.typed.get((p, col.key))
+            if value is None and typed is not None:
+                if typed.rule == "negative-value" and isinstance(typed.actual, Decimal):
+                    value = typed.actual
+                else:
+                    unknown = True
+            values.append(value)
         expected = sum_parts(values)
         total = totals[i]
-        if total is None or expected is None or total == expected:
+        if unknown or total is None or expected is None or total == expected:
             continue
-        nonzero = [f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values()) if values[j]]
-        rest = "、他は 0" if len(nonzero) < len(values) and nonzero else ""
-        shown = parts_text or (" + ".join(nonzero) + rest if nonzero else "すべて 0")
-        yield Finding(spec, _label(total_path), total_path, col.key, expected=expected, actual=total, params={"parts": shown})
+        named = [f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values()) if values[j]]
+        rest = [values[j] for j in range(len(values)) if not values[j]]
+        if not rest:
+            rest_text = ""
+        elif all(v is None for v in rest):
+            rest_text = "空欄"
+        elif all(v is not None for v in rest):
+            rest_text = "0"
+        else:
+            rest_text = "0 または空欄"
+        if named:
+            shown = " + ".join(named) + (f"、他は{'' if rest_text == '空欄' else ' '}{rest_text}" if rest_text else "")
+        else:
+            shown = f"すべて{'' if rest_text == '空欄' else ' '}{rest_text}"
+        yield Finding(spec, _label(total_path), total_path, col.key, expected=expected, actual=total, params={"parts": parts_text or shown})
 
 
 def _num(value: Num) -> str:
@@ -520,7 +560,7 @@ SUBSIDY = _spec(
     "II の「うち補助対象分」は購入経費の一部で、購入経費を超えることはありません。",
     "うち補助対象分を購入経費以下にしてください。",
     "本表1-2 II-1〜II-3 購入経費・うち補助対象分",
-    "{field}{col}の {actual} 千円が購入経費 {expected} 千円を超えています。",
+    "{field}{col}の {actual} 千円が購入経費 {expected} 千円を超えています。うち補助対象分を購入経費以下にしてください。",
 )
 WORKING = _spec(
     "cost-working-mismatch",
@@ -529,7 +569,7 @@ WORKING = _spec(
     "本表1-2 の金額（千円）は、積算（時給×割増率×日数×人数×時間、人数/月×月数×単価、台数×単価）を千円未満切り上げた値です。本人限定受取郵便の件数は⑧申請時来庁の受付件数の計画と一致させます。",
     "積算シートの数値か本表1-2 の金額を直してください。郵便の件数は⑧申請時来庁の受付件数に合わせてください。",
     "本表1-2 の各経費、経費積算、⑧申請時来庁 受付件数",
-    "{field}{col}は {actual}{unit} ですが、{basis}からは {expected}{unit} になります。{fix}",
+    "{field}{col}は {actual} {unit}ですが、{basis}からは {expected} {unit}になります。{fix}",
 )
 
 
@@ -617,7 +657,7 @@ DAILY = _spec(
     "日次実績の曜日別合計・月合計は日ごとの件数の和で、月合計は本表1-1 の実績の列の②交付枚数と一致します。",
     "日ごとの件数か合計を直してください。実績の列の交付枚数は日次実績の月合計に合わせます。",
     "日次実績、②交付枚数（実績の列）",
-    "{field}{col}は {actual} ですが、{basis}は {expected} です。",
+    "{field}{col}は {actual} ですが、{basis}は {expected} です。日ごとの件数か合計を直してください。",
 )
 _WEEKDAYS = "月火水木金土日"
 
@@ -653,8 +693,8 @@ def run_rules(plan: Plan, schedule: Schedule | None = None, reading: Iterable[Fi
     reported missing as well)."""
     schedule = schedule or default_schedule()
     derived = derive(plan, schedule.bounds_by_column(plan.columns))
-    unreadable = frozenset((f.path, f.column) for f in reading if f.severity is Severity.ERROR)
-    ctx = Context(plan, derived, schedule, unreadable)
+    errors = [f for f in reading if f.severity is Severity.ERROR]
+    ctx = Context(plan, derived, schedule, frozenset((f.path, f.column) for f in errors), {(f.path, f.column): f for f in errors})
     out: list[Finding] = []
     for _specs, check in RULES:
         out.extend(check(ctx))
