@@ -117,9 +117,9 @@ class Openings(_Part):
     honcho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 本庁", "month")] = None
     shisho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 支所", "month")] = None
     other_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 その他", "month")] = None
-    honcho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "amount")] = None
-    shisho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 支所", "amount")] = None
-    other_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) その他", "amount")] = None
+    honcho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "count")] = None
+    shisho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 支所", "count")] = None
+    other_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) その他", "count")] = None
 
 
 class Staff(_Part):
@@ -148,18 +148,18 @@ class Staff(_Part):
 
 
 class Terminals(_Part):
-    total: Annotated[Series, _s("⑥統合端末台数 合計", "amount", required=True)] = Field(default_factory=list)
-    issuing: Annotated[Series, _s("⑥統合端末台数 交付", "amount", required=True)] = Field(default_factory=list)
-    presetting: Annotated[Series, _s("⑥統合端末台数 交付前設定", "amount", required=True)] = Field(default_factory=list)
-    honcho: Annotated[Series, _s("⑥統合端末台数 本庁", "amount")] = Field(default_factory=list)
-    honcho_issuing: Annotated[Series, _s("⑥統合端末台数 本庁 交付", "amount")] = Field(default_factory=list)
-    honcho_presetting: Annotated[Series, _s("⑥統合端末台数 本庁 交付前設定", "amount")] = Field(default_factory=list)
-    shisho: Annotated[Series, _s("⑥統合端末台数 支所", "amount")] = Field(default_factory=list)
-    shisho_issuing: Annotated[Series, _s("⑥統合端末台数 支所 交付", "amount")] = Field(default_factory=list)
-    shisho_presetting: Annotated[Series, _s("⑥統合端末台数 支所 交付前設定", "amount")] = Field(default_factory=list)
-    other: Annotated[Series, _s("⑥統合端末台数 その他", "amount")] = Field(default_factory=list)
-    other_issuing: Annotated[Series, _s("⑥統合端末台数 その他 交付", "amount")] = Field(default_factory=list)
-    other_presetting: Annotated[Series, _s("⑥統合端末台数 その他 交付前設定", "amount")] = Field(default_factory=list)
+    total: Annotated[Series, _s("⑥統合端末台数 合計", "count", required=True)] = Field(default_factory=list)
+    issuing: Annotated[Series, _s("⑥統合端末台数 交付", "count", required=True)] = Field(default_factory=list)
+    presetting: Annotated[Series, _s("⑥統合端末台数 交付前設定", "count", required=True)] = Field(default_factory=list)
+    honcho: Annotated[Series, _s("⑥統合端末台数 本庁", "count")] = Field(default_factory=list)
+    honcho_issuing: Annotated[Series, _s("⑥統合端末台数 本庁 交付", "count")] = Field(default_factory=list)
+    honcho_presetting: Annotated[Series, _s("⑥統合端末台数 本庁 交付前設定", "count")] = Field(default_factory=list)
+    shisho: Annotated[Series, _s("⑥統合端末台数 支所", "count")] = Field(default_factory=list)
+    shisho_issuing: Annotated[Series, _s("⑥統合端末台数 支所 交付", "count")] = Field(default_factory=list)
+    shisho_presetting: Annotated[Series, _s("⑥統合端末台数 支所 交付前設定", "count")] = Field(default_factory=list)
+    other: Annotated[Series, _s("⑥統合端末台数 その他", "count")] = Field(default_factory=list)
+    other_issuing: Annotated[Series, _s("⑥統合端末台数 その他 交付", "count")] = Field(default_factory=list)
+    other_presetting: Annotated[Series, _s("⑥統合端末台数 その他 交付前設定", "count")] = Field(default_factory=list)
 
     PLACES: ClassVar[tuple[str, ...]] = ("honcho", "shisho", "other")
 
