@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     add_aggregate_parser(sub)
     from .doctor import add_doctor_parser
     add_doctor_parser(sub)
+    # `kofu-xl check --debug` as well as `kofu-xl --debug check`: every command takes it; its
+    # default is left to the top level, so either place sets it
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="内部エラーの詳細（トレースバック）を表示する")
     return p
 
 

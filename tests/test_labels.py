@@ -48,3 +48,26 @@ def test_json_labels_are_the_forms(capsys) -> None:
     fu = json.loads(capsys.readouterr().out)
     month_labels = [m["label"] for m in fu["followup"]["months"]]
     assert month_labels[0].startswith("R元年8月") and not NOT_THE_FORM.search(json.dumps(month_labels, ensure_ascii=False))
+
+
+def test_the_html_summary_becomes_pdf_with_libreoffice_writer(tmp_path) -> None:
+    """The README's apt line installs LibreOffice Writer for this step: HTML → PDF."""
+    import shutil
+    import subprocess
+
+    if shutil.which("soffice") is None:
+        import pytest
+
+        pytest.skip("LibreOffice (soffice) is not installed here")
+    src = tmp_path / "summary.html"
+    src.write_text(_html(), encoding="utf-8")
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless", "--convert-to", "pdf:writer_web_pdf_Export", "--outdir", str(tmp_path), str(src)],
+        capture_output=True, timeout=300, check=True,
+    )
+    pdf = tmp_path / "summary.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        text = "".join(text.split())  # the PDF's lines break inside words
+        assert "R元年度" in text and "R2年度" in text
