@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import reference_stats_dir
+from tests.conftest import reference_stats_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
