@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kofu_xl.app.report import make_result
-from kofu_xl.app.stats import MonthlyActuals, StatsTable, actual_cumulative_by_month, read_stats
+from kofu_xl.app.stats import MonthlyActuals, StatsTable, actual_cumulative_by_month, normalize_dantai_code, read_stats, shipped_stats
 from kofu_xl.book.layout import FOLLOWUP, Layout
 from kofu_xl.book.read import CellSource, GridSource, read_followup_raw, read_plan_raw
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
@@ -102,6 +102,7 @@ __all__ = [
     "Verdict",
     "actuals_from_sheet",
     "actuals_from_stats",
+    "with_shipped_stats",
     "daily_findings",
     "follow_up",
     "followup_json",
@@ -210,6 +211,21 @@ def read_stats_paths(paths: Iterable[str | os.PathLike[str]]) -> list[StatsTable
         except StatsLookupError as exc:
             raise UnreadableInput(f, f"公表統計「{f.name}」を読めません（{str(exc).split(': ', 1)[-1]}）") from None
     return tables
+
+
+def with_shipped_stats(tables: Sequence[StatsTable]) -> list[StatsTable]:
+    """The shipped publications (:func:`kofu_xl.app.stats.shipped_stats`) plus ``tables``; a
+    given table replaces a shipped one of the same 交付件数基準日."""
+    given = {t.count_date for t in tables}
+    return [t for t in shipped_stats() if t.count_date not in given] + list(tables)
+
+
+def _in_any(tables: Sequence[StatsTable], code: str) -> bool:
+    try:
+        key = normalize_dantai_code(code)
+    except StatsFormatError:
+        return False
+    return any(key in t for t in tables)
 
 
 def stats_actuals(tables: Sequence[StatsTable], code: str | None) -> tuple[dict[str, Actual], list[str], MonthlyActuals]:
@@ -568,9 +584,15 @@ def run_followup(path: Path | None, stats: Sequence[str | os.PathLike[str]] = ()
     sheet_findings += daily_findings(plan, raw.get(SHEET_FACTS_KEY))
     notes: list[str] = []
     actual_stats: dict[str, Actual] = {}
-    if stats:
-        tables = read_stats_paths(stats)
-        actual_stats, notes, _points = stats_actuals(tables, plan.basic.dantai_code)
+    if stats or plan.basic.dantai_code:
+        # the shipped statistics, plus the publications given
+        given = read_stats_paths(stats) if stats else []
+        tables = with_shipped_stats(given)
+        code = plan.basic.dantai_code
+        if given or _in_any(tables, code):
+            actual_stats, notes, _points = stats_actuals(tables, code)
+        else:
+            notes.append(f"団体コード「{code}」の市区町村は同梱の公表統計（2019年4月〜2022年12月）にありません。")
         horizon = set(plan_months(plan.columns))
         actual_stats = {m: a for m, a in actual_stats.items() if m in horizon}
     actuals = merge_actuals(actual_stats, typed)
@@ -578,7 +600,7 @@ def run_followup(path: Path | None, stats: Sequence[str | os.PathLike[str]] = ()
         raise UnreadableInput(
             path,
             "比べる実績がありません（計画の期間の月末を表す公表統計も、実績比較シートの入力もありません）。"
-            "--stats で公表統計の CSV ファイル（またはそのフォルダー）を指定してください",
+            "計画の団体コードを確かめるか、--stats で新しい公表統計の CSV ファイル（またはそのフォルダー）を指定してください",
         )
     if not plan.basic.population:
         raise UnreadableInput(path, "計画の人口（本表1-1 人口）が未入力のため、交付枚数率を比べられません")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 
 from kofu_xl.app.stats import StatsFormatError, load_municipalities, normalize_dantai_code
+from kofu_xl.core.dantai import dantai_problem
 from kofu_xl.core.model import Basic, Plan
 
 __all__ = ["new_plan"]
@@ -15,14 +17,19 @@ def new_plan(code: str) -> Plan:
 
     Raises LookupError (Japanese message) for a code that is malformed or unknown.
     """
+    text = unicodedata.normalize("NFKC", str(code)).strip()
+    problem = dantai_problem(text, None)
+    if problem is not None:
+        # 5 digits, a wrong check digit, …: refused, with the code probably meant
+        raise LookupError(f"団体コード「{code}」: {problem[1]}。")
     try:
-        key = normalize_dantai_code(code)
+        key = normalize_dantai_code(text)
     except StatsFormatError:
-        raise LookupError(f"団体コード「{code}」は6桁の団体コードとして読めません（例: 122327）") from None
+        raise LookupError(f"団体コード「{code}」は6桁の団体コードとして読めません（例: 122327）。") from None
     table = load_municipalities()
     row = table.get(key)
     if row is None:
-        raise LookupError(f"団体コード「{key}」の市区町村が見つかりません（全国 {len(table):,} 団体の一覧にありません）")
+        raise LookupError(f"団体コード「{key}」の市区町村が見つかりません（全国 {len(table):,} 団体の一覧にありません）。自団体の6桁のコードを確認してください。")
     basic = Basic(
         dantai_code=key,
         prefecture=row["都道府県名"],

@@ -84,7 +84,7 @@ class SubmitOutcome:
 def _result_rows(findings: Sequence[Finding]) -> tuple[list[list[Any]], dict[int, str], dict[tuple[str, str], str]]:
     rows, links, colours = [], {}, {}
     for i, f in enumerate(sort_findings(findings)):
-        where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else ""
+        where = f.where
         rows.append(
             [
                 f.severity.ja,
@@ -99,7 +99,7 @@ def _result_rows(findings: Sequence[Finding]) -> tuple[list[list[Any]], dict[int
         )
         if f.sheet and f.cell:
             links[i] = f"'{f.sheet}'!{f.cell}"
-            key = (f.sheet, f.cell)
+        for key in f.cells:  # every cell of a grouped finding is coloured
             # the most severe finding of a cell decides its colour
             if key not in colours or f.severity is Severity.ERROR:
                 colours[key] = HIGHLIGHT[f.severity]

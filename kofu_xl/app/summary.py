@@ -9,8 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
-from kofu_xl.app.report import CheckResult, _year_code
+from kofu_xl.app.report import CheckResult
 from kofu_xl.core.calc import personnel_sum
+from kofu_xl.core.calendar import fiscal_year_label
 from kofu_xl.core.findings import Severity, format_value
 from kofu_xl.core.model import CostYear
 from kofu_xl.core.numbers import round_half_up
@@ -26,7 +27,7 @@ def rate_chart_svg(r: CheckResult, actual: list[Decimal | None] | None = None, w
     """Projected coverage (line), national lower/upper bounds (markers and band), optional actuals."""
     d = r.derived
     cols = d.columns
-    n = len(cols)
+
     left, right, top, bottom = 56, 72, 20, 86  # room for the rotated month labels and the legend
     pw, ph = width - left - right, height - top - bottom
     values = [v for v in d.coverage_rate if v is not None] + [b[1] / 100 for b in d.bounds.values()]
@@ -35,8 +36,16 @@ def rate_chart_svg(r: CheckResult, actual: list[Decimal | None] | None = None, w
     vmax = max([Decimal("0.1"), *values])
     ymax = (vmax * 10).to_integral_value(rounding="ROUND_CEILING") / 10  # round up to 10 %
 
+    # columns placed in time: a month column at its month, a fiscal-year column at its last
+    # month (R3年度 twelve months after R3年3月), so the years are spaced as years
+    def month_no(key: str) -> int:
+        return int(key[:4]) * 12 + int(key[5:7])
+
+    pos = [month_no(c.last_month) - month_no(cols[0].last_month) for c in cols] if cols else []
+    span = max(pos[-1], 1) if pos else 1
+
     def x(i: int) -> float:
-        return left + (pw * i / max(n - 1, 1))
+        return left + (pw * pos[i] / span)
 
     def y(v: Decimal) -> float:
         return top + ph - float(v / ymax) * ph
@@ -93,7 +102,7 @@ def summary_html(r: CheckResult) -> str:
     for key in plan.cost_keys:
         y = plan.costs.get(key, CostYear())
         costs.append(
-            f"<tr><td>{escape(_year_code(key))}</td><td class=n>{format_value(y.total)}</td>"
+            f"<tr><td>{escape(fiscal_year_label(int(key[2:])))}</td><td class=n>{format_value(y.total)}</td>"
             f"<td class=n>{format_value(y.personnel_total if y.personnel_total is not None else personnel_sum(y))}</td>"
             f"<td class=n>{format_value(y.postage)}</td></tr>"
         )

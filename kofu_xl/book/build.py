@@ -30,6 +30,7 @@ from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
@@ -82,7 +83,7 @@ from kofu_xl.book.layout import (
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
-from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working
+from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
 from kofu_xl.ooxml.package import assemble_xlsm
@@ -90,7 +91,7 @@ from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, 
 from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
 from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
 
-__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "build_sheets", "month_choices"]
+__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "build_sheets", "input_kinds", "month_choices"]
 
 # ---------------------------------------------------------------- styles
 
@@ -1162,56 +1163,82 @@ def _names(wb: Workbook, lay: Layout) -> None:
             wb.defined_names[s.name] = DefinedName(s.name, attr_text=_abs(s.sheet, s.cell))
 
 
-def _validation(ws11: Worksheet, ws12: Worksheet, ws_work: Worksheet, ws_daily: Worksheet, lay: Layout) -> None:
-    months = DataValidation(
-        type="list",
-        formula1=f"={MONTH_LIST_NAME}",
-        allow_blank=True,
-        showErrorMessage=True,
-        errorStyle="warning",
-        errorTitle="開始時期",
-        error="一覧から選んでください（「未定(実施予定なし)」または年月）。",
-        promptTitle="開始時期",
-        prompt="一覧から選びます。",
-        showInputMessage=True,
-    )
-    counts = DataValidation(
-        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
-        errorTitle="件数・枚数", error="0 以上の整数を入力してください。",
-    )
-    amounts = DataValidation(
-        type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
-        errorTitle="人数・台数・金額", error="0 以上の数値を入力してください。",
-    )
-    for dv in (months, counts, amounts):
-        ws11.add_data_validation(dv)
-    for s in lay.scalars.values():
-        if s.sheet == S11 and s.dropdown == "month":
-            months.add(s.cell)
-    for spec in ROWS_11:
-        if spec.role != "input":
-            continue
-        _s, rng = lay.series_range(spec.key)
-        (counts if spec.fmt == "#,##0" else amounts).add(rng)
-    for ws, rows, first in ((ws12, lay.rows12, COST_FIRST_COL), (ws_work, lay.rows_work, WORK_FIRST_COL)):
-        dv = DataValidation(
-            type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
-            errorTitle="金額・数量", error="0 以上の数値を入力してください。",
+# The rule each kind of input cell gets (data validation): whole numbers, decimals, dates,
+# the month list, text lengths. Kinds are the model's (kofu_xl.model Meta.kind).
+_DATE_MIN, _DATE_MAX = dt.date(1989, 1, 8), dt.date(2099, 12, 31)  # 平成 onwards
+
+
+def _validation_for(kind: str) -> DataValidation:
+    common = {"allow_blank": True, "showErrorMessage": True}
+    if kind == "count":
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", errorTitle="件数・枚数・台数・回数", error="0 以上の整数を入力してください。", **common)
+    if kind in ("amount", "money", "yen", "factor"):
+        return DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", errorTitle="人数・金額・係数", error="0 以上の数値を入力してください。", **common)
+    if kind == "date":
+        return DataValidation(
+            type="date", operator="between", formula1=str(int(to_excel(_DATE_MIN))), formula2=str(int(to_excel(_DATE_MAX))),
+            errorTitle="日付", error="日付を「2019/8/31」のように入力してください。", **common,
         )
-        ws.add_data_validation(dv)
-        specs = ROWS_12 if ws is ws12 else ROWS_WORK
+    if kind == "month":
+        return DataValidation(
+            type="list", formula1=f"={MONTH_LIST_NAME}", errorStyle="warning", errorTitle="開始時期",
+            error="一覧から選んでください（「未定(実施予定なし)」または年月）。", promptTitle="開始時期", prompt="一覧から選びます。", showInputMessage=True, **common,
+        )
+    if kind == "code":
+        return DataValidation(type="textLength", operator="equal", formula1="6", errorTitle="団体コード", error="検査数字を含む6桁の団体コードを入力してください（例: 122327）。", **common)
+    if kind == "capacity_cards":
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="1", errorTitle="処理能力", error="1 以上の整数を入力してください。", **common)
+    if kind == "capacity_staff":
+        return DataValidation(type="decimal", operator="greaterThan", formula1="0", errorTitle="処理能力", error="0 より大きい数値を入力してください。", **common)
+    # text
+    return DataValidation(type="textLength", operator="lessThanOrEqual", formula1="2000", errorTitle="文字", error="2,000 文字以内で入力してください。", **common)
+
+
+# inputs whose kind is not a model field's
+_SETTING_KINDS = {
+    "parameters.capacity_cards_per_month": "capacity_cards",
+    "parameters.capacity_staff": "capacity_staff",
+    "title": "text",
+}
+
+
+def input_kinds(lay: Layout) -> dict[tuple[str, str], str]:
+    """(sheet, cell) -> kind of every input cell the layout map names: 基礎情報 and the other
+    single cells, every column of each input row of 本表1-1, 本表1-2 and 経費積算, and every day
+    of 日次実績. (実績比較's input rows are validated where that sheet is drawn.)"""
+    kinds = {leaf.path: leaf.meta.kind for leaf in iter_leaves()}
+    out: dict[tuple[str, str], str] = {}
+    for path, sc in lay.scalars.items():
+        if path == "basic.base_rate_pct":
+            continue  # computed
+        kind = _SETTING_KINDS.get(path) or kinds.get(path) or ("month" if path.startswith("budget_timing.") else "text")
+        out[(sc.sheet, sc.cell)] = kind
+    for spec in ROWS_11:
+        if spec.role == "input":
+            for col in lay.columns:
+                out[lay.series_cell(spec.key, col)] = kinds.get(spec.key, "count")
+    for specs, rows in ((ROWS_12, lay.rows12), (ROWS_WORK, lay.rows_work)):
         for spec in specs:
-            if spec.role == "input" and spec.fmt != "@":
-                row = rows[spec.key]
-                dv.add(f"{ref(first, row)}:{ref(first + len(lay.cost_years) - 1, row)}")
-    dv = DataValidation(
-        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
-        errorTitle="日次実績", error="その日の交付枚数を 0 以上の整数で入力してください。",
-    )
-    ws_daily.add_data_validation(dv)
+            if spec.role == "input":
+                for year in lay.cost_years:
+                    out[lay.cost_cell(spec.key, year)] = kinds.get(spec.key) or ("text" if spec.fmt == "@" else "amount")
     for block in lay.daily_blocks.values():
         for _d, _dc, count_cell in block.cells():
-            dv.add(count_cell)
+            out[(DAILY, count_cell)] = "count"
+    return out
+
+
+def _validation(sheets: dict[str, Worksheet], lay: Layout) -> None:
+    """Data validation on every input cell, by kind (one rule per sheet and kind)."""
+    made: dict[tuple[str, tuple[object, ...]], DataValidation] = {}
+    for (sheet, cell), kind in input_kinds(lay).items():
+        fresh = _validation_for(kind)
+        key = (sheet, (fresh.type, fresh.operator, fresh.formula1, fresh.formula2, fresh.error))
+        dv = made.get(key)
+        if dv is None:
+            dv = made[key] = fresh
+            sheets[sheet].add_data_validation(dv)
+        dv.add(cell)
 
 
 def _conditional(ws11: Worksheet, lay: Layout) -> None:
@@ -1285,7 +1312,7 @@ def build_sheets(
         _sheet_table(s[LOG], "提出記録（「検証して提出」ボタンで追記されます）", LOG_HEADERS, (20, 60, 68, 8, 8, 8, 68))
         _sheet_conf(sheets[CONF])
     _names(wb, lay)
-    _validation(sheets[S11], sheets[S12], sheets[WORK], sheets[DAILY], lay)
+    _validation(sheets, lay)
     _conditional(sheets[S11], lay)
     for name in (S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL):
         _protect(sheets[name])

@@ -421,6 +421,9 @@ class Layout:
         """The findings with sheet and cell filled in where the field has a cell."""
         out = []
         for f in findings:
+            if f.parts:
+                out.append(f.with_parts(self.locate_findings(list(f.parts))))
+                continue
             where = self.locate(f.path, f.column)
             out.append(f.located(*where) if where else f)
         return out

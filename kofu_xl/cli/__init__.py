@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_submit)
     f = sub.add_parser("followup", help="計画と実績（公表統計）を比べる（ファイルは変更しない）")
     f.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
-    f.add_argument("--stats", nargs="+", metavar="CSV", help="公表統計の CSV ファイル、または CSV のあるフォルダー（複数可）")
+    f.add_argument("--stats", nargs="+", metavar="CSV", help="同梱の公表統計（2019年4月〜2022年12月）に加える公表統計の CSV ファイル、または CSV のあるフォルダー（複数可）")
     f.add_argument("--as-of", dest="as_of", metavar="YYYY-MM", help="この月末時点で比べる（それより後の統計は使わない）")
     f.add_argument("--json", action="store_true", help="結果を JSON で出力する（check --json の形に実績を追加）")
     f.set_defaults(func=cmd_followup)
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("workbook", nargs="?", help="診断するブック（.xlsm）。省略時はチェックアウトの workbook/交付円滑化計画.xlsm（なければブックの確認を省略）")
     d.add_argument("--json", action="store_true", help="結果を JSON で出力する")
     d.set_defaults(func=cmd_doctor)
+    # `kofu-xl check --debug` as well as `kofu-xl --debug check`: every command takes it; its
+    # default is left to the top level, so either place sets it
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="内部エラーの詳細（トレースバック）を表示する")
     return p
 
 

@@ -68,6 +68,13 @@ def cmd_new(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path.cwd() / name
     write_new_file(out, build_xlsm(plan, blank=True), replace_ok=False)
     print(f"{plan.basic.prefecture}{plan.basic.municipality} の計画ワークブックを作成しました: {out}")
+    from kofu_xl.book.layout import layout_for
+    from kofu_xl.core.rules import BASE_DATE, run_rules
+
+    for f in run_rules(plan):
+        if f.spec is BASE_DATE:  # the base is not 8月末: say so now, not only at the first check
+            where = layout_for(plan.parameters).locate(f.path, f.column)
+            print(f"  [{f.severity.ja}] {f.located(*where).message if where else f.message}")
     return EXIT_OK
 
 

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from kofu_xl.core.calendar import month_label, wareki_date
-from kofu_xl.core.findings import Finding, RuleSpec, Severity, format_value, register
+from kofu_xl.core.findings import Finding, GroupForm, RuleSpec, Severity, format_value, group_findings, register
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, Plan
 
 
-def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str) -> RuleSpec:
-    return register(RuleSpec(slug, severity, title, description, fix, fields, template))
+def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str, group: GroupForm | None = None) -> RuleSpec:
+    return register(RuleSpec(slug, severity, title, description, fix, fields, template, group))
 
 
 _WEEKDAYS = "月火水木金土日"
@@ -42,6 +42,11 @@ DAILY_CLOSED = _spec(
     "日付を確認してください。計画の前から土日開庁を実施している場合は、④土日・夜間開庁の詳細にその旨を書くか、開始時期を見直してください。",
     "日次実績、④土日・夜間開庁 開始時期 土日",
     "{field}（{day}、{weekday}曜日）に {actual} 件ありますが、④の土日開庁の開始は{start}です。休日開庁の日でなければ日付を確認してください。",
+    GroupForm(
+        "{field}: ④の土日開庁の開始（{start}）より前の土日 {count} 日に件数があります（{items}）。休日開庁の日でなければ日付を確認してください。",
+        "{day}（{weekday}）{actual} 件",
+        shared=("start",),
+    ),
 )
 DAILY_OVERWRITTEN = _spec(
     "daily-total-overwritten",
@@ -90,7 +95,7 @@ def daily_findings(plan: Plan, facts: Mapping[str, Any] | None = None) -> list[F
                             params={"day": wareki_date(day), "weekday": _WEEKDAYS[day.weekday()], "start": start_text})
                 )
     if not facts:
-        return out
+        return group_findings(out)
     sheet = facts.get("sheet")
     for month, iso_day, cell, value in facts.get("outside") or ():
         day = dt.date.fromisoformat(iso_day)
@@ -108,4 +113,4 @@ def daily_findings(plan: Plan, facts: Mapping[str, Any] | None = None) -> list[F
             Finding(DAILY_OVERWRITTEN, label, "daily.total" if index == 7 else "daily.weekday", month if index == 7 else f"{month}:{index}",
                     expected=formula, actual=value, params={"state": state}, sheet=sheet, cell=cell)
         )
-    return out
+    return group_findings(out)  # one finding per fact: the closed days as one

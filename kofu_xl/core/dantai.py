@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["PREFECTURES", "check_digit", "dantai_problem"]
+__all__ = ["PREFECTURES", "check_digit", "code_suggestions", "dantai_problem", "municipality_of"]
 
 # JIS X 0401 prefecture codes: the first two digits of a 団体コード.
 PREFECTURES: dict[str, str] = dict(
@@ -32,13 +32,57 @@ def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
     """None when the code is valid for the prefecture; else (expected, reason in Japanese)."""
     text = unicodedata.normalize("NFKC", code).strip()
     if not re.fullmatch(r"\d{6}", text):
-        return ("6桁の数字", "6桁の数字ではありません")
+        if re.fullmatch(r"\d{5}", text) and (hints := code_suggestions(text)):
+            return (hints[0][:6], f"5桁です。{'または'.join(hints)}ではありませんか。団体コードは検査数字を含む6桁で入力してください")
+        return ("6桁の数字", "6桁の数字ではありません。検査数字を含む6桁（例: 122327）で入力してください")
     pref = PREFECTURES.get(text[:2])
     if pref is None:
-        return ("01〜47 で始まるコード", f"先頭2桁 {text[:2]} は都道府県コード（01〜47）ではありません")
+        return ("01〜47 で始まるコード", f"先頭2桁 {text[:2]} は都道府県コード（01〜47）ではありません。自団体の6桁のコードを入力してください")
     expected = text[:5] + check_digit(text[:5])
     if expected != text:
-        return (expected, f"検査数字（6桁目）が正しくありません。{text[:5]} の検査数字は {expected[-1]} です")
+        found = municipality_of(expected)
+        whose = f"で、{expected} は{found[0]}{found[1]}のコードです" if found else "です"
+        return (expected, f"検査数字（6桁目）が正しくありません。{text[:5]} の検査数字は {expected[-1]} {whose}。正しいコードを入力してください")
     if prefecture and unicodedata.normalize("NFKC", prefecture).strip() != pref:
-        return (pref, f"先頭2桁 {text[:2]} は{pref}のコードですが、都道府県名は「{prefecture}」です")
+        return (pref, f"先頭2桁 {text[:2]} は{pref}のコードですが、都道府県名は「{prefecture}」です。団体コードか都道府県名を直してください")
     return None
+
+
+def municipality_of(code: str) -> tuple[str, str] | None:
+    """(都道府県名, 市区町村名) of a 6-digit code in the shipped municipality table, else None."""
+    return _municipalities().get(code)
+
+
+def _municipalities() -> dict[str, tuple[str, str]]:
+    global _TABLE
+    if _TABLE is None:
+        import csv
+        import io
+        from importlib import resources
+
+        text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
+        _TABLE = {row["団体コード"]: (row["都道府県名"], row["市区町村名"]) for row in csv.DictReader(io.StringIO(text))}
+    return _TABLE
+
+
+_TABLE: dict[str, tuple[str, str]] | None = None
+
+
+def _named(code: str) -> str:
+    found = municipality_of(code)
+    return f"{code}（{found[0]}{found[1]}）" if found else code
+
+
+def code_suggestions(text: str) -> list[str]:
+    """Codes a clerk probably meant by ``text`` (already NFKC, digits only), each with its name:
+    for 5 digits the code without its leading zero and the code without its check digit; for 6
+    digits with a wrong check digit, the first five with the right one. Only codes of the
+    municipality table (or, without a match there, with a valid check digit)."""
+    candidates: list[str] = []
+    if len(text) == 5:
+        candidates = ["0" + text, text + check_digit(text)]
+    elif len(text) == 6:
+        candidates = [text[:5] + check_digit(text[:5])]
+    valid = [c for c in candidates if c[:2] in PREFECTURES and check_digit(c[:5]) == c[5]]
+    known = [c for c in valid if municipality_of(c)]
+    return [_named(c) for c in (known or valid)]

@@ -9,6 +9,7 @@ column, both sides (expected / actual) and, once located in a workbook, sheet!ce
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -26,6 +27,8 @@ __all__ = [
     "Severity",
     "count_by_severity",
     "format_value",
+    "group_findings",
+    "GroupForm",
     "register",
     "sort_findings",
 ]
@@ -46,6 +49,19 @@ class Severity(str, Enum):
 
 
 @dataclass(frozen=True)
+class GroupForm:
+    """How one fact reported over several cells of one row (or one run of days) reads as one
+    finding: ``template`` with {field} {columns} (the columns, runs as 「A〜B」) {count} {items}
+    and the ``shared`` params; ``item`` formats each cell's part ({column} {actual}
+    {expected} and its params). Findings of the rule are grouped by path, field and the
+    ``shared`` params."""
+
+    template: str
+    item: str | None = None
+    shared: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """The stable identity of one kind of finding."""
 
@@ -56,6 +72,7 @@ class RuleSpec:
     fix: str  # Japanese: how to fix it
     fields: str  # Japanese: which fields it looks at
     template: str  # Japanese message with {field} {column} {expected} {actual} and rule-specific keys
+    group: GroupForm | None = None  # how several findings of one row read as one
 
 
 CATALOGUE: dict[str, RuleSpec] = {}
@@ -75,6 +92,11 @@ def format_value(value: Any) -> str:
         return "空欄"
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
+    if isinstance(value, dt.date):
+        try:
+            return wareki_date(value)
+        except ValueError:  # CalendarError: before 昭和
+            return value.isoformat()
     if isinstance(value, (int, Decimal)):
         dec = Decimal(value)
         if dec == dec.to_integral_value():
@@ -94,6 +116,7 @@ class Finding:
     params: dict[str, Any] = field(default_factory=dict)
     sheet: str | None = None
     cell: str | None = None
+    parts: tuple[Finding, ...] = ()  # a grouped finding: one part per cell (see group_findings)
 
     @property
     def rule(self) -> str:
@@ -115,15 +138,32 @@ class Finding:
             return self.column
 
     @property
+    def cells(self) -> list[tuple[str, str]]:
+        """Every (sheet, cell) the finding is about: its parts' for a grouped finding."""
+        if self.parts:
+            return [(p.sheet, p.cell) for p in self.parts if p.sheet and p.cell]
+        return [(self.sheet, self.cell)] if self.sheet and self.cell else []
+
+    @property
+    def columns(self) -> list[str]:
+        return [p.column for p in self.parts if p.column] if self.parts else ([self.column] if self.column else [])
+
+    @property
     def where(self) -> str:
-        """``本表1-1!F30`` when located, else the field label and column."""
-        if self.sheet and self.cell:
-            return f"{self.sheet}!{self.cell}"
-        return ""
+        """``本表1-1!F30`` (``本表1-1!Q52、R52`` for a group) when located, else empty."""
+        out: list[str] = []
+        for sheet, cell in self.cells:
+            if out and out[-1][0] == sheet:
+                out[-1][1].append(cell)
+            else:
+                out.append((sheet, [cell]))
+        return "、".join(f"{sheet}!{'、'.join(_cell_runs(cells))}" for sheet, cells in out)
 
     @property
     def message(self) -> str:
         values = {k: format_value(v) if not isinstance(v, str) else v for k, v in self.params.items()}
+        if self.parts and self.spec.group is not None:
+            return self._group_message(values)
         text = self.spec.template.format(
             field=self.field,
             column=self.column_label or "",
@@ -134,8 +174,27 @@ class Finding:
         )
         return f"{self.where} {text}" if self.where else text
 
+    def _group_message(self, values: dict[str, str]) -> str:
+        form = self.spec.group
+        assert form is not None
+        items = []
+        if form.item:
+            for p in self.parts:
+                pv = {k: format_value(v) if not isinstance(v, str) else v for k, v in p.params.items()}
+                items.append(form.item.format(column=p.column_label or "", actual=format_value(p.actual), expected=format_value(p.expected), **pv))
+        text = form.template.format(
+            field=self.field, columns=column_runs([p.column for p in self.parts if p.column]), count=len(self.parts),
+            items="、".join(items), **{k: values[k] for k in form.shared if k in values},
+        )
+        return f"{self.where} {text}" if self.where else text
+
     def located(self, sheet: str | None, cell: str | None) -> Finding:
         return replace(self, sheet=sheet, cell=cell)
+
+    def with_parts(self, parts: list[Finding]) -> Finding:
+        """This group with its parts replaced (e.g. located); sheet/cell are the first part's."""
+        first = next((p for p in parts if p.sheet and p.cell), None)
+        return replace(self, parts=tuple(parts), sheet=first.sheet if first else None, cell=first.cell if first else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,13 +209,109 @@ class Finding:
             "expected": _json_value(self.expected),
             "actual": _json_value(self.actual),
             "message": self.message,
+            "cells": [f"{sheet}!{cell}" for sheet, cell in self.cells],
+            "parts": [
+                {"column": p.column, "column_label": p.column_label, "sheet": p.sheet, "cell": p.cell,
+                 "expected": _json_value(p.expected), "actual": _json_value(p.actual)}
+                for p in self.parts
+            ],
         }
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return to_json_number(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
+
+
+_CELL_RE = re.compile(r"([A-Z]{1,3})(\d+)")
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _cell_runs(cells: list[str]) -> list[str]:
+    """Cells of one row side by side as one range: Q52, R52, …, Z52 → Q52:Z52."""
+    runs: list[list[str]] = []
+    for cell in cells:
+        m = _CELL_RE.fullmatch(cell)
+        if runs and m:
+            last = _CELL_RE.fullmatch(runs[-1][-1])
+            if last and last[2] == m[2] and _col_number(m[1]) == _col_number(last[1]) + 1:
+                runs[-1].append(cell)
+                continue
+        runs.append([cell])
+    return [r[0] if len(r) == 1 else f"{r[0]}:{r[-1]}" for r in runs]
+
+
+def _next_key(key: str) -> set[str]:
+    """Column keys that directly follow ``key`` on the form (the next month; after March the
+    fiscal year that starts in April; the next fiscal year; the next day)."""
+    if key.startswith("FY"):
+        return {f"FY{int(key[2:]) + 1}"}
+    if len(key) == 10:
+        day = dt.date.fromisoformat(key) + dt.timedelta(days=1)
+        return {day.isoformat()}
+    y, m = int(key[:4]), int(key[5:7])
+    nxt = {f"{y + m // 12}-{m % 12 + 1:02d}"}
+    if m == 3:
+        nxt.add(f"FY{y}")
+    return nxt
+
+
+def column_runs(keys: list[str]) -> str:
+    """Column labels, consecutive columns as one run: 「R2年8月〜R4年度」「R元年10月、R2年8月〜R3年3月」."""
+    def label(key: str) -> str:
+        if len(key) == 10:
+            return wareki_date(dt.date.fromisoformat(key))
+        try:
+            return column_label(key)
+        except ValueError:
+            return key
+
+    runs: list[list[str]] = []
+    for key in keys:
+        if runs and key in _next_key(runs[-1][-1]):
+            runs[-1].append(key)
+        else:
+            runs.append([key])
+    return "、".join(label(r[0]) if len(r) == 1 else f"{label(r[0])}〜{label(r[-1])}" for r in runs)
+
+
+def group_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per fact: the findings of a rule with a :class:`GroupForm` that share path,
+    field and the form's shared params become one finding listing its parts (at the place of
+    the first); a rule reported once stays as it is."""
+    findings = list(findings)
+    keyed: dict[tuple[Any, ...], list[Finding]] = {}
+    for f in findings:
+        form = f.spec.group
+        if form is not None and not f.parts:
+            key = (f.spec.slug, f.path, f.field, tuple(str(f.params.get(k)) for k in form.shared))
+            keyed.setdefault(key, []).append(f)
+    out: list[Finding] = []
+    done: set[tuple[Any, ...]] = set()
+    for f in findings:
+        form = f.spec.group
+        if form is None or f.parts:
+            out.append(f)
+            continue
+        key = (f.spec.slug, f.path, f.field, tuple(str(f.params.get(k)) for k in form.shared))
+        if key in done:
+            continue
+        done.add(key)
+        members = keyed[key]
+        if len(members) == 1:
+            out.append(f)
+        else:
+            out.append(replace(f, parts=tuple(members), expected=None, actual=None))
+    return out
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month
+from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month, wareki_date
 from kofu_xl.core.findings import Finding, RuleSpec, Severity, register
 from kofu_xl.core.numbers import NumberError, parse_number
 
@@ -117,9 +117,9 @@ class Openings(_Part):
     honcho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 本庁", "month")] = None
     shisho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 支所", "month")] = None
     other_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 その他", "month")] = None
-    honcho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "amount")] = None
-    shisho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 支所", "amount")] = None
-    other_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) その他", "amount")] = None
+    honcho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "count")] = None
+    shisho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 支所", "count")] = None
+    other_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) その他", "count")] = None
 
 
 class Staff(_Part):
@@ -148,18 +148,18 @@ class Staff(_Part):
 
 
 class Terminals(_Part):
-    total: Annotated[Series, _s("⑥統合端末台数 合計", "amount", required=True)] = Field(default_factory=list)
-    issuing: Annotated[Series, _s("⑥統合端末台数 交付", "amount", required=True)] = Field(default_factory=list)
-    presetting: Annotated[Series, _s("⑥統合端末台数 交付前設定", "amount", required=True)] = Field(default_factory=list)
-    honcho: Annotated[Series, _s("⑥統合端末台数 本庁", "amount")] = Field(default_factory=list)
-    honcho_issuing: Annotated[Series, _s("⑥統合端末台数 本庁 交付", "amount")] = Field(default_factory=list)
-    honcho_presetting: Annotated[Series, _s("⑥統合端末台数 本庁 交付前設定", "amount")] = Field(default_factory=list)
-    shisho: Annotated[Series, _s("⑥統合端末台数 支所", "amount")] = Field(default_factory=list)
-    shisho_issuing: Annotated[Series, _s("⑥統合端末台数 支所 交付", "amount")] = Field(default_factory=list)
-    shisho_presetting: Annotated[Series, _s("⑥統合端末台数 支所 交付前設定", "amount")] = Field(default_factory=list)
-    other: Annotated[Series, _s("⑥統合端末台数 その他", "amount")] = Field(default_factory=list)
-    other_issuing: Annotated[Series, _s("⑥統合端末台数 その他 交付", "amount")] = Field(default_factory=list)
-    other_presetting: Annotated[Series, _s("⑥統合端末台数 その他 交付前設定", "amount")] = Field(default_factory=list)
+    total: Annotated[Series, _s("⑥統合端末台数 合計", "count", required=True)] = Field(default_factory=list)
+    issuing: Annotated[Series, _s("⑥統合端末台数 交付", "count", required=True)] = Field(default_factory=list)
+    presetting: Annotated[Series, _s("⑥統合端末台数 交付前設定", "count", required=True)] = Field(default_factory=list)
+    honcho: Annotated[Series, _s("⑥統合端末台数 本庁", "count")] = Field(default_factory=list)
+    honcho_issuing: Annotated[Series, _s("⑥統合端末台数 本庁 交付", "count")] = Field(default_factory=list)
+    honcho_presetting: Annotated[Series, _s("⑥統合端末台数 本庁 交付前設定", "count")] = Field(default_factory=list)
+    shisho: Annotated[Series, _s("⑥統合端末台数 支所", "count")] = Field(default_factory=list)
+    shisho_issuing: Annotated[Series, _s("⑥統合端末台数 支所 交付", "count")] = Field(default_factory=list)
+    shisho_presetting: Annotated[Series, _s("⑥統合端末台数 支所 交付前設定", "count")] = Field(default_factory=list)
+    other: Annotated[Series, _s("⑥統合端末台数 その他", "count")] = Field(default_factory=list)
+    other_issuing: Annotated[Series, _s("⑥統合端末台数 その他 交付", "count")] = Field(default_factory=list)
+    other_presetting: Annotated[Series, _s("⑥統合端末台数 その他 交付前設定", "count")] = Field(default_factory=list)
 
     PLACES: ClassVar[tuple[str, ...]] = ("honcho", "shisho", "other")
 
@@ -393,6 +393,26 @@ _LABEL_TABLE: dict[str, str] | None = None
 
 # ---------------------------------------------------------------- loading raw input
 
+
+def _typed(raw: object) -> str:
+    """A cell's value as the clerk typed it: 202004 (not 202004.0), 1.5, 令和2年4月1日 for a
+    date, text as it is."""
+    if isinstance(raw, float):
+        return str(int(raw)) if raw.is_integer() and abs(raw) < 1e15 else repr(raw)
+    if isinstance(raw, dt.date):
+        day = raw.date() if isinstance(raw, dt.datetime) else raw
+        try:
+            text = wareki_date(day)
+        except CalendarError:  # before 昭和: as ISO
+            text = day.isoformat()
+        if isinstance(raw, dt.datetime) and raw.time() != dt.time():
+            text += f" {raw:%H:%M}"
+        return text
+    if isinstance(raw, Decimal):
+        return format(raw, "f")
+    return str(raw)
+
+
 NOT_A_NUMBER = register(
     RuleSpec(
         "not-a-number",
@@ -501,33 +521,37 @@ class _Loader:
             value = Decimal(repr(raw)) if kind is float else Decimal(raw)  # type: ignore[arg-type]
             if value >= 0 and (meta.kind != "count" or value == value.to_integral_value()):
                 return canonical(value)
+        if isinstance(raw, dt.date):  # a date typed (or formatted) into a number cell
+            shown = _typed(raw)
+            self._add(NOT_A_NUMBER, meta, path, column, actual=shown, reason="日付が入っています。セルの表示形式が日付になっていないかも確認してください")
+            return None
         try:
             parsed = parse_number(raw)
         except NumberError as exc:
-            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason=exc.reason)
+            self._add(NOT_A_NUMBER, meta, path, column, actual=_typed(raw), reason=exc.reason)
             return None
         value = parsed.value
         if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
-            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason=f"桁が大きすぎます（{MAX_MAGNITUDE:,} 未満で入力してください）")
+            self._add(NOT_A_NUMBER, meta, path, column, actual=_typed(raw), reason=f"桁が大きすぎます（{MAX_MAGNITUDE:,} 未満で入力してください）")
             return None
         if value and abs(value) < MIN_MAGNITUDE:
-            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="小数点以下の桁が多すぎます（0.000001 以上で入力してください）")
+            self._add(NOT_A_NUMBER, meta, path, column, actual=_typed(raw), reason="小数点以下の桁が多すぎます（0.000001 以上で入力してください）")
             return None
         if parsed.percent and meta.kind != "pct":
             # "50%" in a count field is no count; in a factor field it means 0.5.
             if meta.kind == "factor":
                 value = value / 100
             else:
-                self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="% は率の欄にだけ使えます")
+                self._add(NOT_A_NUMBER, meta, path, column, actual=_typed(raw), reason="% は率の欄にだけ使えます")
                 return None
         if value < 0 and meta.kind in _NONNEGATIVE:
             self._add(NEGATIVE, meta, path, column, actual=value)
             return None
         if meta.kind == "count" and value != value.to_integral_value():
-            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="整数で入力してください")
+            self._add(NOT_A_NUMBER, meta, path, column, actual=_typed(raw), reason="整数で入力してください")
             return None
         if parsed.normalized:
-            self._add(NORMALIZED, meta, path, column, actual=str(raw), note=parsed.note)
+            self._add(NORMALIZED, meta, path, column, actual=_typed(raw), note=parsed.note)
         return canonical(value)
 
     def _text(self, raw: object, meta: Meta, path: str, column: str | None) -> str:
@@ -548,26 +572,26 @@ class _Loader:
         try:
             day = parse_date(raw)
         except CalendarError as exc:
-            self._add(INVALID_DATE, meta, path, column, actual=str(raw), reason=exc.reason)
+            self._add(INVALID_DATE, meta, path, column, actual=_typed(raw), reason=f"{exc.reason}。「2019/8/31」や「令和元年8月31日」のように入力してください")
             return None
         if isinstance(raw, str) and raw.strip() != day.isoformat():
             self._add(NORMALIZED, meta, path, column, actual=raw, note=f"「{raw}」を {day.isoformat()} と読み替えました")
         return day
 
     def _month(self, raw: object, meta: Meta, path: str, column: str | None) -> str | None:
-        text = unicodedata.normalize("NFKC", str(raw)).strip()
+        text = unicodedata.normalize("NFKC", _typed(raw)).strip()
         if text.replace(" ", "") in _IMPLEMENTED_WORDS:
             if text != IMPLEMENTED:
-                self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{IMPLEMENTED}」と読み替えました")
+                self._add(NORMALIZED, meta, path, column, actual=_typed(raw), note=f"「{raw}」を「{IMPLEMENTED}」と読み替えました")
             return IMPLEMENTED
         if text.replace(" ", "") in _MONTH_WORDS:
             if text != UNDECIDED:
-                self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{UNDECIDED}」と読み替えました")
+                self._add(NORMALIZED, meta, path, column, actual=_typed(raw), note=f"「{raw}」を「{UNDECIDED}」と読み替えました")
             return UNDECIDED
         try:
             month = parse_month(raw if isinstance(raw, (dt.date, dt.datetime)) else text)
         except CalendarError as exc:
-            self._add(INVALID_DATE, meta, path, column, actual=str(raw), reason=f"{exc.reason}。「令和2年4月」のような年月、「{IMPLEMENTED}」か「{UNDECIDED}」を入力してください")
+            self._add(INVALID_DATE, meta, path, column, actual=_typed(raw), reason=f"{exc.reason}。「令和2年4月」のような年月、「{IMPLEMENTED}」か「{UNDECIDED}」を入力してください")
             return None
         return month
 
@@ -608,7 +632,7 @@ class _Loader:
                 day = parse_date(key)
             except CalendarError as exc:
                 self.findings.append(
-                    Finding(INVALID_DATE, DAILY.label, "daily.days", str(key), actual=str(key), params={"reason": exc.reason})
+                    Finding(INVALID_DATE, DAILY.label, "daily.days", str(key), actual=_typed(key), params={"reason": f"{exc.reason}。「2019-08-05」のような日付にしてください"})
                 )
                 continue
             value = self.value(count, DAILY, "daily.days", day.isoformat())

@@ -85,7 +85,7 @@ def parse_number(value: object) -> Parsed:
 
 def _parse_text(value: object) -> Parsed:
     if not isinstance(value, str):
-        raise NumberError(value, "数値ではありません")
+        raise NumberError(value, "数字以外の文字が含まれています")
     text = unicodedata.normalize("NFKC", value)
     normalized = text != value
     stripped = text.strip().replace(" ", "")
@@ -115,7 +115,7 @@ def _parse_text(value: object) -> Parsed:
         text = text.replace(",", "")
         normalized = True
     if not _NUMBER_RE.match(text):
-        raise NumberError(value, "数値ではありません")
+        raise NumberError(value, "数字以外の文字が含まれています")
     note = f"「{value}」を {text}{'%' if percent else ''} と読み替えました" if normalized else ""
     return Parsed(Decimal(text), normalized=normalized, percent=percent, note=note)
 

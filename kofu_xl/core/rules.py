@@ -7,17 +7,18 @@ finding in one pass; no check stops another.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kofu_xl.core.calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
-from kofu_xl.core.calendar import Column, months_of_fiscal_year
+from kofu_xl.core.calendar import Column, month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.daily import SHEET_FACTS_KEY, daily_findings
-from kofu_xl.core.dantai import dantai_problem
-from kofu_xl.core.findings import CATALOGUE, Finding, RuleSpec, Severity, register
+from kofu_xl.core.dantai import dantai_problem, municipality_of
+from kofu_xl.core.findings import CATALOGUE, Finding, GroupForm, RuleSpec, Severity, group_findings, register
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label, load_plan
 from kofu_xl.core.numbers import round_half_up
 from kofu_xl.core.schedule import Schedule, default_schedule
@@ -32,6 +33,11 @@ class Context:
     plan: Plan
     derived: Derived
     schedule: Schedule
+    # (path, column) of cells whose typed value could not be read: already reported once,
+    # with its cause, so "missing" is not said of them too
+    unreadable: frozenset[tuple[str, str | None]] = frozenset()
+    # the reading finding of each such cell, by (path, column): what was typed there
+    typed: dict[tuple[str, str | None], Finding] = field(default_factory=dict)
 
 
 Check = Callable[[Context], Iterable[Finding]]
@@ -46,8 +52,8 @@ def rule(*specs: RuleSpec) -> Callable[[Check], Check]:
     return deco
 
 
-def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str) -> RuleSpec:
-    return register(RuleSpec(slug, severity, title, description, fix, fields, template))
+def _spec(slug: str, severity: Severity, title: str, description: str, fix: str, fields: str, template: str, group: GroupForm | None = None) -> RuleSpec:
+    return register(RuleSpec(slug, severity, title, description, fix, fields, template, group))
 
 
 def _label(path: str) -> str:
@@ -68,6 +74,7 @@ MISSING = _spec(
     "該当する欄に値を入力してください。該当がない場合は 0 または「未定(実施予定なし)」を入力します。",
     "基礎情報、②交付枚数、③〜⑥の合計欄、開始時期、本表1-2の各経費、開始後の⑧⑨受付件数",
     "{field}{col}が未入力です。{hint}",
+    GroupForm("{field}（{columns}）が未入力です。{hint}", shared=("hint",)),
 )
 
 
@@ -78,6 +85,18 @@ def _started(start: str | None, column: Column) -> bool:
     if start == IMPLEMENTED:
         return True
     return column.last_month >= start
+
+
+def _name_hint(plan: Plan, path: str) -> str | None:
+    """For a blank 都道府県名/市区町村名 with a valid 団体コード: the name the code stands for."""
+    code = plan.basic.dantai_code
+    if path not in ("basic.prefecture", "basic.municipality") or not code or dantai_problem(code, None):
+        return None
+    found = municipality_of(unicodedata.normalize("NFKC", code).strip())
+    if found is None:
+        return None
+    value = found[0] if path == "basic.prefecture" else found[1]
+    return f"団体コード {code} は{found[0]}{found[1]}です。「{value}」を入力してください。"
 
 
 @rule(MISSING)
@@ -94,25 +113,25 @@ def missing_required(ctx: Context) -> Iterator[Finding]:
                 obj = plan.costs.get(key, CostYear())
                 for part in leaf.attr_path:
                     obj = getattr(obj, part)
-                if obj is None:
+                if obj is None and (leaf.path, key) not in ctx.unreadable:
                     yield Finding(MISSING, leaf.meta.label, leaf.path, key, params={"hint": "該当がない場合は 0 を入力してください。"})
         elif leaf.meta.series:
             for col, value in zip(plan.columns, plan.series(leaf.path), strict=True):
-                if value is None:
+                if value is None and (leaf.path, col.key) not in ctx.unreadable:
                     yield Finding(MISSING, leaf.meta.label, leaf.path, col.key, params={"hint": "該当がない場合は 0 を入力してください。"})
         elif leaf.group is None:
             obj = plan
             for part in leaf.attr_path:
                 obj = getattr(obj, part)
-            if obj is None:
-                yield Finding(MISSING, leaf.meta.label, leaf.path, params={"hint": hint})
+            if obj is None and (leaf.path, None) not in ctx.unreadable:
+                yield Finding(MISSING, leaf.meta.label, leaf.path, params={"hint": _name_hint(plan, leaf.path) or hint})
     # Counts of an activity are required from the month it starts.
     for path, starts in (
         ("at_application.counts", (plan.at_application.honcho_start, plan.at_application.shisho_start, plan.at_application.other_start)),
         ("outreach.counts", (plan.outreach.start,)),
     ):
         for col, value in zip(plan.columns, plan.series(path), strict=True):
-            if value is None and any(_started(s, col) for s in starts):
+            if value is None and (path, col.key) not in ctx.unreadable and any(_started(s, col) for s in starts):
                 yield Finding(
                     MISSING,
                     _label(path),
@@ -140,7 +159,7 @@ BAD_EMAIL = _spec(
     "担当課メールアドレスの形が正しくないか、存在しないドメインで終わっています。",
     "「shimin@city.example.lg.jp」のように、@ の前後とドメインの末尾まで正しく入力してください。",
     "担当課メールアドレス",
-    "{field}「{actual}」: {reason}。",
+    "{field}「{actual}」: {reason}。「shimin@city.example.lg.jp」のように正しく入力してください。",
 )
 BAD_PHONE = _spec(
     "invalid-phone",
@@ -149,7 +168,7 @@ BAD_PHONE = _spec(
     "担当課電話番号は 0 で始まる10桁または11桁の番号です。",
     "市外局番から「047-492-1111」のように入力してください。",
     "担当課電話番号",
-    "{field}「{actual}」: {reason}。",
+    "{field}「{actual}」: {reason}。市外局番から「047-492-1111」のように入力してください。",
 )
 
 # ISO 3166-1 alpha-2 codes (ccTLDs; "uk" for GB) and the generic TLDs public offices use.
@@ -184,7 +203,7 @@ def email_problem(address: str) -> str | None:
     tld = labels[-1].lower()
     if tld not in _TLDS:
         if tld == "lg":
-            return f"ドメインが「.{tld}」で終わっています。地方公共団体のドメインは「.lg.jp」で終わります（末尾が切れていないか確認してください）"
+            return f"ドメインが「.{tld}」で終わっています。地方公共団体のドメインは「.lg.jp」で終わります（末尾が切れていないかも確認してください）"
         return f"ドメインの末尾「.{tld}」は存在しないトップレベルドメインです"
     return None
 
@@ -215,6 +234,50 @@ def basic_info(ctx: Context) -> Iterator[Finding]:
         yield Finding(BAD_PHONE, "担当課電話番号", "basic.phone", actual=b.phone, params={"reason": reason})
 
 
+BASE_DATE = _spec(
+    "base-not-month-end",
+    Severity.WARNING,
+    "交付枚数が基準月末の値でない",
+    "本表1-1 の最初の列（R元年8月(実績)）は基準月末の累計交付枚数で、累計の行はこれに翌月からの計画を足します。"
+    "別の日の値（公表統計の月の途中の値など）では、累計がその差だけ二重に数えるか数え漏らします。",
+    "基準月末（令和元年8月31日）時点の自団体の交付枚数を「交付枚数（基準日時点）」に入力し、国基準・設定の「交付枚数の基準日」をその日にしてください。",
+    "基礎情報 交付枚数、国基準・設定 交付枚数の基準日",
+    "{field} {actual} 枚は{when}の値で、{month}末の累計ではありません。{effect}"
+    "自団体の{month}末（{month_end}）の交付枚数を入力し、交付枚数の基準日を{month_end}にしてください。",
+)
+
+
+def _described(day: dt.date) -> dt.date:
+    """The day whose cumulative count a count dated ``day`` gives: a count as of the 1st is the
+    previous month-end's (the statistics' convention), any other day is that day's."""
+    return day - dt.timedelta(days=1) if day.day == 1 else day
+
+
+@rule(BASE_DATE)
+def base_month_end(ctx: Context) -> Iterator[Finding]:
+    """The cumulative row never mixes a count of another day with a monthly plan silently."""
+    b, cols = ctx.plan.basic, ctx.plan.columns
+    if b.base_issued is None or b.base_issued_date is None or not cols or not cols[0].is_month:
+        return
+    month = cols[0].key
+    y, m = int(month[:4]), int(month[5:])
+    end = dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+    day = _described(b.base_issued_date)
+    if day == end:
+        return
+    when = f"{wareki_date(b.base_issued_date)}時点"
+    if b.base_issued_date.day == 1:
+        when += f"（{month_label(f'{day.year}-{day.month:02d}')}末の累計）"
+    if day < end:
+        effect = f"{wareki_date(day + dt.timedelta(days=1))}から{wareki_date(end)}までの交付が累計に入りません。"
+    else:
+        effect = f"{wareki_date(end + dt.timedelta(days=1))}から{wareki_date(day)}までの交付が翌月の計画と二重に数えられます。"
+    yield Finding(
+        BASE_DATE, _label("basic.base_issued"), "basic.base_issued", expected=end, actual=b.base_issued,
+        params={"when": when, "month": month_label(month), "month_end": wareki_date(end), "effect": effect},
+    )
+
+
 # ---------------------------------------------------------------- derived rows
 
 CUM = _spec(
@@ -224,7 +287,7 @@ CUM = _spec(
     "交付枚数(累計)は、基準日の交付枚数に各月の交付枚数を足し上げた値です。",
     "累計の欄は計算式に戻してください（手入力で上書きされていないか確認してください）。",
     "交付枚数(累計)、②交付枚数、基礎情報の交付枚数",
-    "{field}{col}は {actual} ですが、基準日の交付枚数と②交付枚数からは {expected} になります。",
+    "{field}{col}は {actual} ですが、基準日の交付枚数と②交付枚数からは {expected} になります。累計の欄を計算式に戻すか、基準日の交付枚数と②交付枚数を確認してください。",
 )
 RATE = _spec(
     "rate-mismatch",
@@ -233,7 +296,7 @@ RATE = _spec(
     "人口に対する交付枚数率（と前月からの増加分）は、交付枚数 ÷ 人口 を小数第1位（%）で表した値です。",
     "率の欄は計算式に戻してください。人口・交付枚数の入力も確認してください。",
     "人口に対する交付枚数率、前月からの増加分、人口",
-    "{field}{col}は {actual}% ですが、交付枚数と人口からは {expected}% になります。",
+    "{field}{col}は {actual}% ですが、交付枚数と人口からは {expected}% になります。率の欄を計算式に戻すか、人口と交付枚数を確認してください。",
 )
 PER_UNIT = _spec(
     "per-unit-mismatch",
@@ -242,7 +305,7 @@ PER_UNIT = _spec(
     "1窓口・1人・1台当たり交付枚数は、②交付枚数をそれぞれの合計で割った値です（月の列のみ）。",
     "当たり枚数の欄は計算式に戻してください。割る数（窓口数・職員数・台数の合計）も確認してください。",
     "1窓口当たり・1人当たり・交付用/交付前設定用統合端末1台当たり交付枚数",
-    "{field}{col}は {actual} ですが、{basis}からは {expected} になります。",
+    "{field}{col}は {actual} ですが、{basis}からは {expected} になります。当たり枚数の欄を計算式に戻すか、{basis}を確認してください。",
 )
 
 
@@ -275,8 +338,10 @@ def derived_rows(ctx: Context) -> Iterator[Finding]:
         for col, actual, value in zip(cols, plan.series(path), computed, strict=True):
             if actual is None:
                 continue
-            expected = None if value is None else round_half_up(value, 1)
-            if expected is None or round_half_up(actual, 1) != expected:
+            if value is None:
+                continue  # the divisor is blank or 0: said where it is (one finding per cause)
+            expected = round_half_up(value, 1)
+            if round_half_up(actual, 1) != expected:
                 yield Finding(PER_UNIT, _label(path), path, col.key, expected=expected, actual=actual, params={"basis": basis})
 
 
@@ -307,7 +372,7 @@ TERMINALS = _spec(
     "⑥統合端末台数は、合計＝交付＋交付前設定＝本庁＋支所＋その他、各場所＝その場所の交付＋交付前設定、の関係が成り立ちます。",
     "合計か内訳のどちらかを直してください。",
     "⑥統合端末台数 合計・交付・交付前設定・本庁・支所・その他",
-    "{field}{col}は {actual} ですが、{parts}の和は {expected} です。合計か内訳を直してください。",
+    "{field}{col}は {actual} ですが、内訳（{parts}）の和は {expected} です。合計か内訳を直してください。",
 )
 
 _STAFF_SHORT = {
@@ -326,19 +391,43 @@ _STAFF_SHORT = {
 def _total_vs_parts(
     ctx: Context, spec: RuleSpec, total_path: str, part_paths: dict[str, str], parts_text: str | None = None
 ) -> Iterator[Finding]:
+    """A total against the sum of its parts, the parts stated as typed: a negative part counts
+    with its value (-2); a part that is no number (already reported where it is) leaves the sum
+    unknown, so nothing is said; blanks and zeros are told apart (「他は空欄」, 「他は 0」)."""
     plan = ctx.plan
     totals = plan.series(total_path)
     parts = {p: plan.series(p) for p in part_paths}
     for i, col in enumerate(plan.columns):
-        values = [parts[p][i] for p in part_paths]
+        values: list[Num] = []
+        unknown = False
+        for p in part_paths:
+            value = parts[p][i]
+            typed = ctx.typed.get((p, col.key))
+            if value is None and typed is not None:
+                if typed.rule == "negative-value" and isinstance(typed.actual, Decimal):
+                    value = typed.actual
+                else:
+                    unknown = True
+            values.append(value)
         expected = sum_parts(values)
         total = totals[i]
-        if total is None or expected is None or total == expected:
+        if unknown or total is None or expected is None or total == expected:
             continue
-        nonzero = [f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values()) if values[j]]
-        rest = "、他は 0" if len(nonzero) < len(values) and nonzero else ""
-        shown = parts_text or (" + ".join(nonzero) + rest if nonzero else "すべて 0")
-        yield Finding(spec, _label(total_path), total_path, col.key, expected=expected, actual=total, params={"parts": shown})
+        named = [f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values()) if values[j]]
+        rest = [values[j] for j in range(len(values)) if not values[j]]
+        if not rest:
+            rest_text = ""
+        elif all(v is None for v in rest):
+            rest_text = "空欄"
+        elif all(v is not None for v in rest):
+            rest_text = "0"
+        else:
+            rest_text = "0 または空欄"
+        if named:
+            shown = " + ".join(named) + (f"、他は{'' if rest_text == '空欄' else ' '}{rest_text}" if rest_text else "")
+        else:
+            shown = f"すべて{'' if rest_text == '空欄' else ' '}{rest_text}"
+        yield Finding(spec, _label(total_path), total_path, col.key, expected=expected, actual=total, params={"parts": parts_text or shown})
 
 
 def _num(value: Num) -> str:
@@ -403,6 +492,11 @@ CAPACITY = _spec(
     "⑤職員配置数を増やすか、②交付枚数の想定を見直してください。処理能力の設定は 国基準/設定 シートで変えられます。",
     "②交付枚数、⑤職員配置数 合計、処理能力の設定",
     "{field}{col}: 月 {monthly} 枚の交付には職員 {expected} 人が必要ですが（{rule}）、配置は {actual} 人で、処理できるのは月 {capacity} 枚です。職員を増やすか交付枚数の想定を見直してください。",
+    GroupForm(
+        "{field}（{columns}）: 交付枚数が職員配置で処理できる枚数を超えています（{rule}）。{items}。職員を増やすか交付枚数の想定を見直してください。",
+        "{column} {monthly} 枚（必要 {expected} 人、配置 {actual} 人、処理能力 月 {capacity} 枚）",
+        shared=("rule",),
+    ),
 )
 
 
@@ -466,7 +560,7 @@ SUBSIDY = _spec(
     "II の「うち補助対象分」は購入経費の一部で、購入経費を超えることはありません。",
     "うち補助対象分を購入経費以下にしてください。",
     "本表1-2 II-1〜II-3 購入経費・うち補助対象分",
-    "{field}{col}の {actual} 千円が購入経費 {expected} 千円を超えています。",
+    "{field}{col}の {actual} 千円が購入経費 {expected} 千円を超えています。うち補助対象分を購入経費以下にしてください。",
 )
 WORKING = _spec(
     "cost-working-mismatch",
@@ -475,7 +569,7 @@ WORKING = _spec(
     "本表1-2 の金額（千円）は、積算（時給×割増率×日数×人数×時間、人数/月×月数×単価、台数×単価）を千円未満切り上げた値です。本人限定受取郵便の件数は⑧申請時来庁の受付件数の計画と一致させます。",
     "積算シートの数値か本表1-2 の金額を直してください。郵便の件数は⑧申請時来庁の受付件数に合わせてください。",
     "本表1-2 の各経費、経費積算、⑧申請時来庁 受付件数",
-    "{field}{col}は {actual}{unit} ですが、{basis}からは {expected}{unit} になります。{fix}",
+    "{field}{col}は {actual} {unit}ですが、{basis}からは {expected} {unit}になります。{fix}",
 )
 
 
@@ -563,7 +657,7 @@ DAILY = _spec(
     "日次実績の曜日別合計・月合計は日ごとの件数の和で、月合計は本表1-1 の実績の列の②交付枚数と一致します。",
     "日ごとの件数か合計を直してください。実績の列の交付枚数は日次実績の月合計に合わせます。",
     "日次実績、②交付枚数（実績の列）",
-    "{field}{col}は {actual} ですが、{basis}は {expected} です。",
+    "{field}{col}は {actual} ですが、{basis}は {expected} です。日ごとの件数か合計を直してください。",
 )
 _WEEKDAYS = "月火水木金土日"
 
@@ -593,15 +687,18 @@ def daily_totals(ctx: Context) -> Iterator[Finding]:
 # ---------------------------------------------------------------- running
 
 
-def run_rules(plan: Plan, schedule: Schedule | None = None) -> list[Finding]:
-    """Run every rule; all findings in one pass, in catalogue order."""
+def run_rules(plan: Plan, schedule: Schedule | None = None, reading: Iterable[Finding] = ()) -> list[Finding]:
+    """Run every rule; all findings in one pass, in catalogue order, one per fact.
+    ``reading``: the findings of loading the plan (a cell they report unreadable is not
+    reported missing as well)."""
     schedule = schedule or default_schedule()
     derived = derive(plan, schedule.bounds_by_column(plan.columns))
-    ctx = Context(plan, derived, schedule)
+    errors = [f for f in reading if f.severity is Severity.ERROR]
+    ctx = Context(plan, derived, schedule, frozenset((f.path, f.column) for f in errors), {(f.path, f.column): f for f in errors})
     out: list[Finding] = []
     for _specs, check in RULES:
         out.extend(check(ctx))
-    return out
+    return group_findings(out)
 
 
 def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[Finding]]:
@@ -613,7 +710,7 @@ def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[
     daily = daily_findings(plan, facts)
     # A total overwritten by a value is one fact: say it once, as daily-total-overwritten.
     overwritten = {(f.path, f.column) for f in daily if f.rule == "daily-total-overwritten"}
-    rules = [f for f in run_rules(plan, schedule) if not (f.rule == "daily-total-mismatch" and (f.path, f.column) in overwritten)]
+    rules = [f for f in run_rules(plan, schedule, findings) if not (f.rule == "daily-total-mismatch" and (f.path, f.column) in overwritten)]
     return plan, findings + rules + daily
 
 

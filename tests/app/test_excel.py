@@ -217,8 +217,7 @@ def expected_findings(b: Built) -> list[Any]:
 def expected_colours(findings: list[Any]) -> dict[tuple[str, str], str]:
     best: dict[tuple[str, str], Severity] = {}
     for f in findings:
-        if f.sheet and f.cell:
-            key = (f.sheet, f.cell)
+        for key in f.cells:  # every cell of a grouped finding
             if key not in best or f.severity.rank < best[key].rank:
                 best[key] = f.severity
     return {key: "#" + HIGHLIGHT[sev] for key, sev in best.items()}
@@ -284,7 +283,7 @@ def test_validate_shows_exactly_the_core_findings(shipped: Built) -> None:
     assert len(rows) == len(findings)
     assert [r[0] for r in rows] == [f.severity.ja for f in findings]
     assert [r[1] for r in rows] == [f.rule for f in findings]
-    assert [r[3] for r in rows] == [f"{f.sheet}!{f.cell}" if f.sheet else "" for f in findings]
+    assert [r[3] for r in rows] == [f.where for f in findings]  # 本表1-1!Q52:Z52 for a grouped finding
     assert [r[7] for r in rows] == [f.message for f in findings]
     assert all(len(r) == len(RESULT_HEADERS) for r in rows)
     fmt = on(payload, actions, RESULTS, "setNumberFormat")
@@ -292,7 +291,7 @@ def test_validate_shows_exactly_the_core_findings(shipped: Built) -> None:
 
     # a link in 場所 to each located cell
     links = {area(a)[0]: a["args"] for a in on(payload, actions, RESULTS, "addHyperlink")}
-    want = {4 + i: (f"#'{f.sheet}'!{f.cell}", f"{f.sheet}!{f.cell}") for i, f in enumerate(findings) if f.sheet}
+    want = {4 + i: (f"#'{f.sheet}'!{f.cell}", f.where) for i, f in enumerate(findings) if f.sheet}  # link to the first cell
     assert {r: tuple(args[:2]) for r, args in links.items()} == want
     assert all(area(a)[1] == 4 for a in on(payload, actions, RESULTS, "addHyperlink"))
 

@@ -368,9 +368,9 @@ def test_corpus_summary(corpus_dir):
 
 
 def _stats_dir() -> Path:
-    from tests.conftest import shared_dir
+    from tests.conftest import reference_stats_dir
 
-    return shared_dir() / "reference" / "issuance_stats"
+    return reference_stats_dir()
 
 
 @pytest.mark.parametrize("item", sorted(CORPUS))

@@ -54,14 +54,14 @@ def test_refused_plan_shows_every_finding_and_writes_no_package(tmp_path):
     before_inputs, before_parts = _inputs(path), _parts(path)
     out = tmp_path / "out"
     outcome = submit(FileSurface(path, quiet=True), out, now=NOW)
-    assert outcome.status == "refused" and "エラーが 15 件" in outcome.message
+    assert outcome.status == "refused" and "エラーが 6 件" in outcome.message  # one per fact
     assert not out.exists() or list(out.iterdir()) == []
     # 検証結果 holds every finding, with links to the cells
     wb = openpyxl.load_workbook(path)
     ws = wb[RESULTS]
     rows = [r for r in ws.iter_rows(min_row=4, max_col=8, values_only=True) if r[1]]
     _plan, findings = check_plan(load_raw(path)[0])
-    assert len(rows) == len(findings) == 36  # 25 errors and warnings, 11 weekend counts (info)
+    assert len(rows) == len(findings) == 8  # 7 errors and warnings, one for the weekend counts (info)
     assert {r[1] for r in rows} == {f.rule for f in findings}
     assert rows[0][0] == "エラー" and rows[-1][0] == "情報"
     staff = next(r for r in rows if r[1] == "staff-total-mismatch")
@@ -72,6 +72,13 @@ def test_refused_plan_shows_every_finding_and_writes_no_package(tmp_path):
     assert wb[S11]["L25"].fill.fgColor.rgb.endswith("FFC7CE")
     assert wb[S11]["K25"].fill.fgColor.rgb.endswith("FFF2CC")
     assert wb[S12]["D7"].fill.fgColor.rgb.endswith("FFC7CE")
+    # a grouped finding colours every one of its cells: ⑧ Q52:Z52 (error), ② G8, Q8:Y8 (warning)
+    blank = next(r for r in rows if r[1] == "missing-required" and "Q52" in r[3])
+    assert blank[3] == "本表1-1!Q52:Z52"
+    for col in "QRSTUVWXYZ":
+        assert wb[S11][f"{col}52"].fill.fgColor.rgb.endswith("FFC7CE"), col
+    for cell in ("G8", "Q8", "U8", "Y8"):
+        assert wb[S11][cell].fill.fgColor.rgb.endswith("FFEB9C"), cell
     # nothing the clerk typed changed; VBA, ribbon and chart parts are untouched
     assert _inputs(path) == before_inputs
     after = _parts(path)

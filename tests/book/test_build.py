@@ -142,9 +142,11 @@ def test_check_on_the_workbook_reports_the_seed_inconsistencies_with_cells(tmp_p
     path.write_bytes(xlsm)
     raw, lay = load_raw(path)
     _plan, findings = check_plan(raw)
-    keys = {(f.rule, f.path, f.column, f.expected, f.actual) for f in findings}
+    keys = {(p.rule, p.path, p.column, p.expected, p.actual) for f in findings for p in (f.parts or (f,))}
     assert keys == SEED_FINDINGS
     located = {(f.rule, f.column): (f.sheet, f.cell) for f in lay.locate_findings(findings)}
+    grouped = next(f for f in lay.locate_findings(findings) if f.rule == "capacity-shortfall")
+    assert grouped.cells[0] == (S11, f"G{lay.rows11['issuance']}") and len(grouped.cells) == 10
     assert located[("staff-total-mismatch", "2020-03")] == (S11, f"L{lay.rows11['staff.total']}")
     assert located[("cost-total-mismatch", "FY2019")] == (S12, f"D{lay.rows12['costs.total']}")
     assert located[("invalid-email", None)] == (S11, lay.scalars["basic.email"].cell)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -65,3 +67,20 @@ def test_check_is_read_only_and_clean_plan_exits_0(tmp_path):
     assert r.returncode == 0, r.stdout
     assert "警告" in r.stdout
     assert path.read_bytes() == before
+
+
+def test_debug_is_accepted_before_and_after_the_command(monkeypatch, capsys) -> None:
+    """`kofu-xl check --debug` (as the README documents) and `kofu-xl --debug check` both show
+    the traceback of an internal error; without it, a one-line message and exit 3."""
+    import kofu_xl.rules as rules_mod
+    from kofu_xl.cli import main
+
+    def broken(raw, schedule=None):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(rules_mod, "check_plan", broken)
+    for argv in (["check", "--debug"], ["--debug", "check"]):
+        with pytest.raises(RuntimeError, match="planted"):
+            main(argv)
+    assert main(["check"]) == 3
+    assert "--debug" in capsys.readouterr().err
