@@ -6,6 +6,7 @@ to read becomes :class:`UnreadableInput` with a Japanese message naming the file
 
 from __future__ import annotations
 
+import errno
 import json
 from importlib import resources
 from pathlib import Path
@@ -44,9 +45,26 @@ class CannotWrite(KofuError):
     def from_os_error(cls, path: str | Path, exc: OSError) -> CannotWrite:
         if isinstance(exc, PermissionError):
             return cls(path, "書き込みの権限がありません（読み取り専用のフォルダーか、Excel などで開いたままです）")
-        if getattr(exc, "errno", None) == 28:
-            return cls(path, "ディスクの空きがありません")
-        return cls(path, exc.strerror or str(exc))
+        reason = _OS_REASONS.get(getattr(exc, "errno", None) or -1)
+        if reason:
+            return cls(path, reason)
+        return cls(path, f"書き込みに失敗しました（エラー番号 {exc.errno}）" if exc.errno else "書き込みに失敗しました")
+
+
+_OS_REASONS = {
+    errno.ENOSPC: "ディスクの空きがありません",
+    errno.EDQUOT: "ディスクの使用量の上限に達しています",
+    errno.EEXIST: "同じ名前のファイルが既にあります",
+    errno.ENAMETOOLONG: "名前が長すぎます（フォルダー名・ファイル名を短くしてください）",
+    errno.ENOENT: "途中のフォルダーがありません",
+    errno.ENOTDIR: "途中にフォルダーではなくファイルがあります（フォルダー名を確認してください）",
+    errno.EISDIR: "同じ名前のフォルダーがあります",
+    errno.EROFS: "読み取り専用の場所です",
+    errno.ELOOP: "シンボリックリンクが循環しています",
+    errno.EACCES: "書き込みの権限がありません",
+    errno.EINVAL: "この場所には作れない名前です",
+    errno.EIO: "ディスクの読み書きでエラーが起きました",
+}
 
 
 def shipped_plan_raw() -> dict[str, Any]:

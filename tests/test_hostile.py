@@ -584,3 +584,185 @@ def test_control_characters_in_json_plans(tmp_path):
     assert paths == {"basic.department", "promotion.detail"}
     r = run("build", "--plan", str(plan), "--out", str(tmp_path / "b.xlsm"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-500:]
+
+
+# ---------------------------------------------------------------- issue 20: submit is a transaction
+
+
+def _good_book(tmp_path: Path, name: str = "計画.xlsm") -> Path:
+    from kofu_xl.build import build_xlsm
+    from kofu_xl.model import load_plan
+    from test_rules import corrected_seed
+
+    path = tmp_path / name
+    path.write_bytes(build_xlsm(load_plan(corrected_seed())[0]))
+    return path
+
+
+def _set_department(path: Path, text: str) -> None:
+    from kofu_xl.layout import layout_for
+    from kofu_xl.model import Parameters
+
+    s = layout_for(Parameters()).scalars["basic.department"]
+    cell = f'<c r="{s.cell}" t="inlineStr"><is><t>{text}</t></is></c>'.encode()
+    path.write_bytes(_rezip(path.read_bytes(), _in_sheet(S11, lambda d: _cell(d, s.cell, cell))))
+
+
+def _log(path: Path) -> list[tuple]:
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)["提出記録"]
+    return [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0]]
+
+
+def _assert_every_row_has_its_files(book: Path, out: Path) -> list[tuple]:
+    import hashlib
+
+    rows = _log(book)
+    for row in rows:
+        names, shas = row[1].split(" / "), row[2].split(" / ")
+        assert len(names) == 3 == len(shas)
+        for name, sha in zip(names, shas, strict=True):
+            assert (out / name).is_file(), (name, sorted(p.name for p in out.iterdir()))
+            assert hashlib.sha256((out / name).read_bytes()).hexdigest() == sha, name
+    return rows
+
+
+def test_twenty_concurrent_submit_pairs_lose_nothing(tmp_path):
+    """20 rounds: the plan changes, then two `kofu-xl submit` of the same workbook start at
+    once. One writes, the other waits for it and finds the plan unchanged. At the end: 20
+    提出記録 rows, each naming 3 files that exist with the SHA-256 it records, and nothing else."""
+    book = _good_book(tmp_path)
+    out = tmp_path / "提出"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "kofu_xl", "submit", str(book), "--out", str(out)]
+    for i in range(20):
+        _set_department(book, f"市民課{i}")
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env) for _ in range(2)]
+        results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+        for code, stdout, stderr in results:
+            assert code == 0 and "Traceback" not in stderr, (i, code, stdout, stderr[-600:])
+        said = sorted("作成しました" if "作成しました" in r[1] else "変更がありません" if "変更がありません" in r[1] else r[1] for r in results)
+        assert said == ["作成しました", "変更がありません"], (i, results)
+    rows = _assert_every_row_has_its_files(book, out)
+    assert len(rows) == 20 and len({r[6] for r in rows}) == 20
+    assert len(list(out.iterdir())) == 60  # three files per row, no temporary file, no stray
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_second_submit_waits_then_says_one_is_running(tmp_path):
+    from kofu_xl.submit import SubmitBusy, submit, workbook_lock
+    from kofu_xl.surfaces import FileSurface
+
+    book = _good_book(tmp_path)
+    surface = FileSurface(book, quiet=True)
+    with workbook_lock(surface.lock_key, book.name), pytest.raises(SubmitBusy) as exc:
+        submit(surface, tmp_path / "提出", lock_timeout=0.3)
+    assert "別の提出" in str(exc.value) and "実行中" in str(exc.value) and exc.value.exit_code == 2
+    assert not (tmp_path / "提出").exists()
+    # once free, it goes through
+    assert submit(FileSurface(book, quiet=True), tmp_path / "提出").status == "written"
+
+
+def test_submit_never_removes_files_it_did_not_write(tmp_path, monkeypatch):
+    """Names already taken (another run's package, a clerk's file) are never reused or removed,
+    even when this run fails and rolls back; the 提出記録 row comes after the files."""
+    import datetime as dt
+
+    from kofu_xl import submit as submit_mod
+    from kofu_xl.sources import CannotWrite
+    from kofu_xl.surfaces import FileSurface
+
+    book = _good_book(tmp_path)
+    out = tmp_path / "提出"
+    out.mkdir()
+    now = dt.datetime(2019, 10, 3, 9, 0)
+    theirs = {out / f"122327_白井市_交付円滑化計画_20191003{ext}": f"other {ext}".encode() for ext in (".xlsx", ".json", ".html")}
+    for p, data in theirs.items():
+        p.write_bytes(data)
+    real = os.link
+    calls = {"n": 0}
+
+    def flaky(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(submit_mod.os, "link", flaky)
+    before = book.read_bytes()
+    with pytest.raises(CannotWrite):
+        submit_mod.submit(FileSurface(book, quiet=True), out, now=now)
+    assert {p: p.read_bytes() for p in theirs} == theirs and sorted(out.iterdir()) == sorted(theirs)
+    assert book.read_bytes() == before  # no 提出記録 row for files that are not there
+    monkeypatch.setattr(submit_mod.os, "link", real)
+    outcome = submit_mod.submit(FileSurface(book, quiet=True), out, now=now)
+    assert outcome.status == "written" and all(p.name.endswith(("_2.xlsx", "_2.json", "_2.html")) for p in outcome.files)
+    assert {p: p.read_bytes() for p in theirs} == theirs
+    rows = _assert_every_row_has_its_files(book, out)
+    assert len(rows) == 1
+
+
+def test_submit_through_a_symlink_writes_the_target(tmp_path):
+    (tmp_path / "本物").mkdir()
+    real = _good_book(tmp_path / "本物")
+    link = tmp_path / "リンク.xlsm"
+    link.symlink_to(real)
+    r = run("submit", str(link), "--out", str(tmp_path / "提出"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert len(_assert_every_row_has_its_files(real, tmp_path / "提出")) == 1
+
+
+def test_kill_9_leftovers_are_cleaned_and_unlogged_packages_pointed_out(tmp_path):
+    import datetime as dt
+
+    from kofu_xl.submit import submit
+    from kofu_xl.surfaces import FileSurface
+
+    book = _good_book(tmp_path)
+    out = tmp_path / "提出"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    orphan = out / f".kofu-{dead}-abcd1234.tmp"
+    orphan.write_bytes(b"half a package")
+    live = out / f".kofu-{os.getpid()}-running.tmp"  # a run still going: left alone
+    live.write_bytes(b"x")
+    stray = out / "122327_白井市_交付円滑化計画_20191001.xlsx"
+    stray.write_bytes(b"a package whose row was never written")
+    surface = FileSurface(book, quiet=True)
+    outcome = submit(surface, out, now=dt.datetime(2019, 10, 3))
+    assert outcome.status == "written"
+    assert not orphan.exists() and live.exists() and stray.exists()
+    assert any("提出記録にない提出ファイル" in m and stray.name in m for m in surface.messages), surface.messages
+    live.unlink()
+
+
+def test_package_files_follow_the_umask_and_names_drop_invisible_characters(tmp_path):
+    import datetime as dt
+
+    from kofu_xl.submit import safe_filename, submit
+    from kofu_xl.surfaces import FileSurface
+
+    assert safe_filename("白井市\u202egpj.exe\u200b") == "白井市gpj.exe"
+    assert safe_filename("白\x1b市") == "白市"
+    old = os.umask(0o027)
+    try:
+        outcome = submit(FileSurface(_good_book(tmp_path), quiet=True), tmp_path / "提出", now=dt.datetime(2019, 10, 3))
+    finally:
+        os.umask(old)
+    assert {p.stat().st_mode & 0o777 for p in outcome.files} == {0o640}
+
+
+@pytest.mark.parametrize("kind", ["file-in-the-way", "name-too-long"])
+def test_out_errors_are_japanese(kind, tmp_path):
+    book = _good_book(tmp_path)
+    if kind == "file-in-the-way":
+        blocker = tmp_path / "提出"
+        blocker.write_text("x")
+        out = blocker
+    else:
+        out = tmp_path / ("長" * 200)
+    r = run("submit", str(book), "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and "書き込めません" in r.stderr, r.stderr
+    assert not re.search(r"File exists|File name too long|Not a directory", r.stderr), r.stderr
