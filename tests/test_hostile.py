@@ -766,3 +766,103 @@ def test_out_errors_are_japanese(kind, tmp_path):
     r = run("submit", str(book), "--out", str(out), cwd=tmp_path)
     assert r.returncode == 2 and "書き込めません" in r.stderr, r.stderr
     assert not re.search(r"File exists|File name too long|Not a directory", r.stderr), r.stderr
+
+
+# ---------------------------------------------------------------- issue 20: numbers from outside
+
+
+_MEASURED_CHILD = (
+    "import sys, time\n"
+    "from kofu_xl.cli import main\n"
+    "t = time.perf_counter()\n"
+    "try:\n"
+    "    rc = main(sys.argv[1:])\n"
+    "finally:\n"
+    "    sys.stderr.write(f'\\nSECONDS {time.perf_counter() - t:.3f}\\n')\n"
+    "sys.exit(rc)\n"
+)
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stdout.write(r.stdout)\n"
+    "sys.stderr.write(r.stderr + f'\\nPEAK {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+    "sys.exit(r.returncode)\n"
+)
+
+
+def run_measured(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, float, int]:
+    """A command run in a fresh interpreter: its time from the start of the command (imports
+    excluded) and its peak RSS in bytes, resource.getrusage(RUSAGE_CHILDREN) of a small
+    launcher (a child forked from pytest itself would carry pytest's peak)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, sys.executable, "-c", _MEASURED_CHILD, *args],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=TIME_LIMIT, preexec_fn=_limits,
+    )
+    seconds = re.search(r"SECONDS ([0-9.]+)", r.stderr)
+    peak = re.search(r"PEAK (\d+)", r.stderr)
+    assert seconds and peak, r.stderr[-800:]
+    return r, float(seconds[1]), int(peak[1]) * 1024
+
+
+def _stats_file(tmp_path: Path, name: str, shiroi: str | None = None, source: str = "20200801.csv") -> Path:
+    lines = (_stats_dir() / source).read_text(encoding="utf-8-sig").splitlines()
+    if shiroi is not None:
+        lines = [shiroi if '"白井市"' in line else line for line in lines]
+    path = tmp_path / name
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_count_above_the_population_is_an_error_and_judges_nothing(tmp_path):
+    """1e23 cards for 63,723 people: an error finding, exit 1, and the checkpoint is not met by it."""
+    stats = _stats_file(tmp_path, "20200801.csv", '"2020/08/01","千葉県","白井市",63723,100000000000000000000000,20.5,"2019/01/01","2020/08/01",122327')
+    r = run("followup", str(SHIPPED), "--stats", str(stats), "--json", cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-500:]
+    data = json.loads(r.stdout)
+    found = [f for f in data["findings"] if f["rule"] == "actual-above-population"]
+    assert found and found[0]["severity"] == "error" and found[0]["column"] == "2020-07" and "20200801.csv" in found[0]["message"]
+    july = next(v for v in data["followup"]["verdicts"] if v["checkpoint"] == "2020-07")
+    assert july["met"] is not True and july["actual_cumulative"] is None
+
+
+def test_a_cumulative_that_goes_down_is_an_error(tmp_path):
+    first = _stats_file(tmp_path, "20200801.csv")
+    later = _stats_file(tmp_path, "20200901.csv", '"2020/09/01","千葉県","白井市",63324,100,22.6,"2020/01/01","2020/09/01",122327', source="20200901.csv")
+    r = run("followup", str(SHIPPED), "--stats", str(first), str(later), "--json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr[-500:]
+    found = [f for f in json.loads(r.stdout)["findings"] if f["rule"] == "actual-decreasing"]
+    assert len(found) == 1 and found[0]["column"] == "2020-08" and found[0]["expected"] == 13039 and found[0]["actual"] == 100
+    assert "20200801.csv" in found[0]["message"] and "20200901.csv" in found[0]["message"]
+    # the real statistics raise neither
+    r = run("followup", str(SHIPPED), "--stats", str(_stats_dir()), "--json", cwd=tmp_path)
+    assert not [f for f in json.loads(r.stdout)["findings"] if f["rule"] in ("actual-decreasing", "actual-above-population")]
+
+
+@pytest.mark.parametrize("kind", ["million-rows", "50MB-field", "too-many-rows", "long-field", "not-a-date-name"])
+def test_statistics_limits_apply_while_reading(kind, tmp_path):
+    """Oversized statistics are refused (exit 2, the file named) before they cost memory:
+    peak RSS stays within 60 MiB of a run on a real file."""
+    header = (_stats_dir() / "20200801.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    row = '"2020/08/01","千葉県","白井市",63723,13039,20.5,"2019/01/01","2020/08/01",122327'
+    path = tmp_path / "20200801.csv"
+    if kind == "million-rows":
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(header + "\n")
+            for _ in range(1000):
+                fh.write((row + "\n") * 1000)
+    elif kind == "50MB-field":
+        path.write_text(header + "\n" + row.replace('"白井市"', '"' + "白" * ((50 << 20) // 3) + '"') + "\n", encoding="utf-8")
+    elif kind == "too-many-rows":  # under the size limit, over the row limit
+        path.write_text(header + "\n" + (row + "\n") * 20_001, encoding="utf-8")
+    elif kind == "long-field":
+        path.write_text(header + "\n" + row.replace('"白井市"', '"' + "x" * 100_000 + '"') + "\n", encoding="utf-8")
+    else:
+        path = tmp_path / "20201301.csv"
+        path.write_text(header + "\n" + row + "\n", encoding="utf-8")
+    _, _, baseline = run_measured("followup", str(SHIPPED), "--stats", str(_stats_dir() / "20200801.csv"), cwd=tmp_path)
+    r, seconds, peak = run_measured("followup", str(SHIPPED), "--stats", str(path), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-500:]
+    assert path.name in r.stderr and "読めません" in r.stderr
+    assert peak < baseline + 60 * 1024 * 1024, (kind, peak >> 20, baseline >> 20)
+    print(f"\n{kind}: refused in {seconds:.2f} s, peak RSS {peak >> 20} MiB (real file {baseline >> 20} MiB)")
