@@ -100,6 +100,7 @@ class GridSource:
                 first_col = sheet.start[1] if sheet.start else 0
                 if first_col:  # iter_rows starts at the first used column; to_python would pad
                     rows = [[""] * first_col + list(r) for r in rows]
+                _blank_merged(rows, sheet.merged_cell_ranges or ())
                 for ref, text in errors.get(name, {}).items():
                     r, c = parse_ref(ref)
                     while len(rows) < r:
@@ -113,6 +114,19 @@ class GridSource:
         except Exception as exc:  # calamine raises its own error types for broken files
             raise UnreadableInput(path, f"Excel ファイルとして読めません（{exc.__class__.__name__}: {str(exc)[:200]}）") from None
         return cls(grids)
+
+
+def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]]) -> None:
+    """Empty every cell a merge hides (all but its top-left): Excel shows none of them, so
+    nothing there is read, checked or packaged."""
+    for (r0, c0), (r1, c1) in ranges:
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            line = rows[r]
+            for c in range(c0, min(c1, len(line) - 1) + 1):
+                if (r, c) != (r0, c0) and line[c] != "":
+                    if not isinstance(line, list):
+                        line = rows[r] = list(line)
+                    line[c] = ""
 
 
 def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
@@ -224,6 +238,11 @@ def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
     def take(out: bytes) -> None:
         nonlocal n, crc
         n += len(out)
+        if n > info.file_size:  # more than the headers declare: a lie, stop at once
+            raise UnreadableInput(
+                path,
+                f"部品 {info.filename} の中身が見出しの情報より大きくなっています（見出し {info.file_size:,} バイト）。壊れているか、圧縮爆弾の可能性があります",
+            )
         if n > MAX_PART_BYTES or total + n > MAX_UNCOMPRESSED:
             raise UnreadableInput(
                 path,
