@@ -1044,3 +1044,17 @@ def test_duplicate_json_keys_are_refused(tmp_path):
     path.write_text(text, encoding="utf-8")
     r = run("check", str(path), cwd=tmp_path)
     assert r.returncode == 2 and "municipality" in r.stderr and "2回" in r.stderr, r.stderr
+
+
+def test_the_ribbon_and_the_command_line_share_one_lock(tmp_path):
+    """The live book (「検証して提出」) locks the same key as `kofu-xl submit` on its file."""
+    from types import SimpleNamespace
+
+    from kofu_xl.book.live import BookSurface
+    from kofu_xl.book.surfaces import FileSurface
+
+    book = _good_book(tmp_path)
+    link = tmp_path / "リンク.xlsm"
+    link.symlink_to(book)
+    live = BookSurface(SimpleNamespace(name=book.name, fullname=str(book), sheets=[]))
+    assert live.lock_key == FileSurface(book, quiet=True).lock_key == FileSurface(link, quiet=True).lock_key
