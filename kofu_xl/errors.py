@@ -13,6 +13,8 @@ This module imports nothing from the package: every layer may import it.
     ├── UnreadableInput          a file cannot be read at all
     │   └── StatsFormatError     a statistics file or value is malformed (also ValueError)
     ├── CannotWrite              an output cannot be written
+    ├── SubmitBusy               another submit of the same workbook is running
+    ├── SubmitNotVerified        a submit's files or 提出記録 row did not read back
     ├── CannotEdit               a workbook cannot be edited safely in place
     ├── InputValueError          a typed value cannot be read (also ValueError)
     │   ├── NumberError          text that is not a number
@@ -25,6 +27,7 @@ This module imports nothing from the package: every layer may import it.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +47,8 @@ __all__ = [
     "OvbaError",
     "StatsFormatError",
     "StatsLookupError",
+    "SubmitBusy",
+    "SubmitNotVerified",
     "UnreadableInput",
 ]
 
@@ -125,15 +130,49 @@ class CannotWrite(KofuError):
 
     @classmethod
     def from_os_error(cls, path: str | Path, exc: OSError) -> CannotWrite:
+        """The Japanese reason of an OS error (never the OS's English text)."""
         if isinstance(exc, PermissionError):
             return cls(path, "書き込みの権限がありません（読み取り専用のフォルダーか、Excel などで開いたままです）")
-        if getattr(exc, "errno", None) == 28:
-            return cls(path, "ディスクの空きがありません")
-        if getattr(exc, "errno", None) == 36:
-            return cls(path, "ファイル名が長すぎます")
-        if getattr(exc, "errno", None) == 17:
-            return cls(path, "同じ名前のファイルがすでにあります")
-        return cls(path, exc.strerror or str(exc))
+        reason = _OS_REASONS.get(getattr(exc, "errno", None) or -1)
+        if reason:
+            return cls(path, reason)
+        return cls(path, f"書き込みに失敗しました（エラー番号 {exc.errno}）" if exc.errno else "書き込みに失敗しました")
+
+
+_OS_REASONS = {
+    errno.ENOSPC: "ディスクの空きがありません",
+    errno.EDQUOT: "ディスクの使用量の上限に達しています",
+    errno.EEXIST: "同じ名前のファイルがすでにあります",
+    errno.ENAMETOOLONG: "ファイル名が長すぎます（フォルダー名・ファイル名を短くしてください）",
+    errno.ENOENT: "途中のフォルダーがありません",
+    errno.ENOTDIR: "途中にフォルダーではなくファイルがあります（フォルダー名を確認してください）",
+    errno.EISDIR: "同じ名前のフォルダーがあります",
+    errno.EROFS: "読み取り専用の場所です",
+    errno.ELOOP: "シンボリックリンクが循環しています",
+    errno.EACCES: "書き込みの権限がありません",
+    errno.EINVAL: "この場所には作れない名前です",
+    errno.EIO: "ディスクの読み書きでエラーが起きました",
+}
+
+
+class SubmitBusy(KofuError):
+    """Another submit of the same workbook is running (nothing was written)."""
+
+    slug = "submit-busy"
+    template = "「{name}」は別の提出（kofu-xl submit またはリボンの「検証して提出」）が実行中です。終わるのを待ってから、もう一度実行してください"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(self.template.format(name=name))
+
+
+class SubmitNotVerified(KofuError):
+    """What submit wrote did not read back as written."""
+
+    slug = "submit-not-verified"
+    template = "提出ファイルを書いた後の確認に失敗しました: {reason}。もう一度実行してください"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.template.format(reason=reason))
 
 
 class CannotEdit(KofuError):

@@ -28,10 +28,12 @@ with the bounds as printed).
 from __future__ import annotations
 
 import io
+import math
 import multiprocessing
 import os
 import sys
 import time
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -154,9 +156,10 @@ class PlanRow:
         )  # fmt: skip
 
 
-UnusedKind = Literal["unreadable", "conflict", "duplicate", "skipped"]
+UnusedKind = Literal["unreadable", "conflict", "duplicate", "skipped", "excluded"]
 UNUSED_JA: dict[str, str] = {
     "unreadable": "読めない",
+    "excluded": "計（都道府県計・全国計）から除外（値がありえないか不足）",
     "conflict": "重複（内容が異なるため集計から除外）",
     "duplicate": "重複（同じ内容のため1件として集計）",
     "skipped": "対象外",
@@ -174,7 +177,7 @@ class Unused:
     @property
     def counts_as_failure(self) -> bool:
         """True when the totals lack something because of this input (exit code 1)."""
-        return self.kind in ("unreadable", "conflict")
+        return self.kind in ("unreadable", "conflict", "excluded")
 
 
 # ---------------------------------------------------------------- the pure core
@@ -319,6 +322,7 @@ class Rollup:
     groups: list[tuple[Subtotal, list[PlanRow]]]  # by prefecture code
     national: Subtotal
     unused: list[Unused] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)  # source -> why not in the totals
 
     @property
     def rows(self) -> list[PlanRow]:
@@ -368,21 +372,48 @@ def _deduplicate(rows: Sequence[PlanRow]) -> tuple[list[PlanRow], list[Unused]]:
     return kept, unused
 
 
+def excluded_reason(r: PlanRow, schedule: Schedule) -> str | None:
+    """Why a plan cannot enter the totals (Japanese), None when it can.
+
+    A total row is summed over one set of plans, every column over the same set: a plan
+    enters only with a population, a base count and a projection at every checkpoint, and
+    only when none of them is impossible (a count above the population)."""
+    pop = r.population
+    if pop is None or pop <= 0:
+        return "人口がありません"
+    if r.base_issued is None:
+        return "交付枚数（基準日）がありません"
+    if r.base_issued > pop:
+        return f"交付枚数（基準日）{format_value(r.base_issued)} 枚が人口 {format_value(pop)} 人を超えています"
+    for cp, p in zip(schedule.checkpoints, r.points, strict=True):
+        if p.cumulative is None:
+            return f"{_checkpoint_label(cp)}の交付枚数（累計）の見込みがありません"
+        if p.cumulative > pop:
+            return f"{_checkpoint_label(cp)}の見込み {format_value(p.cumulative)} 枚が人口 {format_value(pop)} 人を超えています（交付率 {format_value(p.shown)}%）"
+    return None
+
+
 def roll_up(rows: Sequence[PlanRow], schedule: Schedule | None = None, unused: Sequence[Unused] = ()) -> Rollup:
-    """Group plan rows by prefecture, with subtotals and the national total (pure)."""
+    """Group plan rows by prefecture, with subtotals and the national total (pure).
+
+    Every plan keeps its own row; the 都道府県計 and 全国計 are summed over the plans that
+    can enter them (:func:`excluded_reason`), the others are listed with the reason."""
     schedule = schedule or default_schedule()
     kept, dupes = _deduplicate(rows)
     kept.sort(key=_sort_key)
+    excluded = {r.source: reason for r in kept if (reason := excluded_reason(r, schedule))}
     by_pref: dict[str, list[PlanRow]] = {}
     for r in kept:
         by_pref.setdefault(r.prefecture_code, []).append(r)
     groups = []
     for key in sorted(by_pref):
         label = PREFECTURES.get(key, "団体コード不明")
-        groups.append((subtotal(by_pref[key], key, label, schedule), by_pref[key]))
-    national = subtotal(kept, "", "全国", schedule)
-    all_unused = sorted([*unused, *dupes], key=lambda u: (u.source, u.kind))
-    return Rollup(schedule, groups, national, all_unused)
+        included = [r for r in by_pref[key] if r.source not in excluded]
+        groups.append((subtotal(included, key, label, schedule), by_pref[key]))
+    national = subtotal([r for r in kept if r.source not in excluded], "", "全国", schedule)
+    out = [Unused(source, f"都道府県計・全国計に含めていません: {reason}", "excluded") for source, reason in excluded.items()]
+    all_unused = sorted([*unused, *dupes, *out], key=lambda u: (u.source, u.kind))
+    return Rollup(schedule, groups, national, all_unused, excluded)
 
 
 # ---------------------------------------------------------------- reading inputs (edge)
@@ -643,7 +674,7 @@ def _headers(schedule: Schedule, cost_keys: Sequence[str]) -> list[tuple[str, st
     return cols
 
 
-def _plan_values(r: PlanRow, cost_keys: Sequence[str]) -> list[Any]:
+def _plan_values(r: PlanRow, cost_keys: Sequence[str], excluded: str | None = None) -> list[Any]:
     base_rate = None
     if r.base_issued is not None and r.population:
         base_rate = rate_pct(CTX.divide(r.base_issued, r.population))
@@ -660,6 +691,8 @@ def _plan_values(r: PlanRow, cost_keys: Sequence[str]) -> list[Any]:
             notes.append(f"{_cost_label(key)}の補助対象経費が内訳の合計と合いません")
     if r.errors:
         notes.insert(0, "エラーがあります（指摘事項を参照）")
+    if excluded:
+        notes.insert(0, f"都道府県計・全国計に含めていません（{excluded}）")
     values += [r.source, "。".join(notes)]
     return values
 
@@ -710,8 +743,6 @@ NOTES = (
 def _text_lines(text: str, width: float) -> int:
     """Lines a text takes when it wraps in a column ``width`` characters wide (a full-width
     character takes two)."""
-    import math
-    import unicodedata
 
     chars = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
     return max(1, math.ceil(chars / max(width - 1, 1)))
@@ -748,7 +779,7 @@ def write_workbook(rollup: Rollup, fh: IO[bytes] | None = None) -> bytes:
     wrapped = [(i, w) for i, (_h, fmt, w) in enumerate(headers) if not fmt and w >= 30]
     for sub, rows in rollup.groups:
         for r in rows:
-            values = _plan_values(r, cost_keys)
+            values = _plan_values(r, cost_keys, rollup.excluded.get(r.source))
             ws.append(values, plain, height=_row_height(values, wrapped))
         values = _subtotal_values(sub, schedule, cost_keys)
         ws.append(values, strong, height=_row_height(values, wrapped))

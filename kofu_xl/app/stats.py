@@ -35,17 +35,19 @@ import io
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from importlib import resources
 from pathlib import Path
-from typing import IO, NamedTuple, Union
+from typing import IO, Any, NamedTuple, Union
 
 # JIS X 0401 prefecture codes and the modulus-11 check digit live in the core module;
 # PREFECTURES is re-exported here for callers of this module.
 from kofu_xl.core.dantai import PREFECTURES, check_digit
 from kofu_xl.errors import StatsFormatError, StatsLookupError
+from kofu_xl.ooxml.limits import MAX_STATS_BYTES, MAX_STATS_FIELD, MAX_STATS_ROWS
 
 __all__ = [
     "PREFECTURES",
@@ -376,8 +378,43 @@ def parse_stats(
     """
     if text.startswith("\ufeff"):
         text = text[1:]
+    if len(text) > MAX_STATS_BYTES:
+        raise StatsFormatError(f"ファイルが大きすぎます（上限 {MAX_STATS_BYTES:,} 文字）。", file=name)
+    previous_limit = csv.field_size_limit(MAX_STATS_FIELD)
+    try:
+        return _parse_stats(text, name, code_lookup)
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _rows(reader: Any, name: str) -> Iterator[list[str]]:
+    """The CSV rows after the header, with the limits applied while reading."""
+    n = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise StatsFormatError(
+                f"CSV として読めません（1 つの値が {MAX_STATS_FIELD:,} 文字を超えているか、引用符が閉じていません: {exc}）。",
+                file=name, line=reader.line_num,
+            ) from None
+        n += 1
+        if n > MAX_STATS_ROWS:
+            raise StatsFormatError(
+                f"データ行が多すぎます（{MAX_STATS_ROWS:,} 行を超えています。全国の市区町村は 1,741 団体です）。",
+                file=name, line=reader.line_num,
+            )
+        yield row
+
+
+def _parse_stats(text: str, name: str, code_lookup: Mapping[tuple[str, str], str] | None) -> StatsTable:
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise StatsFormatError(f"見出し行を CSV として読めません（{exc}）。", file=name, line=1) from None
     if not header:
         raise StatsFormatError("見出し行がありません（空のファイルです）。", file=name, line=1)
     pos = _map_header(header, name)
@@ -394,7 +431,7 @@ def parse_stats(
     repairs: list[tuple[int, str, str, str, str]] = []
     seen: dict[str, int] = {}
     count_date = publication_date = None
-    for row in reader:
+    for row in _rows(reader, name):
         line = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line
@@ -490,6 +527,37 @@ def _decode(data: bytes, name: str) -> str:
     )
 
 
+def _check_file_name(path: Path, label: str) -> None:
+    """A file named like a date (YYYYMMDD.csv, as published) must name a real day."""
+    stem = path.stem
+    if len(stem) == 8 and stem.isascii() and stem.isdigit():
+        try:
+            date(int(stem[:4]), int(stem[4:6]), int(stem[6:]))
+        except ValueError:
+            raise StatsFormatError(
+                f"ファイル名「{path.name}」の日付（{stem[:4]}年{stem[4:6]}月{stem[6:]}日）は存在しない日付です。"
+                "公表統計のファイル名（YYYYMMDD.csv）を確認してください。",
+                file=label,
+            ) from None
+
+
+def _read_bounded(path: Path, label: str) -> bytes:
+    """The bytes of a file, read in pieces and refused as soon as they pass MAX_STATS_BYTES
+    (a pipe or a device has no size to check first)."""
+    too_big = f"ファイルが大きすぎます（上限 {MAX_STATS_BYTES:,} バイト。公表統計の CSV は 1 ファイル 1 MB 未満です）。"
+    if path.is_file() and path.stat().st_size > MAX_STATS_BYTES:
+        raise StatsFormatError(too_big, file=label)
+    chunks: list[bytes] = []
+    n = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            n += len(chunk)
+            if n > MAX_STATS_BYTES:
+                raise StatsFormatError(too_big, file=label)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def read_stats(
     source: Source,
     *,
@@ -509,8 +577,9 @@ def read_stats(
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         label = name or path.name
+        _check_file_name(path, label)
         try:
-            data = path.read_bytes()
+            data = _read_bounded(path, label)
         except OSError as exc:
             raise StatsLookupError(
                 f"統計ファイル「{path}」を読めません: {exc.strerror or exc}"
@@ -971,8 +1040,6 @@ def shipped_stats() -> tuple[StatsTable, ...]:
     """Every official publication shipped with the package (2019-04-01 .. 2022-12-31, all
     1,741 municipalities; source and licence in ``kofu_xl/data/issuance_stats.README.md``),
     one :class:`StatsTable` per publication named like its file (``20200801.csv``)."""
-    from importlib import resources
-
     data = resources.files("kofu_xl.data").joinpath(SHIPPED_STATS.name).read_bytes()
     return unpack_stats(data)
 

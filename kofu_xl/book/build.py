@@ -28,9 +28,9 @@ from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
@@ -85,6 +85,7 @@ from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, m
 from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
 from kofu_xl.core.schedule import Schedule, default_schedule
+from kofu_xl.core.text import FORMULA_START, xml_text
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
 from kofu_xl.ooxml.package import assemble_xlsm
 from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, workbook_module_vba
@@ -153,7 +154,7 @@ class _Sheet:
 
     def label(self, cell: str, text: str, *, fill: PatternFill | None = LABEL_FILL, font: Font = LABEL_FONT, align: Alignment = WRAP) -> None:
         c = self.ws[cell]
-        c.value = text
+        put(c, text)
         c.font = font
         if fill is not None:
             c.fill = fill
@@ -163,7 +164,7 @@ class _Sheet:
 
     def input(self, cell: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
-        c.value = _cell_value(value)
+        put(c, value)
         _style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
 
     def input_formula(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
@@ -171,13 +172,17 @@ class _Sheet:
         if self.values_only:
             self.input(cell, value, fmt)
             return
-        self.input(cell, formula, fmt)
+        self.input(cell, None, fmt)
+        self.ws[cell].value = formula  # the one place an input cell gets a formula: the builder's own
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
 
     def calc(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
-        c.value = _cell_value(value) if self.values_only else formula
+        if self.values_only:
+            put(c, value)
+        else:
+            c.value = formula
         _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
@@ -191,7 +196,7 @@ class _Sheet:
         for i, col in enumerate(range(first, last + 1)):
             c = self.ws[ref(col, row)]
             if self.values_only:
-                c.value = _cell_value(values[i]) if i < len(values) else None
+                put(c, values[i] if i < len(values) else None)
             _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
             self.out.cached[(self.ws.title, ref(col, row))] = values[i] if i < len(values) else None
         self.out.formulas[(self.ws.title, top)] = f"{{{formula}}} [{rng}]"
@@ -199,10 +204,10 @@ class _Sheet:
 
 def _heading(ws: Worksheet, title: str, note: str | None = None) -> None:
     """A sheet's title in A1 and, below it, one line on how to use the sheet."""
-    ws["A1"] = title
+    put(ws["A1"], title)
     ws["A1"].font = TITLE_FONT
     if note:
-        ws["A2"] = note
+        put(ws["A2"], note)
         ws["A2"].font = NOTE_FONT
 
 
@@ -220,6 +225,25 @@ def _cell_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def put(c: Any, value: Any) -> None:
+    """Write a value into a cell; a string is always text, never a formula.
+
+    openpyxl turns any string starting with "=" into a formula: text from a plan
+    (市町村名 "=HYPERLINK(…)") is forced to a string cell instead, with Excel's
+    leading-apostrophe flag when it looks like a formula (so it stays text when the
+    clerk edits it). Characters XML cannot carry become U+FFFD (the check reports them).
+    """
+    value = _cell_value(value)
+    if isinstance(value, str):
+        value = xml_text(value)
+        c.value = value
+        c.data_type = "s"
+        if value.startswith(FORMULA_START):
+            c.quotePrefix = True
+        return
+    c.value = value
 
 
 def _empty(value: Any) -> Any:
@@ -995,7 +1019,7 @@ def _row_name(key: str) -> str:
 def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
     """A computed cell holding a value the builder derives from the schedule (no formula)."""
     c = sh.ws[cell]
-    c.value = _cell_value(value)
+    put(c, value)
     _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
 
 
@@ -1024,7 +1048,8 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
         sh.label(ref(2, row), month_label(cp.month, short=False) + "末", fill=None, font=CALC_FONT)
         sh.label(ref(3, row), cp.title, fill=None, font=CALC_FONT)
         for k, v in enumerate((cp.lower_cards, cp.upper_cards, schedule.base_population)):
-            c = ws.cell(row=row, column=4 + k, value=v)
+            c = ws.cell(row=row, column=4 + k)
+            put(c, v)
             c.number_format = "#,##0"
             c.border = BORDER
         # ROUND(cards / population, 3): the bound in 0.1 % as the form prints it

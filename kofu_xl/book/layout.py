@@ -354,6 +354,11 @@ class Layout:
     followup_months: list[str] = field(default_factory=list)  # 実績比較's columns
     rows_fu: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def daily_last_row(self) -> int | None:
+        """The last row of 日次実績 the layout uses (readers stop there)."""
+        return max((b.totals_row for b in self.daily_blocks.values()), default=None)
+
     # -- columns
     def col11(self, key: str) -> int:
         return FIRST_DATA_COL + self.columns.index(key)

@@ -12,6 +12,7 @@ they are queued as actions and never read back. Input cells are never written: v
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -71,6 +72,8 @@ class BookSurface:
         self.book = book
         self.book_name: str = str(book.name)
         self.book_dir: Path | None = book_dir(book)
+        # the same submit lock as `kofu-xl submit` on this file (a book never saved has none)
+        self.lock_key: Path | None = Path(os.path.realpath(self.book_dir / self.book_name)) if self.book_dir else None
         self.last_status: str | None = None
         self._fill_of = fill_of
         self._builder_fills: dict[tuple[str, str], str] | None = None

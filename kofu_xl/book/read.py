@@ -9,10 +9,13 @@ is read from the sheets' own header rows, so a workbook describes itself.
 from __future__ import annotations
 
 import html
+import itertools
+import pyexpat
 import re
+import struct
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +45,7 @@ from kofu_xl.core.model import Parameters, canonical, iter_leaves
 from kofu_xl.errors import UnreadableInput
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.cellref import ref as _ref
+from kofu_xl.ooxml.limits import MAX_ENTRIES, MAX_FILE_BYTES, MAX_PART_BYTES, MAX_SHEET_ROWS, MAX_UNCOMPRESSED, MAX_XML_DEPTH, READ_CHUNK
 
 __all__ = [
     "CellSource",
@@ -54,12 +58,7 @@ __all__ = [
     "workbook_layout",
 ]
 
-# A plan workbook is ~0.3 MB uncompressed and ~0.1 MB on disk; these bounds refuse zip bombs
-# and absurd files early while leaving room for a clerk's notes and pictures.
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_UNCOMPRESSED = 100 * 1024 * 1024
-MAX_PART_BYTES = 40 * 1024 * 1024
-MAX_ENTRIES = 2_000
+# The bounds a workbook is read within live in kofu_xl.ooxml.limits (one place, every command).
 
 
 class CellSource(Protocol):
@@ -105,7 +104,12 @@ class GridSource:
             grids = {}
             for name in wanted:
                 sheet = book.get_sheet_by_name(name)
-                rows = sheet.to_python(skip_empty_area=False)
+                # no reader looks below MAX_SHEET_ROWS: rows added there cost no memory
+                rows = list(itertools.islice(sheet.iter_rows(), MAX_SHEET_ROWS))
+                first_col = sheet.start[1] if sheet.start else 0
+                if first_col:  # iter_rows starts at the first used column; to_python would pad
+                    rows = [[""] * first_col + list(r) for r in rows]
+                _blank_merged(rows, sheet.merged_cell_ranges or ())
                 for ref, text in errors.get(name, {}).items():
                     r, c = parse_ref(ref)
                     while len(rows) < r:
@@ -121,16 +125,31 @@ class GridSource:
         return cls(grids, formulas)
 
 
-def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[str, dict[str, str]], dict[str, frozenset[str]]]:
-    """Refuse what is not a safe workbook before any parser sees it.
+def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]]) -> None:
+    """Empty every cell a merge hides (all but its top-left): Excel shows none of them, so
+    nothing there is read, checked or packaged."""
+    for (r0, c0), (r1, c1) in ranges:
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            line = rows[r]
+            for c in range(c0, min(c1, len(line) - 1) + 1):
+                if (r, c) != (r0, c0) and line[c] != "":
+                    if not isinstance(line, list):
+                        line = rows[r] = list(line)
+                    line[c] = ""
 
-    Checks the size of every part (a zip bomb expands far beyond a plan's ~0.5 MB),
-    refuses XML with a DOCTYPE (entity expansion, external entities) and returns
-    the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
+
+def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[str, dict[str, str]], dict[str, frozenset[str]]]:
+    """Refuse what is not a safe workbook before any parser sees it: one guard, the same
+    verdict for every command (check, submit, build, followup, aggregate).
+
+    Every part is inflated in pieces and the bytes that actually come out are counted
+    (declared sizes can lie: a 1.5 MB zip can claim 1 KB and inflate to gigabytes); the
+    reading stops as soon as a part or the whole passes its limit. Every XML part is
+    streamed through a parser that refuses DOCTYPE/ENTITY declarations (entity expansion,
+    external entities), nesting deeper than MAX_XML_DEPTH and anything not well-formed.
+    Returns the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
     reads them as empty, the clerk should hear which error is where — and the cells that
-    hold a formula on the sheets of ``FORMULA_SHEETS``. With ``sheets``
-    only the parts a reader of those sheets parses are looked into (faster; the other
-    parts are never parsed).
+    hold a formula on the sheets of ``FORMULA_SHEETS`` (only of ``sheets`` when given).
     """
     try:
         size = path.stat().st_size
@@ -149,33 +168,123 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[st
             names = {i.filename for i in infos}
             if "xl/workbook.xml" not in names:
                 raise UnreadableInput(path, "Excel ブックの中身（xl/workbook.xml）がありません")
-            parsed = None if sheets is None else set(_PACKAGE_PARTS)
-            for info in infos:
-                if info.filename.endswith((".xml", ".rels")) and (parsed is None or info.filename in parsed):
-                    _refuse_doctype(path, z, info)
+            total = 0
+            with path.open("rb") as fh:
+                for info in infos:
+                    total = _inflate(path, fh, info, total)
             parts = _sheet_parts(z)
             wanted = {name: part for name, part in parts.items() if sheets is None or name in set(sheets)}
-            for part in wanted.values():
-                if part in names and (parsed is not None):
-                    _refuse_doctype(path, z, z.getinfo(part))
             return _error_cells(z, wanted), _formula_cells(z, {n: p for n, p in wanted.items() if n in FORMULA_SHEETS})
-    except zipfile.BadZipFile:
+    except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):
+            raise UnreadableInput(path, "ブックの部品の中身が見出しの情報と合いません（壊れているか、圧縮爆弾の可能性があります）") from None
         raise UnreadableInput(path, "Excel ブック（.xlsx/.xlsm）ではありません（壊れているか、別の形式です）") from None
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise UnreadableInput(path, f"ファイルを読めません（壊れています: {exc.__class__.__name__}）") from None
 
 
-_PACKAGE_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml")
+class _UnsafeXml(Exception):
+    pass
 
 
-def _refuse_doctype(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    with z.open(info) as fh:
-        head = fh.read(4096)
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise UnreadableInput(path, f"安全でない XML（DOCTYPE/ENTITY 宣言）が含まれています（{info.filename}）")
+def _xml_parser() -> Any:
+    """A streaming XML parser that keeps no tree: refuses declarations and deep nesting."""
+
+    parser = pyexpat.ParserCreate()
+    depth = [0]
+
+    def start(_name: str, _attrs: Any) -> None:
+        depth[0] += 1
+        if depth[0] > MAX_XML_DEPTH:
+            raise _UnsafeXml(f"XML の入れ子が深すぎます（{MAX_XML_DEPTH} 段を超えています）")
+
+    def end(_name: str) -> None:
+        depth[0] -= 1
+
+    def doctype(*_args: Any) -> None:
+        raise _UnsafeXml("安全でない XML（DOCTYPE/ENTITY 宣言）が含まれています")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.ordered_attributes = True
+    return parser
+
+
+def _compressed(fh: Any, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The stored (compressed) bytes of one part, in pieces, straight from the file."""
+    fh.seek(info.header_offset)
+    head = fh.read(30)
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local header")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    left = info.compress_size
+    while left > 0:
+        chunk = fh.read(min(READ_CHUNK, left))
+        if not chunk:
+            raise EOFError("truncated part")
+        left -= len(chunk)
+        yield chunk
+
+
+def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
+    """Inflate one part in pieces with zlib itself, counting the bytes that come out (the
+    headers' sizes are not trusted: a reader that believes them can be made to inflate
+    gigabytes), and parse it when XML. Returns the running total."""
+
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise UnreadableInput(path, f"部品 {info.filename} は Excel が使わない圧縮形式です（{info.compress_type}）")
+    xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+    parser = _xml_parser() if xml else None
+    inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    n = 0
+    crc = 0
+
+    def take(out: bytes) -> None:
+        nonlocal n, crc
+        n += len(out)
+        if n > info.file_size:  # more than the headers declare: a lie, stop at once
+            raise UnreadableInput(
+                path,
+                f"部品 {info.filename} の中身が見出しの情報より大きくなっています（見出し {info.file_size:,} バイト）。壊れているか、圧縮爆弾の可能性があります",
+            )
+        if n > MAX_PART_BYTES or total + n > MAX_UNCOMPRESSED:
+            raise UnreadableInput(
+                path,
+                f"部品 {info.filename} の展開後のサイズが大きすぎます（{total + n:,} バイトを超えました。上限は部品ごとに {MAX_PART_BYTES:,} バイト、全体で {MAX_UNCOMPRESSED:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります",
+            )
+        crc = zlib.crc32(out, crc)
+        if parser is not None:
+            parser.Parse(out, False)
+
+    try:
+        for chunk in _compressed(fh, info):
+            if inflater is None:
+                take(chunk)
+                continue
+            while chunk and not inflater.eof:
+                take(inflater.decompress(chunk, READ_CHUNK))
+                chunk = inflater.unconsumed_tail
+        if inflater is not None:
+            take(inflater.flush())
+        if n != info.file_size or crc != info.CRC:
+            raise UnreadableInput(
+                path,
+                f"部品 {info.filename} の中身が見出しの情報と合いません（見出し {info.file_size:,} バイト、実際 {n:,} バイト）。壊れているか、圧縮爆弾の可能性があります",
+            )
+        if parser is not None:
+            parser.Parse(b"", True)
+    except _UnsafeXml as exc:
+        raise UnreadableInput(path, f"{exc}（{info.filename}）") from None
+    except pyexpat.ExpatError as exc:
+        raise UnreadableInput(path, f"{info.filename} の XML が壊れています（{exc.lineno} 行 {exc.offset + 1} 文字目: {pyexpat.ErrorString(exc.code)}）") from None
+    return total + n
 
 
 def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
+    """What the headers declare (a cheap early refusal; the inflating counts the real bytes)."""
     if len(infos) > MAX_ENTRIES:
         raise UnreadableInput(path, f"ブックの部品が多すぎます（{len(infos):,} 個）")
     total = 0

@@ -16,8 +16,7 @@ from kofu_xl.errors import UnreadableInput
 
 __all__ = ["MAX_JSON_BYTES", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
 
-MAX_JSON_BYTES = 20 * 1024 * 1024
-
+from kofu_xl.ooxml.limits import MAX_JSON_BYTES
 
 SHIPPED_WORKBOOK_NAME = "交付円滑化計画.xlsm"
 
@@ -43,12 +42,31 @@ def shipped_plan_raw() -> dict[str, Any]:
     return json.loads(resources.files("kofu_xl.data").joinpath("shiroi_2019.plan.json").read_bytes())
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of a JSON file; a key given twice is refused (json keeps the last silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def load_json(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_JSON_BYTES:
             raise UnreadableInput(path, f"ファイルが大きすぎます（{size:,} バイト、上限 {MAX_JSON_BYTES:,} バイト）")
-        data = json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes(), object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as exc:
+        raise UnreadableInput(
+            path, f"JSON に同じキー「{exc.key}」が2回以上あります（どちらの値が正しいか決められないため読みません。1つにしてください）"
+        ) from None
     except UnreadableInput:
         raise
     except FileNotFoundError:

@@ -14,13 +14,14 @@ original style index, so it can put a cell back exactly.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW, HIGHLIGHT_MEMO_COL, LOG, NO_FILL, RESULTS, Layout
 from kofu_xl.book.memo import builder_fills, parse_memo
-from kofu_xl.book.read import GridSource, _guard_zip, workbook_layout
+from kofu_xl.book.read import GridSource, workbook_layout
 from kofu_xl.errors import CannotEdit, CannotWrite, UnreadableInput
 from kofu_xl.ooxml.edit import XlsxEditor
 from kofu_xl.ooxml.package import atomic_write
@@ -34,17 +35,21 @@ class FileSurface:
     """Validate-and-submit on a .xlsm/.xlsx file."""
 
     def __init__(self, path: Path, *, quiet: bool = False) -> None:
-        self.path = Path(path)
-        self.book_name = self.path.name
-        self.book_dir = self.path.resolve().parent
+        # A workbook reached through a symbolic link: the link's target is read and written
+        # (replacing the link by a copy would leave the real file without its 提出記録 row).
+        self.link = Path(path)
+        self.path = Path(os.path.realpath(path))
+        self.book_name = self.link.name
+        self.book_dir = self.path.parent
+        self.lock_key = self.path
         self.quiet = quiet
-        _guard_zip(self.path)
-        try:
-            self._original = self.path.read_bytes()
-        except OSError as exc:
-            raise UnreadableInput(self.path, f"読み込めません（{exc.strerror or exc}）") from None
+        self.messages: list[str] = []
+        self._load()
+
+    def _load(self) -> None:
+        self._grid = GridSource.from_path(self.path)  # the one guard runs first
+        self._original = self._read()
         self._digest = hashlib.sha256(self._original).digest()
-        self._grid = GridSource.from_path(self.path)
         for sheet in (RESULTS, LOG):
             if sheet not in self._grid.sheet_names():
                 raise UnreadableInput(self.path, f"シート「{sheet}」がありません。kofu-xl で作成したワークブックで実行してください")
@@ -54,7 +59,22 @@ class FileSurface:
             raise UnreadableInput(self.path, str(exc)) from None
         self._layout: Layout | None = None
         self._changed = False
-        self.messages: list[str] = []
+
+    def refresh(self) -> None:
+        """Read the file again (submit calls this once it holds the workbook's lock)."""
+        if not self._changed and hashlib.sha256(self._read()).digest() == self._digest:
+            return
+        self._load()
+
+    def _read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise UnreadableInput(self.path, f"読み込めません（{exc.strerror or exc}）") from None
+
+    def saved_log_rows(self) -> list[list[Any]]:
+        """提出記録 as the file on disk now holds it (submit's check after saving)."""
+        return [r for r in XlsxEditor(self._read()).read_rows(LOG, FIRST_LOG_ROW) if any(v not in (None, "") for v in r)]
 
     # -- reading
     def cells(self) -> GridSource:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
+from functools import cache
+from importlib import resources
 
-__all__ = ["PREFECTURES", "check_digit", "code_suggestions", "dantai_problem", "municipality_of"]
+__all__ = ["PREFECTURES", "check_digit", "code_suggestions", "dantai_problem", "municipality_of", "name_key"]
 
 # JIS X 0401 prefecture codes: the first two digits of a 団体コード.
 PREFECTURES: dict[str, str] = dict(
@@ -48,24 +52,21 @@ def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
     return None
 
 
-def municipality_of(code: str) -> tuple[str, str] | None:
-    """(都道府県名, 市区町村名) of a 6-digit code in the shipped municipality table, else None."""
-    return _municipalities().get(code)
-
-
+@cache
 def _municipalities() -> dict[str, tuple[str, str]]:
-    global _TABLE
-    if _TABLE is None:
-        import csv
-        import io
-        from importlib import resources
-
-        text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
-        _TABLE = {row["団体コード"]: (row["都道府県名"], row["市区町村名"]) for row in csv.DictReader(io.StringIO(text))}
-    return _TABLE
+    """{団体コード: (都道府県名, 市区町村名)} of the 1,741 municipalities (shipped data)."""
+    text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
+    return {row["団体コード"]: (row["都道府県名"], row["市区町村名"]) for row in csv.DictReader(io.StringIO(text))}
 
 
-_TABLE: dict[str, tuple[str, str]] | None = None
+def municipality_of(code: str) -> tuple[str, str] | None:
+    """(都道府県名, 市区町村名) of a 団体コード, None when it is not a municipality's code."""
+    return _municipalities().get(unicodedata.normalize("NFKC", code).strip())
+
+
+def name_key(name: str) -> str:
+    """A name as compared: NFKC, without spaces (全角・半角 and 「白井 市」 compare equal)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
 
 
 def _named(code: str) -> str:

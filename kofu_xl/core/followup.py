@@ -59,6 +59,24 @@ ACTUAL_UNKNOWN = _spec(
     "実績比較 実績 交付枚数（累計）",
     "{column}末の実績がないため、国の下限値 {expected}%（{checkpoint}）と比べられません。{detail}",
 )
+ACTUAL_ABOVE_POPULATION = _spec(
+    "actual-above-population",
+    Severity.ERROR,
+    "実績が人口を超えている",
+    "実績の累計交付枚数が、計画の人口（と公表統計の人口）を超えています。ありえない値のため、この月末の実績は判定に使いません。",
+    "公表統計のファイル（または実績比較シートの入力）の値を確認し、正しい値にしてください。",
+    "公表統計 交付枚数、実績比較 実績 交付枚数（累計）、本表1-1 人口",
+    "{column}末の実績 {actual} 枚（出典 {source}）は人口 {expected} 人を超えています。ありえない値のため判定に使いません。値を確認してください。",
+)
+ACTUAL_DECREASING = _spec(
+    "actual-decreasing",
+    Severity.ERROR,
+    "実績の累計が減っている",
+    "実績の累計交付枚数が、前の月末より減っています。累計は減らないため、どちらかの値が誤っています。",
+    "公表統計のファイル（または実績比較シートの入力）の両方の月末の値を確認してください。",
+    "公表統計 交付枚数、実績比較 実績 交付枚数（累計）",
+    "{column}末の実績 {actual} 枚（出典 {source}）は、{before}末の {expected} 枚（出典 {before_source}）より少なくなっています。累計は減らないため、値を確認してください。",
+)
 # ---------------------------------------------------------------- actuals
 
 
@@ -399,6 +417,7 @@ def follow_up(
     derived = derive(plan, schedule.bounds_by_column(plan.columns))
     pop = plan.basic.population if plan.basic.population else None
     plan_cum = plan_by_month(plan.columns, derived.cumulative)
+    actuals, implausible = plausible_actuals(actuals, pop)
     used = {m: a for m, a in sorted(actuals.items()) if as_of is None or m <= as_of}
     latest = max(used) if used else None
     as_of = as_of if as_of is not None else latest
@@ -421,8 +440,44 @@ def follow_up(
     verdicts = [_verdict(cp, plan, schedule, plan_cum, used, as_of, pop) for cp in schedule.checkpoints]
     required = _required(plan, schedule, plan_cum, used, latest, pop) if latest else None
     fu = FollowUp(plan, derived, schedule, pop, plan.basic.population_date, as_of, used, rows, verdicts, required, notes=list(notes), source=source)
-    fu.findings = _findings(fu)
+    fu.findings = implausible + _findings(fu)
     return fu
+
+
+def plausible_actuals(actuals: Mapping[str, Actual], population: Num) -> tuple[dict[str, Actual], list[Finding]]:
+    """The actuals that can be true, and an error finding for each that cannot.
+
+    A cumulative count above the population (the plan's, or the statistics' own when larger)
+    is left out of every judgement; a cumulative that goes down from one month-end to a
+    later one is reported (either figure may be the wrong one) and both stay.
+    """
+    path = "followup.actual_cumulative"
+    label = "実績 交付枚数（累計）"
+    kept: dict[str, Actual] = {}
+    findings: list[Finding] = []
+    for month, a in sorted(actuals.items()):
+        limit = max(x for x in (population, a.official_population, Decimal(0)) if x is not None)
+        if limit and a.cumulative > limit:
+            findings.append(Finding(ACTUAL_ABOVE_POPULATION, label, path, month, expected=limit, actual=a.cumulative, params={"source": a.source}))
+            continue
+        kept[month] = a
+    peak: Actual | None = None
+    for month, a in kept.items():
+        if peak is not None and a.cumulative < peak.cumulative:
+            findings.append(
+                Finding(
+                    ACTUAL_DECREASING,
+                    label,
+                    path,
+                    month,
+                    expected=peak.cumulative,
+                    actual=a.cumulative,
+                    params={"source": a.source, "before": month_label(peak.month), "before_source": peak.source},
+                )
+            )
+        if peak is None or a.cumulative >= peak.cumulative:
+            peak = a
+    return kept, findings
 
 
 def _findings(fu: FollowUp) -> list[Finding]:

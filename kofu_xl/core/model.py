@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month, wareki_date
 from kofu_xl.core.findings import Finding, RuleSpec, Severity, register
 from kofu_xl.core.numbers import NumberError, parse_number
+from kofu_xl.core.text import control_chars, formula_like, strip_controls
 
 __all__ = [
     "IMPLEMENTED",
@@ -469,6 +470,29 @@ BAD_SHAPE = register(
     )
 )
 
+CONTROL_CHARS = register(
+    RuleSpec(
+        "control-characters",
+        Severity.ERROR,
+        "制御文字が含まれている",
+        "入力欄に、画面に表示されない制御文字（NUL・BEL・ESC など）が含まれています。提出ファイルに正しく書けず、受け取った側で誤動作の原因になります。",
+        "該当する欄を入力し直してください（他の文書から貼り付けた場合は、文字だけを貼り付けてください）。",
+        "すべての入力欄",
+        "{field}{col}に制御文字 {chars} が含まれています。入力し直してください。",
+    )
+)
+FORMULA_LIKE = register(
+    RuleSpec(
+        "formula-like-text",
+        Severity.WARNING,
+        "数式のように見える文字列",
+        "文字を入れる欄の値が「=」「+」「-」「@」で始まるか、DDE（cmd|'…'!A0 など）の形をしています。表計算ソフトで開いた人が数式として実行してしまうおそれがあります。kofu-xl は文字列として書き出します。",
+        "先頭の記号を取るか、全角の記号（＝、＋、－、＠）にしてください。",
+        "市町村名・担当課名・電話番号・詳細など文字を入力する欄",
+        "{field}{col}の「{actual}」は数式のように見えます。文字列として扱いますが、先頭の記号を取るか全角にしてください。",
+    )
+)
+
 DAILY = Meta("日次実績 交付枚数", "count")
 DAILY_WEEKDAY = Meta("日次実績 曜日別合計", "count")
 DAILY_TOTAL = Meta("日次実績 月合計", "count")
@@ -501,6 +525,12 @@ class _Loader:
     def value(self, raw: object, meta: Meta, path: str, column: str | None) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
+        if isinstance(raw, str) and (chars := control_chars(raw)):
+            # reported with the cell, then dropped: nothing downstream ever holds them
+            self._add(CONTROL_CHARS, meta, path, column, actual=strip_controls(raw), chars="・".join(chars))
+            raw = strip_controls(raw)
+            if not raw.strip():
+                return None
         if meta.kind in ("text", "code"):
             return self._text(raw, meta, path, column)
         if meta.kind == "date":
@@ -566,7 +596,10 @@ class _Loader:
         if meta.kind == "code" and norm != text:
             self._add(NORMALIZED, meta, path, column, actual=text, note=f"「{text}」を「{norm}」と読み替えました")
             return norm
-        return text.strip()
+        text = text.strip()
+        if meta.kind == "text" and formula_like(text):
+            self._add(FORMULA_LIKE, meta, path, column, actual=text[:80])
+        return text
 
     def _date(self, raw: object, meta: Meta, path: str, column: str | None) -> dt.date | None:
         try:

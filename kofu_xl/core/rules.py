@@ -17,7 +17,7 @@ from decimal import Decimal
 from kofu_xl.core.calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from kofu_xl.core.calendar import Column, month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.daily import SHEET_FACTS_KEY, daily_findings
-from kofu_xl.core.dantai import dantai_problem, municipality_of
+from kofu_xl.core.dantai import dantai_problem, municipality_of, name_key
 from kofu_xl.core.findings import CATALOGUE, Finding, GroupForm, RuleSpec, Severity, group_findings, register
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label, load_plan
 from kofu_xl.core.numbers import round_half_up
@@ -276,6 +276,39 @@ def base_month_end(ctx: Context) -> Iterator[Finding]:
         BASE_DATE, _label("basic.base_issued"), "basic.base_issued", expected=end, actual=b.base_issued,
         params={"when": when, "month": month_label(month), "month_end": wareki_date(end), "effect": effect},
     )
+
+
+NAME_MISMATCH = _spec(
+    "name-code-mismatch",
+    Severity.ERROR,
+    "市町村名・都道府県名が団体コードと合わない",
+    "団体コードから分かる市区町村（全国 1,741 団体の一覧、kofu-xl に同梱）と、入力された市町村名が違うか、団体コードが一覧にありません（都道府県名との食い違いは invalid-dantai-code が示します）。提出先で別の団体の計画として扱われるおそれがあります。",
+    "団体コードと市町村名・都道府県名のどちらが正しいか確認し、正しい方に合わせてください。",
+    "団体コード、市町村名、都道府県名",
+    "{field}「{actual}」は、団体コード {code} の「{expected}」と違います。{hint}",
+)
+
+
+@rule(NAME_MISMATCH)
+def name_matches_code(ctx: Context) -> Iterator[Finding]:
+    b = ctx.plan.basic
+    if not b.dantai_code or dantai_problem(b.dantai_code, None):
+        return  # a malformed code is invalid-dantai-code's
+    known = municipality_of(b.dantai_code)
+    if known is None:
+        yield Finding(
+            NAME_MISMATCH,
+            "団体コード",
+            "basic.dantai_code",
+            expected="全国の市区町村の団体コード",
+            actual=b.dantai_code,
+            params={"code": b.dantai_code, "hint": "この団体コードの市区町村は一覧にありません。団体コードを確認してください。"},
+        )
+        return
+    _prefecture, name = known  # 都道府県名 against the code: invalid-dantai-code says it
+    for path, label, value, want in (("basic.municipality", "市町村名", b.municipality, name),):
+        if value and name_key(value) != name_key(want):
+            yield Finding(NAME_MISMATCH, label, path, expected=want, actual=value, params={"code": b.dantai_code, "hint": f"{label}を「{want}」にするか、団体コードを直してください。"})
 
 
 # ---------------------------------------------------------------- derived rows

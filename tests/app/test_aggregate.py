@@ -289,7 +289,11 @@ def test_macros_are_neither_run_nor_kept(run, mixed):
 
 def _row(code: str, name: str, population: int | None, *cumulative: int | None, errors: int = 0, costs=(("FY2019", 10, 10),), source=None) -> PlanRow:
     points = []
-    for cp, cum in zip(default_schedule().checkpoints, list(cumulative) + [None] * 3, strict=False):
+    given = list(cumulative)
+    # a checkpoint not given repeats the last figure (a plan with a projection at each one);
+    # None given explicitly is a missing projection
+    filled = given + [given[-1] if given else None] * (3 - len(given))
+    for cp, cum in zip(default_schedule().checkpoints, filled, strict=False):
         if cum is None or not population:
             points.append(Point(cum, None if population is None else Decimal(population), None, None, None, 0))
         else:
@@ -322,16 +326,35 @@ def test_subtotal_verdict_rounds_like_the_plans(cum, status):
 
 
 def test_plans_without_a_projection_stay_out_of_that_checkpoints_sums():
-    rows = [_row("122327", "甲", 1000, 300, 500), _row("121002", "乙", 3000, 900), _row("122025", "丙", None, 50, 60)]
+    """subtotal() pairs each checkpoint's cumulative with its own population; roll_up() sums a
+    total row over one set of plans: a plan without a projection somewhere is left out of the
+    totals altogether, with the reason."""
+    rows = [_row("122327", "甲", 1000, 300, 500, 700), _row("121002", "乙", 3000, 900, None, 1500), _row("122025", "丙", None, 50, 60, 70)]
     t = subtotal(rows, "12", "千葉県", default_schedule())
     assert (t.points[0].cumulative, t.points[0].population, t.points[0].plans) == (1200, 4000, 2)
     assert (t.points[1].cumulative, t.points[1].population, t.points[1].plans) == (500, 1000, 1)
-    assert t.points[2].rate is None and t.points[2].status is None and t.points[2].plans == 0
-    assert t.population == 4000  # 丙 states no population
     rollup = roll_up(rows)
+    total = rollup.groups[0][0]
+    assert total.plans == 1 and total.population == 1000 and [p.cumulative for p in total.points] == [300, 500, 700]
+    assert all(p.plans == 1 for p in total.points) and total.base_issued == 100
+    assert rollup.national == total.__class__(**{**total.__dict__, "key": "", "label": "全国"})
+    reasons = {u.source: u.reason for u in rollup.unused if u.kind == "excluded"}
+    assert set(reasons) == {"121002.json", "122025.json"} and "R3年3月末" in reasons["121002.json"] and "人口" in reasons["122025.json"]
+    assert all(u.counts_as_failure for u in rollup.unused)
     headers = [h for h, _f, _w in agg._headers(default_schedule(), rollup.cost_keys)]
-    values = agg._subtotal_values(rollup.groups[0][0], default_schedule(), rollup.cost_keys)
-    assert "R3年3月末の率は見込みのある 1/3 団体で算出" in values[headers.index("備考")]
+    shown = {r.source: agg._plan_values(r, rollup.cost_keys, rollup.excluded.get(r.source))[headers.index("備考")] for r in rollup.rows}
+    assert "都道府県計・全国計に含めていません" in shown["121002.json"] and "都道府県計・全国計" not in shown["122327.json"]
+
+
+def test_implausible_plans_stay_out_of_the_totals():
+    """A projection above the population (a rate of 99,999,999,999,900 %) or a base count above
+    it: the plan's own row shows it, the totals leave it out and say why."""
+    bogus = _row("122025", "丙", 1000, 300, 999_999_999_999_000)
+    rollup = roll_up([_row("122327", "甲", 1000, 300, 500, 700), bogus])
+    assert rollup.national.plans == 1 and rollup.national.points[1].cumulative == 500
+    assert max(p.shown for p in rollup.national.points) < 100
+    (u,) = [u for u in rollup.unused if u.kind == "excluded"]
+    assert u.source == "122025.json" and "人口 1,000 人を超えています" in u.reason
 
 
 def test_duplicates_count_once_and_contradictions_count_never():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-from kofu_xl.cli import main
 from kofu_xl.app.report import make_result
-from kofu_xl.core.rules import check_plan
-from kofu_xl.book.sources import shipped_plan_raw
 from kofu_xl.app.summary import summary_html
+from kofu_xl.book.sources import shipped_plan_raw
+from kofu_xl.cli import main
+from kofu_xl.core.rules import check_plan
 
 NOT_THE_FORM = re.compile(r"(?<![A-Za-z0-9])R1(?![0-9])|R1年|令和1年")
 

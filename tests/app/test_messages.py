@@ -18,10 +18,10 @@ import openpyxl
 import pytest
 
 from kofu_xl.book.build import build_sheets
-from kofu_xl.cli import main
 from kofu_xl.book.layout import layout_for
-from kofu_xl.core.model import load_plan
 from kofu_xl.book.sources import shipped_plan_raw
+from kofu_xl.cli import main
+from kofu_xl.core.model import load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 

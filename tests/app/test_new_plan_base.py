@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from kofu_xl.core.calc import derive
 from kofu_xl.app.municipalities import new_plan
-from kofu_xl.core.rules import run_rules
 from kofu_xl.app.stats import build_municipality_table, described_date, shipped_stats
+from kofu_xl.core.calc import derive
+from kofu_xl.core.rules import run_rules
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_END = dt.date(2019, 8, 31)

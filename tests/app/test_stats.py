@@ -27,7 +27,6 @@ from kofu_xl.app.stats import (
     read_stats_dir,
     render_municipality_csv,
 )
-
 from tests.conftest import reference_stats_dir
 
 STATS_DIR = reference_stats_dir()  # the publication CSVs, recreated from the shipped table
@@ -476,7 +475,7 @@ def test_shipped_statistics_cover_every_municipality_2019_04_to_2022_12() -> Non
 
 
 def test_pack_and_unpack_are_exact_and_reproducible() -> None:
-    from kofu_xl.app.stats import pack_stats, shipped_stats, unpack_stats, SHIPPED_STATS
+    from kofu_xl.app.stats import SHIPPED_STATS, pack_stats, shipped_stats, unpack_stats
 
     tables = shipped_stats()
     packed = pack_stats(tables)
@@ -487,7 +486,6 @@ def test_pack_and_unpack_are_exact_and_reproducible() -> None:
 def test_shipped_statistics_equal_the_original_files_when_present() -> None:
     """Where the original CSVs are at hand (the team's reference folder), the shipped table
     holds exactly their values (the lost <NA> codes filled in)."""
-    import os
     from kofu_xl.app.stats import read_stats_dir, shipped_stats
 
     folder = Path(os.environ.get("KOFU_SHARED") or Path(__file__).resolve().parents[2].parent / "shared") / "reference" / "issuance_stats"

@@ -172,7 +172,7 @@ def test_failure_mid_write_leaves_no_partial_file_and_the_workbook_unchanged(tmp
     before = path.read_bytes()
     out = tmp_path / "out"
     calls = {"n": 0}
-    real = os.replace
+    real = os.link
 
     def flaky(src, dst):
         calls["n"] += 1
@@ -180,8 +180,10 @@ def test_failure_mid_write_leaves_no_partial_file_and_the_workbook_unchanged(tmp
             raise OSError(28, "No space left on device")
         return real(src, dst)
 
-    monkeypatch.setattr(submit_mod.os, "replace", flaky)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(submit_mod.os, "link", flaky)
+    from kofu_xl.errors import CannotWrite
+
+    with pytest.raises(CannotWrite, match="ディスクの空きがありません"):
         submit(FileSurface(path, quiet=True), out, now=NOW)
     assert list(out.iterdir()) == []  # no package, no temp file
     assert path.read_bytes() == before
