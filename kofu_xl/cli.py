@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     add_aggregate_parser(sub)
     from .doctor import add_doctor_parser
     add_doctor_parser(sub)
+    from .proposals import add_propose_parser
+
+    add_propose_parser(sub)
     return p
 
 

@@ -1,0 +1,554 @@
+"""計画案: a first draft of ② 交付枚数, ⑤ 職員配置数 and their cost, from the national schedule.
+
+Pure core (no I/O): :func:`propose` takes a plan (its 基礎情報, the issuance it already has —
+actuals typed or taken from the statistics — the staff on hand, the capacity parameter and
+the cost working), the national schedule and a few :class:`Choices`, and returns a
+:class:`Proposal`: the monthly ② for every column of the form, the cumulative count and rate,
+the staff each column needs at the capacity rule (1,000 cards a month need 6 staff unless the
+plan says otherwise), what that staffing adds to 本表1-2, and for each checkpoint whether its
+target is met or by how many cards it is out of reach. :func:`apply_proposal` puts the
+proposal into a copy of the plan (the workbook writers and 「計画案を採用」 use it).
+
+The problem
+-----------
+Unknowns: the issuance ``x`` of each column the proposal may change (from ``first_month``
+on; a fiscal-year column is 12 equal months, its *level* is its value / 12). Constraints:
+
+* whole cards, ``x >= 0``;
+* the cumulative count at each checkpoint column reaches its target
+  ``ceil(pct / 100 × population)`` (pct = the printed 下限値, or the middle of the band);
+* the level never rises by more than ``max_step`` cards a month over the previous column
+  (the first changed column included: from the last fixed one);
+* the level never exceeds what ``max_staff`` can serve (``max_staff × cards / staff``);
+* between two checkpoints the level never decreases (it may drop right after one, and
+  from the last fixed month into the first changed one).
+
+The algorithm: no solver
+------------------------
+The constraints are a chain of one-sided bounds, which makes the problem monotone and
+lets a direct construction solve it exactly — in microseconds, with nothing beyond the
+standard library (the core imports only core, so a linear-programming solver would have
+to live in another layer for no gain):
+
+1. **Reach.** ``U_t = min(cap, U_{t-1} + step)`` (the fastest ramp the office can run) is
+   the pointwise largest feasible plan: any feasible ``x_t <= min(cap, x_{t-1} + step) <=
+   U_t`` by induction. So a checkpoint can be met at all iff ``U``'s cumulative reaches
+   it; otherwise the shortfall in cards is exact, and the target is lowered to what ``U``
+   reaches (the closest plan: every earlier column at its maximum).
+2. **Lowest peak.** The same ramp capped at a level ``P`` is the largest plan whose months
+   stay at or below ``P``; it is feasible iff it meets every (reachable) target, and that is
+   monotone in ``P``. A bisection finds the least peak ``P*`` (fewest staff at the busiest
+   month).
+3. **No more than needed.** The ramp at ``P*`` overshoots the targets. Segment by segment
+   (between checkpoints, first to last), it is cut back by the slack every later checkpoint
+   can spare, with a water level: ``y_i = max(l_i, min(v_i, h))``, where ``v`` is the ramp
+   and ``l_i = next - (n + 1 - i) × step`` the least level from which the next segment can
+   still be reached. Levels stay non-decreasing and within ``step``; lowering the earliest
+   months at level ``h`` by one card hits the exact sum. With aim "lower" the final
+   checkpoint lands on its target exactly and earlier ones on theirs unless a later one
+   needs a head start.
+4. **After the last checkpoint** (R4年度) the plan keeps the pace of the column before,
+   never beyond the population.
+
+Staff per column is :func:`kofu_xl.calc.staff_needed` of the column's monthly volume, the
+form's own rule. Staff beyond those on hand are counted as 臨時・非常勤職員: staff-months ×
+a monthly cost (``Choices.monthly_temporary_yen``; by default the plan's own working, e.g.
+白井市 R2年度 6,360,000円 / 48 人月 = 132,500円), added to the 積算's 臨時・非常勤 所要額 (円)
+and rounded up to 千円 as the form does (:func:`kofu_xl.calc.senyen`). Everything is exact
+(int, Fraction, Decimal); no float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal
+
+from . import calc
+from .calendar import Column, fiscal_year, fiscal_year_label, month_label
+from .model import CostYear, Plan, Staff, Working
+from .schedule import Schedule
+
+__all__ = [
+    "DEFAULT_MONTHLY_TEMPORARY_YEN",
+    "CheckpointOutcome",
+    "Choices",
+    "CostEffect",
+    "Proposal",
+    "ProposalError",
+    "apply_proposal",
+    "propose",
+]
+
+Aim = Literal["lower", "middle"]
+
+DEFAULT_MONTHLY_TEMPORARY_YEN = Decimal(132500)
+"""One temporary staff for a month when the plan's working cannot tell: 白井市's R2年度 working
+(臨時・非常勤職員 4名体制 6,360,000円 = 48 人月)."""
+
+
+class ProposalError(ValueError):
+    """The plan lacks what a proposal needs; ``str()`` is a Japanese sentence naming the field."""
+
+
+@dataclass(frozen=True)
+class Choices:
+    aim: Aim = "lower"
+    max_step: int | None = None  # largest rise of the monthly level over the previous column (cards)
+    first_month: str | None = None  # first month the proposal may change; default: after the actuals
+    max_staff: Decimal | None = None  # staff the office can field at most (a capacity cap)
+    staff_on_hand: Decimal | None = None  # overrides ⑤職員配置数 合計 of the plan
+    monthly_temporary_yen: Decimal | None = None  # cost of one added staff for a month (円)
+
+
+@dataclass(frozen=True)
+class CheckpointOutcome:
+    month: str  # "2020-07"
+    column: str  # column key ("2020-07", "FY2021")
+    label: str  # "R2年7月末"
+    lower_pct: Decimal
+    upper_pct: Decimal
+    target_pct: Decimal
+    target_cards: int  # ceil(target_pct / 100 × population)
+    cumulative: int
+    rate: Decimal  # exact fraction
+    status: str | None  # below / ok / above (as the form shows the rate)
+    reachable: bool
+    shortfall: int  # cards missing against the target (0 when met)
+    fixed: bool  # the checkpoint lies before the first month the proposal may change
+
+
+@dataclass(frozen=True)
+class CostEffect:
+    """What the added staff do to one 本表1-2 year."""
+
+    key: str  # "FY2020"
+    label: str  # "R2年度"
+    staff_months: Decimal
+    unit_yen: Decimal
+    added_yen: Decimal
+    temporary_yen_before: Decimal
+    temporary_yen_after: Decimal
+    senyen_before: Decimal  # 臨時・非常勤 (千円, rounded up) from the working before
+    senyen_after: Decimal
+    added_senyen: Decimal
+
+
+@dataclass(frozen=True)
+class Proposal:
+    columns: list[Column]
+    first_changed: int  # index of the first column the proposal set
+    issuance: list[Decimal | None]  # the base column (R元年8月(実績)) keeps what the plan has, maybe nothing
+    current: list[Decimal | None]  # the plan's own ② before the proposal
+    cumulative: list[Decimal]
+    rate: list[Decimal]  # exact fractions
+    monthly_volume: list[Decimal | None]
+    staff_needed: list[Decimal | None]
+    staff_on_hand: list[Decimal]
+    staff_added: list[Decimal]
+    checkpoints: list[CheckpointOutcome]
+    costs: list[CostEffect]
+    peak: Decimal  # the highest monthly level the proposal sets
+    choices: Choices
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[bool]:
+        return [i >= self.first_changed for i in range(len(self.columns))]
+
+    @property
+    def out_of_reach(self) -> list[CheckpointOutcome]:
+        return [c for c in self.checkpoints if not c.reachable]
+
+
+# ---------------------------------------------------------------- the construction
+
+
+def _ceil(x: Fraction) -> int:
+    return -((-x.numerator) // x.denominator)
+
+
+def _floor(x: Fraction) -> int:
+    return x.numerator // x.denominator
+
+
+@dataclass
+class _Unit:
+    weight: int  # months in the column
+    fixed_value: int | None  # set when the column may not change
+
+
+def _ramp(units: Sequence[_Unit], start_level: Fraction | None, cap: Fraction | None, step: int | None, peak: Fraction | None) -> list[int]:
+    """The largest plan under the caps: each level min(peak, cap, previous + step)."""
+    out: list[int] = [0]  # the base column: its count is in base_issued already
+    prev = start_level
+    for u in units[1:]:
+        if u.fixed_value is not None:
+            out.append(u.fixed_value)
+            prev = Fraction(u.fixed_value, u.weight)
+            continue
+        bounds = [b for b in (peak, cap, None if prev is None or step is None else prev + step) if b is not None]
+        level = min(bounds) if bounds else None
+        value = _floor(level * u.weight) if level is not None else 10**12
+        value = max(value, 0)
+        out.append(value)
+        prev = Fraction(value, u.weight)
+    return out
+
+
+def _cum_at(values: Sequence[int], upto: int) -> int:
+    return sum(values[: upto + 1])
+
+
+def _fill_to(v: list[int], low: list[int], target: int) -> list[int]:
+    """Values between low and v (both non-decreasing), non-decreasing, summing to target."""
+    if target >= sum(v):
+        return list(v)
+    if target <= sum(low):
+        return list(low)
+
+    def f(h: int) -> int:
+        return sum(max(lo, min(hi, h)) for lo, hi in zip(low, v, strict=True))
+
+    lo_h, hi_h = 0, max(v)
+    while lo_h < hi_h:  # least h with f(h) >= target
+        mid = (lo_h + hi_h) // 2
+        if f(mid) >= target:
+            hi_h = mid
+        else:
+            lo_h = mid + 1
+    h = lo_h
+    y = [max(lo, min(hi, h)) for lo, hi in zip(low, v, strict=True)]
+    excess = sum(y) - target
+    for i in range(len(y)):  # lower the earliest months at level h by one card
+        if excess == 0:
+            break
+        if y[i] == h and low[i] <= h - 1:
+            y[i] -= 1
+            excess -= 1
+    return y
+
+
+def _level(values: Sequence[int], units: Sequence[_Unit], j: int, start_level: Fraction | None) -> Fraction | None:
+    return Fraction(values[j], units[j].weight) if j > 0 else start_level
+
+
+def _segment(
+    values: list[int],
+    units: Sequence[_Unit],
+    seg: list[int],
+    goal: int,
+    later: list[tuple[int, int]],
+    start_level: Fraction | None,
+    cap: Fraction | None,
+    step: int | None,
+    notes: list[str],
+) -> None:
+    """Set the columns ``seg`` (ending at a checkpoint) in ``values``.
+
+    Least sum S reaching ``goal`` for which some end level L keeps every ``later`` goal
+    reachable by the fastest ramp from L; then the most level shape with sum S whose end is at
+    least L (lower envelope: L - (n - 1 - i) × step). Both searches are bisections over
+    monotone predicates (more cards or a higher end level never make the rest harder).
+    """
+    if not seg:
+        return
+    weights = {units[j].weight for j in seg}
+    if len(weights) != 1:
+        notes.append("月の列と年度の列が同じ区間にあるため、その区間は最大の計画のままにしました")
+        return
+    w = weights.pop()
+    n = len(seg)
+    prev = _level(values, units, seg[0] - 1, start_level)
+    seg_units = [units[0]] + [units[j] for j in seg]
+    v = _ramp(seg_units, prev, cap, step, None)[1:]  # the fastest from the previous column
+    before = sum(values[1 : seg[0]])
+    rest = seg[-1] + 1
+
+    def rest_ok(total: int, end_level: Fraction) -> bool:
+        if not later:
+            return True
+        ramp = _ramp([units[0]] + list(units[rest:]), end_level, cap, step, None)[1:]
+        cum = before + total
+        for j, value in zip(range(rest, len(units)), ramp, strict=False):
+            cum += value
+            for i, g in later:
+                if i == j and cum < g:
+                    return False
+        return True
+
+    def low_for(end_value: int) -> list[int]:
+        if step is None:
+            return [0] * (n - 1) + [end_value]
+        return [min(v[p], max(0, end_value - (n - 1 - p) * step * w)) for p in range(n)]
+
+    def least_end(total: int) -> int | None:
+        """The least end value (whole cards) that keeps the rest reachable, or None."""
+        if not rest_ok(total, Fraction(v[-1], w)):
+            return None
+        lo, hi = 0, v[-1]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if rest_ok(total, Fraction(mid, w)):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def shape_ok(total: int) -> bool:
+        end = least_end(total)
+        return end is not None and sum(low_for(end)) <= total
+
+    lo, hi = max(0, goal - before), sum(v)
+    lo = min(lo, hi)
+    if not shape_ok(hi):
+        lo = hi  # cannot happen when the goals came from the fastest ramp; keep the fastest
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if shape_ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    end = least_end(lo)
+    low = low_for(end if end is not None else v[-1])
+    for j, value in zip(seg, _fill_to(v, low, lo), strict=True):
+        values[j] = value
+
+
+def propose(plan: Plan, schedule: Schedule, choices: Choices | None = None, actuals: Mapping[str, Decimal] | None = None) -> Proposal:
+    """The plan's proposal; see the module docstring. Raises :class:`ProposalError`."""
+    ch = choices or Choices()
+    cols = plan.columns
+    pop = plan.basic.population
+    base = plan.basic.base_issued
+    if pop is None or pop <= 0:
+        raise ProposalError("本表1-1 の人口が未入力です。人口を入力してから計画案を作成してください")
+    if base is None:
+        raise ProposalError("本表1-1 の交付枚数（基準日時点）が未入力です。入力してから計画案を作成してください")
+    if ch.max_step is not None and ch.max_step < 0:
+        raise ProposalError("月当たりの増加の上限は 0 以上で指定してください")
+    if ch.max_staff is not None and ch.max_staff < 0:
+        raise ProposalError("職員数の上限は 0 以上で指定してください")
+    params = plan.parameters
+    current = plan.series("issuance")
+    given = {c.key: v for c, v in zip(cols, current, strict=True)}
+    for key, value in (actuals or {}).items():
+        if key in given:
+            given[key] = value
+    notes: list[str] = []
+
+    # the first column the proposal may change
+    actual_through = params.actual_through
+    first = 1
+    for i, c in enumerate(cols):
+        if i > 0 and actual_through is not None and c.last_month <= actual_through:
+            first = i + 1
+    if ch.first_month is not None:
+        wanted = next((i for i, c in enumerate(cols) if c.last_month >= ch.first_month), len(cols))
+        if wanted < first:
+            notes.append(f"{month_label(ch.first_month)}は実績の月のため、{cols[first].label if first < len(cols) else '最後の列'}から計画案を作成しました")
+        first = max(first, wanted)
+    for i in range(1, first):
+        if given[cols[i].key] is None:
+            notes.append(f"{cols[i].label}の②交付枚数が未入力のため、その列から計画案を作成しました")
+            first = i
+            break
+    first = max(first, 1)
+
+    units = [
+        _Unit(len(c.months), None if i >= first else int(given[c.key] or 0))
+        for i, c in enumerate(cols)
+    ]
+    base_i = int(base)
+    population = Fraction(int(pop)) if pop == pop.to_integral_value() else Fraction(str(pop))
+    cap = None
+    if ch.max_staff is not None:
+        cap = Fraction(str(ch.max_staff)) * Fraction(str(params.capacity_cards_per_month)) / Fraction(str(params.capacity_staff))
+    step = ch.max_step
+    first_value = given[cols[0].key]  # the base month's own issuance (R元年8月(実績))
+    start_level = Fraction(int(first_value)) if first_value is not None else None
+
+    # checkpoints and their targets
+    cps: list[tuple[int, object, Decimal, Decimal, Decimal, int]] = []
+    for i, c in enumerate(cols):
+        cp = schedule.checkpoint_for_column(c)
+        if cp is None:
+            continue
+        lo, up = schedule.lower_pct(cp), schedule.upper_pct(cp)
+        pct = lo if ch.aim == "lower" else (lo + up) / 2
+        target = _ceil(Fraction(str(pct)) * population / 100) - base_i
+        cps.append((i, cp, lo, up, pct, target))
+
+    # 1. reach: the fastest ramp
+    fastest = _ramp(units, start_level, cap, step, None)
+    goals = {}
+    for i, _cp, _lo, _up, _pct, target in cps:
+        reach = _cum_at(fastest, i)
+        goals[i] = min(target, reach) if i >= first else None
+
+    def meets(values: Sequence[int]) -> bool:
+        return all(g is None or _cum_at(values, i) >= g for i, g in goals.items())
+
+    # 2. segment by segment (between checkpoints), the least cumulative that keeps every later
+    # target within reach, levelled: see _segment
+    values = list(fastest)
+    cp_idx = sorted(i for i, g in goals.items() if g is not None)
+    seg_start = first
+    for end in cp_idx:
+        seg = list(range(seg_start, end + 1))
+        seg_start = end + 1
+        later = [(i, goals[i]) for i in cp_idx if i > end]
+        _segment(values, units, seg, goals[end], later, start_level, cap, step, notes)
+
+    # 3. after the last checkpoint: keep the pace, never beyond the population
+    tail_from = (cp_idx[-1] + 1) if cp_idx else first
+    tail_from = max(tail_from, first)
+    for j in range(tail_from, len(units)):
+        prev_j = j - 1
+        level = Fraction(values[prev_j], units[prev_j].weight) if prev_j > 0 else (start_level or Fraction(0))
+        bounds = [level] + ([cap] if cap is not None else [])
+        value = _floor(min(bounds) * units[j].weight)
+        room = _floor(population) - base_i - sum(values[1:j])
+        values[j] = max(0, min(value, room))
+
+    # outcome
+    issuance: list[Decimal | None] = [given[cols[0].key]] + [Decimal(v) for v in values[1:]]
+    for i in range(1, first):
+        issuance[i] = Decimal(given[cols[i].key])
+    cumulative = calc.cumulative(Decimal(base_i), issuance)
+    rate = [calc.coverage_rate(c, Decimal(int(pop)) if pop == pop.to_integral_value() else pop) for c in cumulative]
+    cards, per = params.capacity_cards_per_month, params.capacity_staff
+    volume = [calc.monthly_volume(c, v) for c, v in zip(cols, issuance, strict=True)]
+    needed = [calc.staff_needed(m, cards, per) for m in volume]
+    on_hand_series = plan.series("staff.total")
+    on_hand = [ch.staff_on_hand if ch.staff_on_hand is not None else (s if s is not None else Decimal(0)) for s in on_hand_series]
+    added = [max(Decimal(0), n - h) if i >= first and n is not None else Decimal(0) for i, (n, h) in enumerate(zip(needed, on_hand, strict=True))]
+
+    outcomes = []
+    for i, cp, lo_pct, up_pct, pct, target in cps:
+        cum = int(cumulative[i])
+        need = target + base_i
+        outcomes.append(
+            CheckpointOutcome(
+                month=cp.month,
+                column=cols[i].key,
+                label=f"{month_label(cp.month)}末",
+                lower_pct=lo_pct,
+                upper_pct=up_pct,
+                target_pct=pct,
+                target_cards=need,
+                cumulative=cum,
+                rate=rate[i],
+                status=calc.bound_status(rate[i], lo_pct, up_pct),
+                reachable=cum >= need,
+                shortfall=max(0, need - cum),
+                fixed=i < first,
+            )
+        )
+    peak = max((Decimal(values[j]) / units[j].weight for j in range(first, len(units))), default=Decimal(0))
+    return Proposal(
+        columns=cols,
+        first_changed=first,
+        issuance=issuance,
+        current=list(current),
+        cumulative=cumulative,
+        rate=rate,
+        monthly_volume=volume,
+        staff_needed=needed,
+        staff_on_hand=on_hand,
+        staff_added=added,
+        checkpoints=outcomes,
+        costs=_costs(plan, cols, added, ch),
+        peak=peak,
+        choices=ch,
+        notes=notes,
+    )
+
+
+# ---------------------------------------------------------------- cost
+
+
+def temporary_staff_months(plan: Plan, fy: int) -> Decimal | None:
+    """臨時・非常勤 staff-months of a fiscal year from ⑤'s parts; None unless all 12 months are columns."""
+    months = 0
+    total = Decimal(0)
+    parts = [plan.series(f"staff.{p}") for p in Staff.PARTS if p.endswith("temporary")]
+    for i, c in enumerate(plan.columns):
+        if fiscal_year(c.months[0]) != fy:
+            continue
+        months += len(c.months)
+        total += sum((s[i] or Decimal(0) for s in parts), Decimal(0)) * len(c.months)
+    return total if months == 12 else None
+
+
+def monthly_temporary_yen(plan: Plan) -> Decimal:
+    """The cost of one temporary staff for a month from the plan's own working (latest year
+    that gives a whole yen), else :data:`DEFAULT_MONTHLY_TEMPORARY_YEN`."""
+    for key in reversed(plan.cost_keys):
+        w = plan.working.get(key)
+        months = temporary_staff_months(plan, int(key[2:]))
+        if w is None or w.temporary_yen is None or not months:
+            continue
+        unit = calc.CTX.divide(w.temporary_yen, months)
+        if unit == unit.to_integral_value() and unit > 0:
+            return unit
+    return DEFAULT_MONTHLY_TEMPORARY_YEN
+
+
+def _costs(plan: Plan, cols: list[Column], added: list[Decimal], ch: Choices) -> list[CostEffect]:
+    unit = ch.monthly_temporary_yen if ch.monthly_temporary_yen is not None else monthly_temporary_yen(plan)
+    out = []
+    for key in plan.cost_keys:
+        fy = int(key[2:])
+        months = sum((a * len(c.months) for c, a in zip(cols, added, strict=True) if fiscal_year(c.months[0]) == fy), Decimal(0))
+        before = (plan.working.get(key) or Working()).temporary_yen or Decimal(0)
+        added_yen = calc.CTX.multiply(months, unit)
+        after = before + added_yen
+        s_before, s_after = calc.senyen(before), calc.senyen(after)
+        out.append(
+            CostEffect(key, fiscal_year_label(fy), months, unit, added_yen, before, after, s_before, s_after, s_after - s_before)
+        )
+    return out
+
+
+# ---------------------------------------------------------------- into a plan
+
+
+def apply_proposal(plan: Plan, proposal: Proposal) -> Plan:
+    """A copy of the plan with the proposal's ②, ⑤ and 臨時・非常勤 cost in place.
+
+    Only the columns the proposal set change. ⑤: the added staff go to 本庁 臨時・非常勤;
+    a column without parts gets the staff on hand as 本庁 正規; the total is the sum of the
+    parts. 本表1-2 changes only in the years where staff are added: 臨時・非常勤 (千円,
+    rounded up from the working's 円), I. and ① as the sums of their parts.
+    """
+    new = plan.model_copy(deep=True)
+    cols = proposal.columns
+    n = len(cols)
+    first = proposal.first_changed
+    issuance = list(plan.series("issuance"))
+    staff = {p: list(plan.series(f"staff.{p}")) for p in (*Staff.PARTS, "total")}
+    for i in range(first, n):
+        issuance[i] = proposal.issuance[i]
+        parts = [staff[p][i] for p in Staff.PARTS]
+        if all(v is None for v in parts):
+            for p in Staff.PARTS:
+                staff[p][i] = Decimal(0)
+            staff["honcho_regular"][i] = proposal.staff_on_hand[i]
+        staff["honcho_temporary"][i] = (staff["honcho_temporary"][i] or Decimal(0)) + proposal.staff_added[i]
+        staff["total"][i] = sum((staff[p][i] or Decimal(0) for p in Staff.PARTS), Decimal(0))
+    new.issuance = issuance
+    for p, values in staff.items():
+        setattr(new.staff, p, values)
+    for effect in proposal.costs:
+        if effect.added_yen == 0:
+            continue
+        w = new.working.setdefault(effect.key, Working())
+        w.temporary_yen = effect.temporary_yen_after
+        year = new.costs.setdefault(effect.key, CostYear())
+        year.personnel_temporary = effect.senyen_after
+        year.personnel_total = calc.personnel_sum(year)
+        year.total = calc.subsidy_sum(year)
+    return new
