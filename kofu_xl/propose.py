@@ -60,7 +60,7 @@ and rounded up to 千円 as the form does (:func:`kofu_xl.calc.senyen`). Everyth
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -68,7 +68,7 @@ from typing import Literal
 
 from . import calc
 from .calendar import Column, fiscal_year, fiscal_year_label, month_label
-from .model import CostYear, Plan, Staff, Working
+from .model import CostYear, Declared, Plan, Staff, Working
 from .schedule import Schedule
 
 __all__ = [
@@ -180,30 +180,51 @@ class _Unit:
     fixed_value: int | None  # set when the column may not change
 
 
-def _ramp(units: Sequence[_Unit], start_level: Fraction | None, cap: Fraction | None, step: int | None, peak: Fraction | None) -> list[int]:
-    """The largest plan under the caps: each level min(peak, cap, previous + step)."""
-    out: list[int] = [0]  # the base column: its count is in base_issued already
-    prev = start_level
-    for u in units[1:]:
-        if u.fixed_value is not None:
-            out.append(u.fixed_value)
-            prev = Fraction(u.fixed_value, u.weight)
-            continue
-        bounds = [b for b in (peak, cap, None if prev is None or step is None else prev + step) if b is not None]
-        level = min(bounds) if bounds else None
-        value = _floor(level * u.weight) if level is not None else 10**12
-        value = max(value, 0)
-        out.append(value)
-        prev = Fraction(value, u.weight)
-    return out
+class _Ramps:
+    """The fastest ramps under the caps, in whole numbers.
+
+    Levels (cards a month) are kept multiplied by ``scale`` (12: a fiscal-year column's level
+    is its value / 12), so every comparison is exact integer arithmetic.
+    """
+
+    def __init__(self, units: Sequence[_Unit], cap: Fraction | None, step: int | None) -> None:
+        self.units = units
+        self.scale = 12
+        self.cap = None if cap is None else _floor(cap * self.scale)
+        self.step = None if step is None else step * self.scale
+
+    def level(self, value: int, j: int) -> int:
+        """The scaled level of column j holding ``value`` (rounded down for fiscal years)."""
+        return value * self.scale // self.units[j].weight
+
+    def run(self, first: int, start: int | None, last: int | None = None) -> list[int]:
+        """Values of columns first..last (default: to the end), each at min(cap, previous + step)."""
+        out: list[int] = []
+        prev = start
+        stop = len(self.units) if last is None else last + 1
+        for j in range(first, stop):
+            u = self.units[j]
+            if u.fixed_value is not None:
+                value = u.fixed_value
+            else:
+                bound = self.cap
+                if prev is not None and self.step is not None:
+                    bound = prev + self.step if bound is None else min(bound, prev + self.step)
+                value = _UNBOUNDED if bound is None else max(0, bound * u.weight // self.scale)
+            out.append(value)
+            prev = self.level(value, j)
+        return out
 
 
-def _cum_at(values: Sequence[int], upto: int) -> int:
-    return sum(values[: upto + 1])
+_UNBOUNDED = 10**12  # a column with neither a step nor a cap: more than any municipality needs
 
 
-def _fill_to(v: list[int], low: list[int], target: int) -> list[int]:
-    """Values between low and v (both non-decreasing), non-decreasing, summing to target."""
+def _fill_to(v: list[int], low: list[int], target: int, *, split: bool = True) -> list[int]:
+    """Values between low and v (both non-decreasing), non-decreasing, summing to target.
+
+    ``split`` False (a step limit of 0: no month may rise by even one card) keeps the water
+    level whole, so the sum may exceed the target by less than one card a column.
+    """
     if target >= sum(v):
         return list(v)
     if target <= sum(low):
@@ -221,7 +242,7 @@ def _fill_to(v: list[int], low: list[int], target: int) -> list[int]:
             lo_h = mid + 1
     h = lo_h
     y = [max(lo, min(hi, h)) for lo, hi in zip(low, v, strict=True)]
-    excess = sum(y) - target
+    excess = sum(y) - target if split else 0
     for i in range(len(y)):  # lower the earliest months at level h by one card
         if excess == 0:
             break
@@ -231,89 +252,79 @@ def _fill_to(v: list[int], low: list[int], target: int) -> list[int]:
     return y
 
 
-def _level(values: Sequence[int], units: Sequence[_Unit], j: int, start_level: Fraction | None) -> Fraction | None:
-    return Fraction(values[j], units[j].weight) if j > 0 else start_level
+def _least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+    """The least x in [lo, hi] with ok(x) (ok monotone, ok(hi) assumed)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
-def _segment(
-    values: list[int],
-    units: Sequence[_Unit],
-    seg: list[int],
-    goal: int,
-    later: list[tuple[int, int]],
-    start_level: Fraction | None,
-    cap: Fraction | None,
-    step: int | None,
-    notes: list[str],
-) -> None:
+def _segment(values: list[int], ramps: _Ramps, seg: list[int], goal: int, later: list[tuple[int, int]], start: int | None, notes: list[str]) -> None:
     """Set the columns ``seg`` (ending at a checkpoint) in ``values``.
 
-    Least sum S reaching ``goal`` for which some end level L keeps every ``later`` goal
-    reachable by the fastest ramp from L; then the most level shape with sum S whose end is at
-    least L (lower envelope: L - (n - 1 - i) × step). Both searches are bisections over
-    monotone predicates (more cards or a higher end level never make the rest harder).
+    For an end value L of the segment, need(L) is the least segment sum that keeps every
+    ``later`` goal reachable by the fastest ramp from L (non-increasing in L), and low(L) the
+    least segment from which L can be reached within the step (its sum non-decreasing in L).
+    The segment gets the least sum S >= its own goal with some L where need(L) <= S and
+    sum(low(L)) <= S — found where the two cross, by bisection — and the most level shape of
+    sum S above low(L) (:func:`_fill_to`).
     """
     if not seg:
         return
+    units = ramps.units
     weights = {units[j].weight for j in seg}
     if len(weights) != 1:
         notes.append("月の列と年度の列が同じ区間にあるため、その区間は最大の計画のままにしました")
         return
     w = weights.pop()
     n = len(seg)
-    prev = _level(values, units, seg[0] - 1, start_level)
-    seg_units = [units[0]] + [units[j] for j in seg]
-    v = _ramp(seg_units, prev, cap, step, None)[1:]  # the fastest from the previous column
+    prev = ramps.level(values[seg[0] - 1], seg[0] - 1) if seg[0] > 1 else start
+    v = ramps.run(seg[0], prev, seg[-1])  # the fastest from the previous column
     before = sum(values[1 : seg[0]])
     rest = seg[-1] + 1
+    memo: dict[int, int] = {}
 
-    def rest_ok(total: int, end_level: Fraction) -> bool:
-        if not later:
-            return True
-        ramp = _ramp([units[0]] + list(units[rest:]), end_level, cap, step, None)[1:]
-        cum = before + total
-        for j, value in zip(range(rest, len(units)), ramp, strict=False):
-            cum += value
-            for i, g in later:
-                if i == j and cum < g:
-                    return False
-        return True
+    def need(end: int) -> int:
+        if end not in memo:
+            ramp = ramps.run(rest, ramps.level(end, seg[-1])) if later and ramps.step is not None else None
+            if ramp is None and later:
+                ramp = ramps.run(rest, None)
+            worst, cum = 0, 0
+            for j, value in zip(range(rest, len(units)), ramp or [], strict=False):
+                cum += value
+                for i, g in later:
+                    if i == j:
+                        worst = max(worst, g - before - cum)
+            memo[end] = worst
+        return memo[end]
 
-    def low_for(end_value: int) -> list[int]:
-        if step is None:
-            return [0] * (n - 1) + [end_value]
-        return [min(v[p], max(0, end_value - (n - 1 - p) * step * w)) for p in range(n)]
+    def low(end: int) -> list[int]:
+        if ramps.step is None:
+            return [0] * n
+        return [min(v[p], max(0, end - (n - 1 - p) * step_cards)) for p in range(n)]
 
-    def least_end(total: int) -> int | None:
-        """The least end value (whole cards) that keeps the rest reachable, or None."""
-        if not rest_ok(total, Fraction(v[-1], w)):
-            return None
-        lo, hi = 0, v[-1]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if rest_ok(total, Fraction(mid, w)):
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
+    step_cards = 0 if ramps.step is None else ramps.step * w // ramps.scale
+    top = v[-1]
+    if need(top) > sum(v):
+        return  # cannot happen when the goals came from the fastest ramp; keep the fastest
+    if ramps.step is None:  # the rest does not depend on how this segment ends
+        total = min(sum(v), max(goal - before, need(0), 0))
+        for j, value in zip(seg, _fill_to(v, [0] * n, total), strict=True):
+            values[j] = value
+        return
 
-    def shape_ok(total: int) -> bool:
-        end = least_end(total)
-        return end is not None and sum(low_for(end)) <= total
+    def cost(e: int) -> int:
+        return max(need(e), sum(low(e)))
 
-    lo, hi = max(0, goal - before), sum(v)
-    lo = min(lo, hi)
-    if not shape_ok(hi):
-        lo = hi  # cannot happen when the goals came from the fastest ramp; keep the fastest
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if shape_ok(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    end = least_end(lo)
-    low = low_for(end if end is not None else v[-1])
-    for j, value in zip(seg, _fill_to(v, low, lo), strict=True):
+    cross = _least(0, top, lambda e: need(e) <= sum(low(e)))
+    valley = cost(cross) if cross == 0 else min(cost(cross), cost(cross - 1))
+    total = min(sum(v), max(goal - before, valley, 0))
+    end = _least(0, top, lambda e: need(e) <= total)
+    for j, value in zip(seg, _fill_to(v, low(end), total, split=step_cards > 0), strict=True):
         values[j] = value
 
 
@@ -367,8 +378,9 @@ def propose(plan: Plan, schedule: Schedule, choices: Choices | None = None, actu
     if ch.max_staff is not None:
         cap = Fraction(str(ch.max_staff)) * Fraction(str(params.capacity_cards_per_month)) / Fraction(str(params.capacity_staff))
     step = ch.max_step
+    ramps = _Ramps(units, cap, step)
     first_value = given[cols[0].key]  # the base month's own issuance (R元年8月(実績))
-    start_level = Fraction(int(first_value)) if first_value is not None else None
+    start = None if first_value is None else ramps.level(int(first_value), 0)
 
     # checkpoints and their targets
     cps: list[tuple[int, object, Decimal, Decimal, Decimal, int]] = []
@@ -382,36 +394,27 @@ def propose(plan: Plan, schedule: Schedule, choices: Choices | None = None, actu
         cps.append((i, cp, lo, up, pct, target))
 
     # 1. reach: the fastest ramp
-    fastest = _ramp(units, start_level, cap, step, None)
-    goals = {}
-    for i, _cp, _lo, _up, _pct, target in cps:
-        reach = _cum_at(fastest, i)
-        goals[i] = min(target, reach) if i >= first else None
-
-    def meets(values: Sequence[int]) -> bool:
-        return all(g is None or _cum_at(values, i) >= g for i, g in goals.items())
+    fastest = [0, *ramps.run(1, start)]
+    goals = {i: min(target, sum(fastest[1 : i + 1])) for i, *_rest, target in cps if i >= first}
 
     # 2. segment by segment (between checkpoints), the least cumulative that keeps every later
     # target within reach, levelled: see _segment
     values = list(fastest)
-    cp_idx = sorted(i for i, g in goals.items() if g is not None)
+    cp_idx = sorted(goals)
     seg_start = first
     for end in cp_idx:
         seg = list(range(seg_start, end + 1))
         seg_start = end + 1
         later = [(i, goals[i]) for i in cp_idx if i > end]
-        _segment(values, units, seg, goals[end], later, start_level, cap, step, notes)
+        _segment(values, ramps, seg, goals[end], later, start, notes)
 
     # 3. after the last checkpoint: keep the pace, never beyond the population
-    tail_from = (cp_idx[-1] + 1) if cp_idx else first
-    tail_from = max(tail_from, first)
+    tail_from = max((cp_idx[-1] + 1) if cp_idx else first, first)
     for j in range(tail_from, len(units)):
-        prev_j = j - 1
-        level = Fraction(values[prev_j], units[prev_j].weight) if prev_j > 0 else (start_level or Fraction(0))
-        bounds = [level] + ([cap] if cap is not None else [])
-        value = _floor(min(bounds) * units[j].weight)
+        pace = ramps.level(values[j - 1], j - 1) if j > 1 else (start or 0)
+        bound = pace if ramps.cap is None else min(pace, ramps.cap)
         room = _floor(population) - base_i - sum(values[1:j])
-        values[j] = max(0, min(value, room))
+        values[j] = max(0, min(bound * units[j].weight // ramps.scale, room))
 
     # outcome
     issuance: list[Decimal | None] = [given[cols[0].key]] + [Decimal(v) for v in values[1:]]
@@ -519,7 +522,8 @@ def _costs(plan: Plan, cols: list[Column], added: list[Decimal], ch: Choices) ->
 def apply_proposal(plan: Plan, proposal: Proposal) -> Plan:
     """A copy of the plan with the proposal's ②, ⑤ and 臨時・非常勤 cost in place.
 
-    Only the columns the proposal set change. ⑤: the added staff go to 本庁 臨時・非常勤;
+    Only the columns the proposal set change; the derived rows as printed (``declared``) are
+    dropped, since they described the old figures. ⑤: the added staff go to 本庁 臨時・非常勤;
     a column without parts gets the staff on hand as 本庁 正規; the total is the sum of the
     parts. 本表1-2 changes only in the years where staff are added: 臨時・非常勤 (千円,
     rounded up from the working's 円), I. and ① as the sums of their parts.
@@ -540,6 +544,7 @@ def apply_proposal(plan: Plan, proposal: Proposal) -> Plan:
         staff["honcho_temporary"][i] = (staff["honcho_temporary"][i] or Decimal(0)) + proposal.staff_added[i]
         staff["total"][i] = sum((staff[p][i] or Decimal(0) for p in Staff.PARTS), Decimal(0))
     new.issuance = issuance
+    new.declared = Declared()  # the derived rows as printed belong to the old figures
     for p, values in staff.items():
         setattr(new.staff, p, values)
     for effect in proposal.costs:
