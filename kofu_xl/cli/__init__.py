@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     add_aggregate_parser(sub)
     from kofu_xl.app.doctor import add_doctor_parser
     add_doctor_parser(sub)
-    from .proposals import add_propose_parser
+    from .propose import add_propose_parser
 
     add_propose_parser(sub)
     return p

@@ -8,21 +8,18 @@ with the whole rule catalogue).
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import calc
-from ._numbers import to_json_number
-from .model import Plan, load_plan
-from .propose import Choices, Proposal, ProposalError, apply_proposal, propose
-from .schedule import Schedule, default_schedule
+from ..core import calc
+from ..core.model import Plan, load_plan
+from ..core.numbers import to_json_number
+from ..core.propose import Choices, Proposal, apply_proposal, propose
+from ..core.schedule import Schedule, default_schedule
 
-__all__ = ["add_propose_parser", "proposal_json", "proposal_rows", "render_proposal", "PROPOSAL_HEADERS"]
+__all__ = ["PROPOSAL_HEADERS", "check_file", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "proposal_workbook", "render_proposal"]
 
 AIM_LABEL = {"lower": "下限値", "middle": "下限値と上限値の中間"}
 PROPOSAL_HEADERS = ("列", "②交付枚数（計画案）", "累計", "交付率(%)", "⑤必要職員", "配置済み", "追加職員", "現在の計画②", "下限値(%)", "上限値(%)")
@@ -188,27 +185,13 @@ def proposal_json(plan: Plan, p: Proposal) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- CLI
+# ---------------------------------------------------------------- use case
 
 
-def add_propose_parser(sub: Any) -> None:
-    p = sub.add_parser("propose", help="国のスケジュールを満たす計画案（②交付枚数・⑤職員・経費）を作る")
-    p.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
-    p.add_argument("--dantai", help="団体コード（6桁）。公表統計の人口・交付枚数から新しい計画の案を作る")
-    p.add_argument("--aim", choices=("lower", "middle"), default="lower", help="目標: lower = 下限値（既定）、middle = 下限値と上限値の中間")
-    p.add_argument("--max-step", type=int, metavar="枚", help="月の交付枚数を前の月から増やせる上限（枚）")
-    p.add_argument("--max-staff", metavar="人", help="配置できる職員数の上限（人）")
-    p.add_argument("--staff", metavar="人", help="配置済みの職員数（省略時は計画の⑤職員配置数 合計）")
-    p.add_argument("--from", dest="first_month", metavar="YYYY-MM", help="計画案で変えてよい最初の月（省略時は実績の次の月）")
-    p.add_argument("--monthly-cost", metavar="円", help="追加職員1人1か月の経費（円）。省略時は計画の経費積算から")
-    p.add_argument("--json", action="store_true", help="計画案を JSON で出力する")
-    p.add_argument("--out", help="計画案を入れた新しいワークブック（.xlsm）の出力先（既存のファイルは上書きしない）")
-    p.set_defaults(func=cmd_propose)
-
-
-def _number(text: str | None, option: str) -> Decimal | None:
-    from ._numbers import NumberError, parse_number
-    from .sources import UnreadableInput
+def number_option(text: str | None, option: str) -> Decimal | None:
+    """A number typed on the command line or in a dialog (full-width digits, "1,000")."""
+    from ..core.numbers import parse_number
+    from ..errors import NumberError, UnreadableInput
 
     if text is None:
         return None
@@ -221,8 +204,13 @@ def _number(text: str | None, option: str) -> Decimal | None:
     return value
 
 
-def load_for_proposal(path: str | None, dantai: str | None) -> tuple[Plan, str]:
-    from .sources import UnreadableInput, load_raw, shipped_plan_raw
+def load_for_proposal(path: Path | None, dantai: str | None) -> tuple[Plan, bool]:
+    """The plan to propose for: a file, a new plan for a 団体コード, else the embedded 白井市 plan.
+
+    Returns the plan and whether it is new (a workbook for it is built blank, like `kofu-xl new`).
+    """
+    from ..book.sources import load_raw, shipped_plan_raw
+    from ..errors import UnreadableInput
 
     if dantai is not None:
         if path is not None:
@@ -230,83 +218,33 @@ def load_for_proposal(path: str | None, dantai: str | None) -> tuple[Plan, str]:
         from .municipalities import new_plan
 
         try:
-            return new_plan(dantai), f"団体コード {dantai}（公表統計）"
+            return new_plan(dantai), True
         except LookupError as exc:
             raise UnreadableInput(None, str(exc)) from None
-    from .cli import _default_path
-
-    source = Path(path) if path else _default_path()
-    raw = load_raw(source)[0] if source else shipped_plan_raw()
+    raw = load_raw(path)[0] if path else shipped_plan_raw()
     plan, _ = load_plan(raw)
-    return plan, str(source) if source else "同梱の計画（白井市）"
-
-
-def choices_from(args: argparse.Namespace) -> Choices:
-    from .calendar import CalendarError, parse_month
-    from .sources import UnreadableInput
-
-    first = None
-    if args.first_month:
-        try:
-            first = parse_month(args.first_month)
-        except CalendarError as exc:
-            raise UnreadableInput(None, f"--from「{args.first_month}」: {exc.reason}") from None
-    if args.max_step is not None and args.max_step < 0:
-        raise UnreadableInput(None, f"--max-step「{args.max_step}」は 0 以上で指定してください")
-    return Choices(
-        aim=args.aim,
-        max_step=args.max_step,
-        first_month=first,
-        max_staff=_number(args.max_staff, "--max-staff"),
-        staff_on_hand=_number(args.staff, "--staff"),
-        monthly_temporary_yen=_number(args.monthly_cost, "--monthly-cost"),
-    )
+    return plan, False
 
 
 def make_proposal(plan: Plan, choices: Choices, schedule: Schedule | None = None) -> Proposal:
-    from .sources import UnreadableInput
-
-    try:
-        return propose(plan, schedule or default_schedule(), choices)
-    except ProposalError as exc:
-        raise UnreadableInput(None, str(exc)) from None
+    return propose(plan, schedule or default_schedule(), choices)
 
 
-def write_proposal_workbook(plan: Plan, p: Proposal, out: Path, *, blank: bool) -> Any:
-    """Build a new workbook with the proposal in place, write it (never over a file), check it."""
-    from .build import build_xlsm
-    from .cli import _write_new_file
-    from .layout import layout_for
+def proposal_workbook(plan: Plan, p: Proposal, *, blank: bool) -> bytes:
+    """A new workbook (.xlsm bytes) of the plan with the proposal in its input cells."""
+    from ..book.build import build_xlsm
+
+    return build_xlsm(apply_proposal(plan, p), blank=blank)
+
+
+def check_file(path: Path) -> Any:
+    """`kofu-xl check` of a written file (the one reader, the whole catalogue)."""
+    from ..book.sources import load_raw
+    from ..core.rules import check_plan
     from .report import make_result
-    from .rules import check_plan
-    from .sources import load_raw
 
-    adopted = apply_proposal(plan, p)
-    _write_new_file(out, build_xlsm(adopted, blank=blank), replace_ok=False)
-    raw, layout = load_raw(out)
+    raw, layout = load_raw(path)
     checked, findings = check_plan(raw)
-    findings = (layout or layout_for(checked.parameters)).locate_findings(findings)
-    return make_result(checked, findings, source=str(out))
-
-
-def cmd_propose(args: argparse.Namespace) -> int:
-    from .cli import EXIT_ERRORS, EXIT_OK
-
-    plan, _source = load_for_proposal(args.path, args.dantai)
-    p = make_proposal(plan, choices_from(args))
-    if args.json:
-        sys.stdout.write(json.dumps(proposal_json(plan, p), ensure_ascii=False, indent=1) + "\n")
-    else:
-        sys.stdout.write(render_proposal(plan, p) + "\n")
-    if args.out:
-        result = write_proposal_workbook(plan, p, Path(args.out), blank=args.dantai is not None)
-        errors = [f for f in result.findings if f.severity.value == "error"]
-        out = sys.stderr if args.json else sys.stdout
-        print(f"\n計画案を入れたワークブックを作成しました: {args.out}", file=out)
-        if errors:
-            print(f"検証: エラー {len(errors)} 件（計画案が入力していない欄です。入力してから提出してください）", file=out)
-            for f in errors:
-                print(f"  [{f.rule}] {f.message}", file=out)
-        else:
-            print("検証: エラーはありません", file=out)
-    return EXIT_ERRORS if p.out_of_reach else EXIT_OK
+    if layout is not None:
+        findings = layout.locate_findings(findings)
+    return make_result(checked, findings, source=str(path))

@@ -66,6 +66,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
+from ..errors import ProposalError
 from . import calc
 from .calendar import Column, fiscal_year, fiscal_year_label, month_label
 from .model import CostYear, Declared, Plan, Staff, Working
@@ -87,10 +88,6 @@ Aim = Literal["lower", "middle"]
 DEFAULT_MONTHLY_TEMPORARY_YEN = Decimal(132500)
 """One temporary staff for a month when the plan's working cannot tell: 白井市's R2年度 working
 (臨時・非常勤職員 4名体制 6,360,000円 = 48 人月)."""
-
-
-class ProposalError(ValueError):
-    """The plan lacks what a proposal needs; ``str()`` is a Japanese sentence naming the field."""
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kofu_xl.calendar import fiscal_year
-from kofu_xl.model import load_plan
-from kofu_xl.municipalities import new_plan
-from kofu_xl.propose import Choices, ProposalError, apply_proposal, propose
-from kofu_xl.rules import check_plan, run_rules
-from kofu_xl.schedule import default_schedule
-from kofu_xl.sources import shipped_plan_raw
-from kofu_xl.stats import load_municipalities
+from kofu_xl.app.municipalities import new_plan
+from kofu_xl.app.stats import load_municipalities
+from kofu_xl.book.sources import shipped_plan_raw
+from kofu_xl.core.calendar import fiscal_year
+from kofu_xl.core.model import load_plan
+from kofu_xl.core.propose import Choices, apply_proposal, propose
+from kofu_xl.core.rules import check_plan, run_rules
+from kofu_xl.core.schedule import default_schedule
+from kofu_xl.errors import ProposalError
 
 SCHEDULE = default_schedule()
 CODES = sorted(load_municipalities())
@@ -284,7 +285,7 @@ def _run(*args: str, cwd=None):
     import sys
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     return subprocess.run([sys.executable, "-m", "kofu_xl", *args], capture_output=True, text=True, cwd=cwd or repo, env=env, timeout=180)
 
