@@ -9,17 +9,19 @@ with the whole rule catalogue).
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..book.proposal_sheet import checkpoint_sentence
 from ..core import calc
 from ..core.model import Plan, load_plan
 from ..core.numbers import to_json_number
 from ..core.propose import Choices, Proposal, apply_proposal, propose
 from ..core.schedule import Schedule, default_schedule
 
-__all__ = ["PROPOSAL_HEADERS", "check_file", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "proposal_workbook", "render_proposal"]
+__all__ = ["PROPOSAL_HEADERS", "check_file", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "proposal_workbook", "render_proposal", "BookOutcome", "adopt_on", "propose_on"]
 
 AIM_LABEL = {"lower": "下限値", "middle": "下限値と上限値の中間"}
 PROPOSAL_HEADERS = ("列", "②交付枚数（計画案）", "累計", "交付率(%)", "⑤必要職員", "配置済み", "追加職員", "現在の計画②", "下限値(%)", "上限値(%)")
@@ -64,18 +66,6 @@ def proposal_rows(p: Proposal) -> list[list[Any]]:
             ]
         )
     return rows
-
-
-def checkpoint_sentence(c: Any) -> str:
-    shown = calc.rate_pct(c.rate)
-    head = f"{c.label}: 累計 {c.cumulative:,} 枚 {shown}%（目標 {c.target_pct}% = {c.target_cards:,} 枚、下限 {c.lower_pct}%・上限 {c.upper_pct}%）"
-    if c.reachable:
-        tail = "達成" + ("（上限値を超えます）" if c.status == "above" else "")
-    elif c.fixed:
-        tail = f"届きません（変更できない月の実績・計画で決まっています。{c.shortfall:,} 枚不足）"
-    else:
-        tail = f"届きません（最大限の計画でも {c.shortfall:,} 枚不足。最も近い計画を示しています）"
-    return f"{head} … {tail}"
 
 
 def cost_sentence(e: Any) -> str:
@@ -248,3 +238,131 @@ def check_file(path: Path) -> Any:
     if layout is not None:
         findings = layout.locate_findings(findings)
     return make_result(checked, findings, source=str(path))
+
+
+# ---------------------------------------------------------------- the live book: 「計画案」「計画案を採用」
+
+
+@dataclass
+class BookOutcome:
+    """What a button did: the message for the clerk, the proposal, the cells it changed."""
+
+    status: str  # "proposed" / "adopted" / "unchanged" / "cancelled"
+    message: str
+    proposal: Proposal | None = None
+    changes: list[Any] = field(default_factory=list)
+
+
+def _read(surface: Any) -> tuple[Plan, Any, Any, Choices]:
+    """The plan (the one reader), its layout, the snapshot and the choices typed on 計画案."""
+    from ..book.layout import PROPOSAL
+    from ..book.proposal_sheet import choices_from
+    from ..book.read import read_plan_raw
+    from ..errors import UnreadableInput
+    from ..ooxml.cellref import parse_ref
+
+    src = surface.cells()
+    raw, lay = read_plan_raw(src, getattr(surface, "book_name", None))
+    plan, _ = load_plan(raw)
+    if PROPOSAL not in src.sheet_names():
+        raise UnreadableInput(None, f"シート「{PROPOSAL}」がありません。kofu-xl build で作り直したワークブックで実行してください")
+
+    def value(cell: str) -> Any:
+        row, col = parse_ref(cell)
+        return src.value(PROPOSAL, row, col)
+
+    return plan, lay, src, choices_from(value, lay)
+
+
+def _write_proposal(surface: Any, lay: Any, plan: Plan, p: Proposal) -> None:
+    from ..book.layout import PROPOSAL
+    from ..book.proposal_sheet import proposal_blocks
+
+    for cell, rows in proposal_blocks(lay, plan, p, default_schedule()):
+        surface.write_values(PROPOSAL, cell, rows)
+
+
+def _summary(p: Proposal) -> str:
+    lines = [checkpoint_sentence(c) for c in p.checkpoints]
+    added = [f"{e.label} +{e.added_senyen:,}千円" for e in p.costs if e.added_senyen]
+    if added:
+        lines.append("本表1-2 臨時・非常勤職員: " + "、".join(added))
+    return "\n".join(lines)
+
+
+def propose_on(surface: Any) -> BookOutcome:
+    """「計画案」: write the proposal on 計画案 (and nowhere else)."""
+    plan, lay, _src, choices = _read(surface)
+    p = make_proposal(plan, choices)
+    _write_proposal(surface, lay, plan, p)
+    head = "計画案をシート「計画案」に書きました（本表1-1 は変わっていません）。"
+    tail = "\n\nこの案でよければ「計画案を採用」を押してください。" if not p.out_of_reach else "\n\n届かないチェックポイントがあります。条件（増加の上限・職員数の上限・変えてよい最初の月）を見直してください。"
+    return BookOutcome("proposed", f"{head}\n\n{_summary(p)}{tail}", p)
+
+
+def adopt_on(surface: Any, confirm: Any, *, now: Any = None) -> BookOutcome:
+    """「計画案を採用」: after ``confirm(text)`` says yes, copy the proposal into the input cells.
+
+    The values the cells held before go to the backup table at the foot of 計画案 (sheet, cell,
+    field, column, before, after), replacing the previous backup; 計画案 shows the proposal.
+    """
+    import datetime as dt
+
+    from ..book.layout import PP_BACKUP_HEADERS, PROPOSAL
+    from ..book.proposal_sheet import adoption_changes, backup_rows
+    from ..ooxml.cellref import ref
+
+    plan, lay, src, choices = _read(surface)
+    p = make_proposal(plan, choices)
+    changes = adoption_changes(lay, plan, apply_proposal(plan, p))
+    if not changes:
+        _write_proposal(surface, lay, plan, p)
+        return BookOutcome("unchanged", "本表1-1・本表1-2 は計画案と同じです。書き換えた欄はありません。", p)
+    sheets = sorted({c.sheet for c in changes})
+    question = (
+        f"計画案を採用すると、{'・'.join(sheets)} の {len(changes)} 欄を書き換えます"
+        "（②交付枚数・⑤職員配置数・臨時・非常勤職員の経費）。\n"
+        f"元の値はシート「{PROPOSAL}」の下の「採用前の値」に残ります。\n\n{_summary(p)}\n\n採用しますか？"
+    )
+    if not confirm(question):
+        return BookOutcome("cancelled", "計画案の採用を取りやめました。どの欄も変えていません。", p)
+    # 1. the backup first: the previous one is cleared, the values before go below the header
+    width = len(PP_BACKUP_HEADERS)
+    header = lay.pp_backup_header_row
+    used = 0
+    row = header + 1
+    while any(src.value(PROPOSAL, row, c) not in (None, "") for c in range(1, width + 1)):
+        used += 1
+        row += 1
+    rows = backup_rows(changes)
+    blank = max(0, used - (len(rows) - 1))
+    surface.write_values(PROPOSAL, ref(1, header), rows + [[""] * width] * blank)
+    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+    surface.write_values(PROPOSAL, lay.pp_backup_note_cell, [[f"採用前の値（{stamp} に「計画案を採用」が書き換えた {len(changes)} 欄の元の値。元に戻すときは「採用前の値」を各セルに入力してください）"]])
+    # 2. the new values, one block per run of adjacent cells in a row
+    for sheet, cell, values in _runs(changes):
+        surface.write_values(sheet, cell, [values])
+    _write_proposal(surface, lay, plan, p)
+    return BookOutcome(
+        "adopted",
+        f"計画案を採用しました: {'・'.join(sheets)} の {len(changes)} 欄を書き換えました。元の値はシート「{PROPOSAL}」の「採用前の値」にあります。\n\n「検証」で計画全体を確認してください。",
+        p,
+        changes,
+    )
+
+
+def _runs(changes: list[Any]) -> list[tuple[str, str, list[Any]]]:
+    """Changes grouped into runs of adjacent cells of one row (one write each)."""
+    from ..ooxml.cellref import parse_ref, ref
+
+    out: list[tuple[str, str, list[Any]]] = []
+    last: tuple[str, int, int] | None = None
+    for c in sorted(changes, key=lambda c: (c.sheet, *parse_ref(c.cell))):
+        row, col = parse_ref(c.cell)
+        value = c.row()[5]
+        if last is not None and last == (c.sheet, row, col - 1):
+            out[-1][2].append(value)
+        else:
+            out.append((c.sheet, ref(col, row), [value]))
+        last = (c.sheet, row, col)
+    return out
