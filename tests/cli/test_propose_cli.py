@@ -91,3 +91,11 @@ def test_cli_out_writes_a_workbook_that_checks_clean(tmp_path):
 def test_cli_unknown_code_is_a_japanese_error():
     r = _run("propose", "--dantai", "999999")
     assert r.returncode == 2 and "団体コード" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_readme_shows_the_current_table_for_shiroi():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    out = _run("propose", "--dantai", "122327", "--aim", "lower").stdout.rstrip("\n")
+    assert f"```\n{out}\n```" in readme
