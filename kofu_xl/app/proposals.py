@@ -21,7 +21,7 @@ from ..core.numbers import to_json_number
 from ..core.propose import Choices, Proposal, apply_proposal, propose
 from ..core.schedule import Schedule, default_schedule
 
-__all__ = ["PROPOSAL_HEADERS", "check_file", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "proposal_workbook", "render_proposal", "BookOutcome", "adopt_on", "propose_on"]
+__all__ = ["PROPOSAL_HEADERS", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "proposal_workbook", "render_proposal", "BookOutcome", "adopt_on", "propose_on"]
 
 AIM_LABEL = {"lower": "下限値", "middle": "下限値と上限値の中間"}
 PROPOSAL_HEADERS = ("列", "②交付枚数（計画案）", "累計", "交付率(%)", "⑤必要職員", "配置済み", "追加職員", "現在の計画②", "下限値(%)", "上限値(%)")
@@ -225,19 +225,6 @@ def proposal_workbook(plan: Plan, p: Proposal, *, blank: bool) -> bytes:
     from ..book.build import build_xlsm
 
     return build_xlsm(apply_proposal(plan, p), blank=blank)
-
-
-def check_file(path: Path) -> Any:
-    """`kofu-xl check` of a written file (the one reader, the whole catalogue)."""
-    from ..book.sources import load_raw
-    from ..core.rules import check_plan
-    from .report import make_result
-
-    raw, layout = load_raw(path)
-    checked, findings = check_plan(raw)
-    if layout is not None:
-        findings = layout.locate_findings(findings)
-    return make_result(checked, findings, source=str(path))
 
 
 # ---------------------------------------------------------------- the live book: 「計画案」「計画案を採用」

@@ -52,10 +52,13 @@ def choices_from(args: argparse.Namespace) -> Any:
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    from ..app.proposals import check_file, load_for_proposal, make_proposal, proposal_json, proposal_workbook, render_proposal
-    from . import EXIT_ERRORS, EXIT_OK, _default_path, _write_new_file
+    from ..app.check import check
+    from ..app.files import write_new_file
+    from ..app.proposals import load_for_proposal, make_proposal, proposal_json, proposal_workbook, render_proposal
+    from ..book.sources import shipped_workbook_path
+    from ..errors import EXIT_ERRORS, EXIT_OK
 
-    source = Path(args.path) if args.path else (None if args.dantai else _default_path())
+    source = Path(args.path) if args.path else (None if args.dantai else shipped_workbook_path())
     plan, new = load_for_proposal(source, args.dantai)
     p = make_proposal(plan, choices_from(args))
     if args.json:
@@ -64,8 +67,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
         sys.stdout.write(render_proposal(plan, p) + "\n")
     if args.out:
         out = Path(args.out)
-        _write_new_file(out, proposal_workbook(plan, p, blank=new), replace_ok=False)
-        result = check_file(out)
+        write_new_file(out, proposal_workbook(plan, p, blank=new), replace_ok=False)
+        result = check(out)
         errors = [f for f in result.findings if f.severity.value == "error"]
         stream = sys.stderr if args.json else sys.stdout
         print(f"\n計画案を入れたワークブックを作成しました: {out}", file=stream)

@@ -57,6 +57,7 @@ whole into memory (bounded by ``max_part_bytes`` each).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import numbers
@@ -67,14 +68,13 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-import datetime as dt
 from decimal import Decimal
 from urllib.parse import unquote
 
 from lxml import etree
 
-from kofu_xl.ooxml.cellref import col_index, col_letter
 from kofu_xl.errors import CannotEdit
+from kofu_xl.ooxml.cellref import col_index, col_letter
 
 __all__ = [
     "MAX_CELL_CHARS",
