@@ -80,7 +80,9 @@ def test_cli_out_writes_a_workbook_that_checks_clean(tmp_path):
     checked = _run("check", str(out), "--json")
     assert checked.returncode == 0, checked.stdout[-2000:]
     data = json.loads(checked.stdout)
-    assert data["counts"] == {"error": 0, "warning": 0, "info": 0}
+    assert data["counts"]["error"] == 0
+    # what remains is the seed's own 日次実績 (weekend counts before 土日開庁): no capacity shortfall
+    assert {f["rule"] for f in data["findings"]} == {"daily-closed-day"}
     assert data["series"]["issued"][12] == 1879 and data["series"]["cumulative"][11] == 14975
     assert data["costs"]["R2"]["items"]["personnel_temporary"] == 12720
     # never over an existing file
