@@ -60,6 +60,7 @@ and rounded up to 千円 as the form does (:func:`kofu_xl.calc.senyen`). Everyth
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -230,7 +231,7 @@ def _fill_to(v: list[int], low: list[int], target: int, *, split: bool = True) -
     def f(h: int) -> int:
         return sum(max(lo, min(hi, h)) for lo, hi in zip(low, v, strict=True))
 
-    lo_h, hi_h = 0, max(v)
+    lo_h, hi_h = 0, min(max(v), target)  # f(hi_h) >= target: sum(v) > target, or one term reaches it
     while lo_h < hi_h:  # least h with f(h) >= target
         mid = (lo_h + hi_h) // 2
         if f(mid) >= target:
@@ -470,13 +471,18 @@ def propose(plan: Plan, schedule: Schedule, choices: Choices | None = None, actu
 # ---------------------------------------------------------------- cost
 
 
+@functools.lru_cache(maxsize=256)
+def _fy(month: str) -> int:
+    return fiscal_year(month)
+
+
 def temporary_staff_months(plan: Plan, fy: int) -> Decimal | None:
     """臨時・非常勤 staff-months of a fiscal year from ⑤'s parts; None unless all 12 months are columns."""
     months = 0
     total = Decimal(0)
     parts = [plan.series(f"staff.{p}") for p in Staff.PARTS if p.endswith("temporary")]
     for i, c in enumerate(plan.columns):
-        if fiscal_year(c.months[0]) != fy:
+        if _fy(c.months[0]) != fy:
             continue
         months += len(c.months)
         total += sum((s[i] or Decimal(0) for s in parts), Decimal(0)) * len(c.months)
@@ -502,7 +508,7 @@ def _costs(plan: Plan, cols: list[Column], added: list[Decimal], ch: Choices) ->
     out = []
     for key in plan.cost_keys:
         fy = int(key[2:])
-        months = sum((a * len(c.months) for c, a in zip(cols, added, strict=True) if fiscal_year(c.months[0]) == fy), Decimal(0))
+        months = sum((a * len(c.months) for c, a in zip(cols, added, strict=True) if _fy(c.months[0]) == fy), Decimal(0))
         before = (plan.working.get(key) or Working()).temporary_yen or Decimal(0)
         added_yen = calc.CTX.multiply(months, unit)
         after = before + added_yen
