@@ -25,28 +25,30 @@ on; a fiscal-year column is 12 equal months, its *level* is its value / 12). Con
 
 The algorithm: no solver
 ------------------------
-The constraints are a chain of one-sided bounds, which makes the problem monotone and
-lets a direct construction solve it exactly — in microseconds, with nothing beyond the
-standard library (the core imports only core, so a linear-programming solver would have
-to live in another layer for no gain):
+The constraints are a chain of one-sided bounds, which makes every question the
+construction asks monotone, so bisections over whole numbers answer them exactly — about
+2 ms a municipality (bench/propose_bench.py), with nothing beyond the standard library. A
+MILP solver would need a lexicographic objective (targets first, then the least cumulative
+per checkpoint, then the flattest shape) as a sequence of solves, would sit outside the pure
+core (which imports only core) and, for this objective, would give the same plan:
 
 1. **Reach.** ``U_t = min(cap, U_{t-1} + step)`` (the fastest ramp the office can run) is
    the pointwise largest feasible plan: any feasible ``x_t <= min(cap, x_{t-1} + step) <=
    U_t`` by induction. So a checkpoint can be met at all iff ``U``'s cumulative reaches
    it; otherwise the shortfall in cards is exact, and the target is lowered to what ``U``
    reaches (the closest plan: every earlier column at its maximum).
-2. **Lowest peak.** The same ramp capped at a level ``P`` is the largest plan whose months
-   stay at or below ``P``; it is feasible iff it meets every (reachable) target, and that is
-   monotone in ``P``. A bisection finds the least peak ``P*`` (fewest staff at the busiest
-   month).
-3. **No more than needed.** The ramp at ``P*`` overshoots the targets. Segment by segment
-   (between checkpoints, first to last), it is cut back by the slack every later checkpoint
-   can spare, with a water level: ``y_i = max(l_i, min(v_i, h))``, where ``v`` is the ramp
-   and ``l_i = next - (n + 1 - i) × step`` the least level from which the next segment can
-   still be reached. Levels stay non-decreasing and within ``step``; lowering the earliest
-   months at level ``h`` by one card hits the exact sum. With aim "lower" the final
-   checkpoint lands on its target exactly and earlier ones on theirs unless a later one
-   needs a head start.
+2. **Least cumulative, segment by segment.** For the columns up to the next checkpoint
+   (first to last), with L the value of the segment's last column: need(L) is the least
+   segment sum that keeps every later target reachable by the fastest ramp from L (it falls
+   as L rises) and low(L) the least segment from which L is reachable within the step (its
+   sum rises with L). The segment gets the least sum S >= its own target for which some L
+   has need(L) <= S and sum(low(L)) <= S — found where the two cross, by bisection, in
+   integers. So each checkpoint gets exactly its target (aim "lower": the printed 下限値)
+   unless a later one needs a head start, and then only as much as it needs.
+3. **Levelled.** Within the segment the sum is spread with a water level
+   ``y_i = max(low_i, min(v_i, h))`` under the fastest ramp ``v``: non-decreasing, within the
+   step, as flat as the lower envelope allows; lowering the earliest months at level h by
+   one card hits the exact sum (with a step of 0 the level stays whole).
 4. **After the last checkpoint** (R4年度) the plan keeps the pace of the column before,
    never beyond the population.
 
