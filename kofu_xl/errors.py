@@ -20,6 +20,7 @@ This module imports nothing from the package: every layer may import it.
     │   ├── NumberError          text that is not a number
     │   └── CalendarError        a date or column label that cannot be read
     ├── StatsLookupError         a municipality or date is not in the statistics (also LookupError)
+    ├── ProposalError            a plan lacks what a 計画案 needs (also ValueError)
     ├── OvbaError                a VBA project is not valid MS-OVBA (also ValueError)
     └── InternalError            exit 3: a defect of kofu-xl, not of the input
         └── MissingCachedValuesError
@@ -45,6 +46,7 @@ __all__ = [
     "MissingCachedValuesError",
     "NumberError",
     "OvbaError",
+    "ProposalError",
     "StatsFormatError",
     "StatsLookupError",
     "SubmitBusy",
@@ -216,6 +218,12 @@ class StatsLookupError(KofuError, LookupError):
     """A municipality or date asked for is not in the statistics (Japanese message)."""
 
     slug = "stats-lookup"
+
+
+class ProposalError(KofuError, ValueError):
+    """A plan lacks what a 計画案 needs (population, base count) or a choice is out of range."""
+
+    slug = "cannot-propose"
 
 
 class OvbaError(KofuError, ValueError):

@@ -39,7 +39,9 @@ __all__ = [
     "builder_fills",
     "doctor_book",
     "failure_message",
+    "adopt_proposal",
     "import_actuals",
+    "propose_book",
     "outcome_message",
     "parse_memo",
     "submit_book",
@@ -100,6 +102,57 @@ def doctor_book() -> Any:
         return None
     _tell(book, None, doctor_message(report), critical=not report.ok)
     return report
+
+
+def propose_book() -> Any:
+    """「計画案」: write a proposal meeting the national schedule on the sheet 計画案.
+
+    Reads the plan and the choices typed on 計画案 (目標, 増加の上限, 職員数の上限, …) and
+    writes only 計画案's result cells (:func:`kofu_xl.app.proposals.propose_on`); the clerk's
+    inputs are never written.
+    """
+    from kofu_xl.app.proposals import propose_on
+
+    return _run_proposal("計画案", propose_on)
+
+
+def adopt_proposal(confirm: Callable[[str], bool] | None = None, *, now: dt.datetime | None = None) -> Any:
+    """「計画案を採用」: after a confirmation, copy the proposal into 本表1-1's ② and ⑤ and the
+    臨時・非常勤 cost of 本表1-2 / 経費積算; the previous values go to the backup table on 計画案.
+
+    ``confirm(text)`` asks the clerk; by default an OK/Cancel message box (an engine that cannot
+    ask, such as the remote one, answers no: nothing is written).
+    """
+    from kofu_xl.app.proposals import adopt_on
+
+    def ask(book: Any) -> Callable[[str], bool]:
+        def question(text: str) -> bool:
+            try:
+                answer = book.app.alert(text, title=MESSAGE_TITLE, buttons="ok_cancel", mode="info")
+            except Exception:
+                log.debug("no confirmation box", exc_info=True)
+                return False
+            return str(answer).lower() == "ok"
+
+        return question
+
+    return _run_proposal("計画案を採用", lambda surface: adopt_on(surface, confirm or ask(surface.book), now=now))
+
+
+def _run_proposal(action: str, work: Callable[[BookSurface], Any]) -> Any:
+    import xlwings as xw
+
+    book = xw.Book.caller()
+    surface: BookSurface | None = None
+    try:
+        surface = BookSurface(book)
+        outcome = work(surface)
+    except Exception as exc:  # the clerk gets a short reason, never a traceback
+        log.exception("%s failed", action)
+        _tell(book, surface, failure_message(action, exc), critical=True)
+        return None
+    _tell(book, surface, outcome.message, critical=False)
+    return outcome
 
 
 def _documents() -> Path:

@@ -60,6 +60,7 @@ from kofu_xl.book.layout import (
     LOG_HEADERS,
     MEMO_STYLE_HEADER,
     NATIONAL,
+    PROPOSAL,
     RESULT_HEADERS,
     RESULTS,
     ROW_BASIC_LABELS,
@@ -1135,6 +1136,104 @@ def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
 _CHART_COLS, _CHART_COL_WIDTH, _CHART_ROWS = 12, 12, 34  # about an A4 landscape page
 
 
+def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> None:
+    """計画案: the choices, the proposal per column, its checkpoints and cost, a chart, the backup."""
+    from kofu_xl.book.layout import PP_BACKUP_HEADERS, PP_COST_ROWS, PP_HEADER_ROW, PP_SETTINGS, ROWS_PP
+    from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
+    from kofu_xl.core.propose import Choices, propose
+    from kofu_xl.errors import ProposalError
+
+    ws = sh.ws
+    _heading(
+        ws,
+        f"計画案（国の全体スケジュールを満たす②交付枚数・⑤職員・経費の案）　{plan.basic.municipality or ''}",
+        "黄色の欄で条件を選び「計画案」ボタンを押すと、このシートに案を書きます（本表1-1 は変わりません）。"
+        "「計画案を採用」で本表1-1 の②⑤と本表1-2・経費積算の臨時・非常勤職員の経費に写します（元の値はこのシートの下に残ります）。",
+    )
+    first, last = FIRST_DATA_COL, lay.last_col11
+    choices = Choices()
+    for (key, label, fmt), (value,) in zip(PP_SETTINGS, settings_values(choices), strict=True):
+        cell = lay.pp_settings[key]
+        row = int(cell[1:])
+        sh.label(f"A{row}", label, align=Alignment(vertical="center"))
+        ws.merge_cells(f"A{row}:D{row}")
+        sh.input(cell, value if value != "" else None, fmt)
+    ws[lay.pp_settings["first_month"]].number_format = "@"
+    aim = DataValidation(type="list", formula1='"下限値,中間"', allow_blank=True, showErrorMessage=True, errorTitle="目標", error="下限値 か 中間 を選んでください。")
+    aim.add(lay.pp_settings["aim"])
+    months = ",".join(month_label(c.key, short=False) for c in plan.columns if c.is_month)
+    first_month = DataValidation(type="list", formula1=f'"{months}"', allow_blank=True)
+    first_month.add(lay.pp_settings["first_month"])
+    ws.add_data_validation(aim)
+    ws.add_data_validation(first_month)
+    sh.label(f"A{PP_HEADER_ROW}", "列", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{PP_HEADER_ROW}:D{PP_HEADER_ROW}")
+    for col in plan.columns:
+        sh.label(ref(lay.col11(col.key), PP_HEADER_ROW), col.label, fill=HEADER_FILL, align=CENTER)
+    for spec in ROWS_PP:
+        row = lay.rows_pp[spec.key]
+        sh.label(f"A{row}", spec.labels[0])
+        sh.label(f"B{row}", spec.labels[1])
+        ws.merge_cells(f"B{row}:D{row}")
+        for c in range(first, last + 1):
+            _style(ws[ref(c, row)], CALC_FILL, CALC_FONT, LOCKED, spec.fmt)
+    sh.label(f"A{lay.pp_checkpoint_first_row - 1}", "国の全体スケジュール（チェックポイント）", fill=None, font=LABEL_FONT, align=Alignment())
+    sh.label(ref(1, lay.pp_cost_header_row), "本表1-2 に加わる経費（追加職員は臨時・非常勤職員）", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{lay.pp_cost_header_row}:D{lay.pp_cost_header_row}")
+    for i, year in enumerate(lay.cost_years):
+        sh.label(ref(first + i, lay.pp_cost_header_row), fiscal_year_label(int(year[2:])), fill=HEADER_FILL, align=CENTER)
+    for key, label, fmt in PP_COST_ROWS:
+        row = lay.rows_pp_cost[key]
+        sh.label(f"A{row}", label)
+        ws.merge_cells(f"A{row}:D{row}")
+        for i in range(len(lay.cost_years)):
+            _style(ws[ref(first + i, row)], CALC_FILL, CALC_FONT, LOCKED, fmt)
+    ws[lay.pp_backup_note_cell] = "採用前の値（「計画案を採用」が書き換えた欄の元の値。元に戻すときは「採用前の値」を各セルに入力してください）: まだ採用していません"
+    ws[lay.pp_backup_note_cell].font = LABEL_FONT
+    for i, h in enumerate(PP_BACKUP_HEADERS):
+        sh.label(ref(1 + i, lay.pp_backup_header_row), h, fill=HEADER_FILL, align=CENTER)
+    ws.column_dimensions["A"].width = 14
+    ws.column_dimensions["B"].width = 14
+    ws.column_dimensions["C"].width = 26
+    try:
+        proposal = propose(plan, schedule, choices)
+    except ProposalError:
+        proposal = None  # no population or base count yet: the button tells the clerk
+    if proposal is not None:
+        for top_left, rows in proposal_blocks(lay, plan, proposal, schedule):
+            r0, c0 = _row(top_left), _col(top_left)
+            for i, values in enumerate(rows):
+                for j, value in enumerate(values):
+                    ws.cell(row=r0 + i, column=c0 + j).value = None if value == "" else value
+    chart = LineChart()
+    chart.title = "計画案・現在の計画の交付枚数率と国の想定（下限値・上限値）"
+    chart.y_axis.title = "交付枚数率"
+    chart.y_axis.number_format = "0%"
+    chart.height = 9
+    chart.width = 30
+    series = (
+        ("proposal.rate", "計画案", "2F5597", None),
+        ("proposal.current_rate", "現在の計画", "7F7F7F", "dash"),
+        ("proposal.lower", "国の下限値（次のチェックポイント）", "548235", "sysDot"),
+        ("proposal.upper", "国の上限値（次のチェックポイント）", "548235", "sysDot"),
+    )
+    for key, title, _colour, _dash in series:
+        row = lay.rows_pp[key]
+        chart.add_data(Reference(ws, min_col=first, max_col=last, min_row=row, max_row=row), from_rows=True, titles_from_data=False)
+        chart.series[-1].tx = SeriesLabel(v=title)
+    chart.set_categories(Reference(ws, min_col=first, max_col=last, min_row=PP_HEADER_ROW, max_row=PP_HEADER_ROW))
+    for s, (_key, _title, colour, dash) in zip(chart.series, series, strict=True):
+        s.smooth = False
+        s.marker.symbol = "none" if dash == "sysDot" else "circle"
+        s.graphicalProperties.line.solidFill = colour
+        s.graphicalProperties.line.width = 19050
+        if dash:
+            s.graphicalProperties.line.dashStyle = dash
+    chart.display_blanks = "gap"
+    ws.add_chart(chart, lay.pp_chart_cell)
+    ws.freeze_panes = ws[ref(first, PP_HEADER_ROW + 1)]
+
+
 def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple[int, ...]) -> None:
     ws = sh.ws
     _heading(ws, title)
@@ -1308,7 +1407,7 @@ def build_sheets(
     wb.remove(wb.active)
     sheets: dict[str, Worksheet] = {}
     for name, code_name in SHEETS:
-        if values_only and name in (RESULTS, LOG, CONF):
+        if values_only and name in (PROPOSAL, RESULTS, LOG, CONF):
             continue
         ws = wb.create_sheet(name)
         ws.sheet_properties.codeName = code_name
@@ -1332,6 +1431,7 @@ def build_sheets(
     _sheet_followup(s[FOLLOWUP], plan, lay, derived, schedule, wb, actuals or {})
     _sheet_chart(sheets[CHART], sheets[FOLLOWUP], lay)
     if not values_only:
+        _sheet_proposal(s[PROPOSAL], plan, lay, schedule)
         _sheet_table(s[RESULTS], "検証結果（「検証」ボタンで更新されます）", RESULT_HEADERS, (8, 22, 30, 16, 12, 14, 14, 80))
         _results_memo(sheets[RESULTS])
         _sheet_table(s[LOG], "提出記録（「検証して提出」ボタンで追記されます）", LOG_HEADERS, (20, 60, 68, 8, 8, 8, 68))

@@ -26,6 +26,7 @@ from kofu_xl.core.model import Parameters, iter_leaves
 from kofu_xl.ooxml.cellref import ref as _c
 
 __all__ = [
+    "PROPOSAL",
     "Layout",
     "RowSpec",
     "Scalar",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 # Sheet names (Japanese, as the clerk sees them) and their VBA code names.
-S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL, CHART, RESULTS, LOG, CONF = (
+S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL, CHART, PROPOSAL, RESULTS, LOG, CONF = (
     "本表1-1",
     "本表1-2",
     "経費積算",
@@ -42,6 +43,7 @@ S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL, CHART, RESULTS, LOG, CONF = (
     "実績比較",
     "国基準",
     "推移グラフ",
+    "計画案",
     "検証結果",
     "提出記録",
     "xlwings.conf",
@@ -54,6 +56,7 @@ SHEETS: tuple[tuple[str, str], ...] = (
     (FOLLOWUP, "Jisseki"),
     (NATIONAL, "Kokukijun"),
     (CHART, "Graph"),
+    (PROPOSAL, "Keikakuan"),
     (RESULTS, "Kensho"),
     (LOG, "Teishutsu"),
     (CONF, "XlwingsConf"),
@@ -336,6 +339,51 @@ CHART_SOURCE_ROWS = {
 FU_INPUT_PATHS = tuple(spec.key for spec in ROWS_FU if spec.role == "input")
 
 
+# ---------------------------------------------------------------- 計画案 (a proposal, written by 「計画案」)
+#
+# The sheet is the 計画案 use case's output, like 検証結果: the choices (yellow, A4:E9), one
+# column per 本表1-1 column (the same letters, E …), what each checkpoint gets, what the
+# staffing adds to 本表1-2, a chart against the band, and below everything the backup of the
+# cells 「計画案を採用」 overwrote (sheet, cell, field, column, value before, value after).
+
+PP_SETTINGS: tuple[tuple[str, str, str | None], ...] = (
+    ("aim", "目標（下限値／中間）", "@"),
+    ("max_step", "月の交付枚数を前の月から増やせる上限（枚、空欄 = 上限なし）", "#,##0"),
+    ("max_staff", "配置できる職員数の上限（人、空欄 = 上限なし）", "#,##0.0"),
+    ("first_month", "計画案で変えてよい最初の月（空欄 = 実績の次の月）", "@"),
+    ("staff_on_hand", "配置済みの職員数（人、空欄 = 本表1-1 の⑤職員配置数 合計）", "#,##0.0"),
+    ("monthly_cost", "追加職員1人1か月の経費（円、空欄 = 経費積算から）", "#,##0"),
+)
+PP_SETTINGS_FIRST_ROW = 4
+PP_SETTING_COL = FIRST_DATA_COL  # E, the answer; the caption spans A:D
+PP_AIM_WORDS = {"下限値": "lower", "中間": "middle"}
+PP_HEADER_ROW = PP_SETTINGS_FIRST_ROW + len(PP_SETTINGS) + 1
+ROWS_PP: tuple[RowSpec, ...] = (
+    RowSpec("proposal.changed", ("計画案", "列の扱い（変更／固定）"), "calc", None, "@"),
+    RowSpec("proposal.issuance", ("計画案", "②交付枚数"), "calc"),
+    RowSpec("proposal.cumulative", ("計画案", "交付枚数（累計）"), "calc"),
+    RowSpec("proposal.rate", ("計画案", "人口に対する交付枚数率"), "calc", None, _PCT),
+    RowSpec("proposal.lower", ("国の全体スケジュール", "下限値（次のチェックポイント）"), "calc", None, _PCT),
+    RowSpec("proposal.upper", ("国の全体スケジュール", "上限値（次のチェックポイント）"), "calc", None, _PCT),
+    RowSpec("proposal.current", ("現在の計画（本表1-1）", "②交付枚数"), "calc"),
+    RowSpec("proposal.current_rate", ("現在の計画（本表1-1）", "人口に対する交付枚数率"), "calc", None, _PCT),
+    RowSpec("proposal.staff_needed", ("⑤職員", "必要な職員数（処理能力から）"), "calc", None, _DEC1),
+    RowSpec("proposal.staff_on_hand", ("⑤職員", "配置済み"), "calc", None, _DEC1),
+    RowSpec("proposal.staff_added", ("⑤職員", "追加（臨時・非常勤職員）"), "calc", None, _DEC1),
+)
+PP_COST_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("staff_months", "追加職員（人月）", _DEC1),
+    ("unit_yen", "1人1か月の経費（円）", "#,##0"),
+    ("added_yen", "追加の経費（円）", "#,##0"),
+    ("temporary_yen_before", "経費積算 臨時・非常勤職員 所要額 採用前（円）", "#,##0"),
+    ("temporary_yen_after", "経費積算 臨時・非常勤職員 所要額 採用後（円）", "#,##0"),
+    ("senyen_before", "本表1-2 I. 臨時・非常勤職員 採用前（千円）", "#,##0"),
+    ("senyen_after", "本表1-2 I. 臨時・非常勤職員 採用後（千円、切り上げ）", "#,##0"),
+)
+PP_BACKUP_HEADERS = ("シート", "セル", "項目", "列", "採用前の値", "採用後の値")
+PP_CHART_ROWS = 18  # rows the chart takes
+
+
 # ---------------------------------------------------------------- the map
 
 
@@ -353,6 +401,14 @@ class Layout:
     daily_blocks: dict[str, DailyBlock] = field(default_factory=dict)
     followup_months: list[str] = field(default_factory=list)  # 実績比較's columns
     rows_fu: dict[str, int] = field(default_factory=dict)
+    pp_settings: dict[str, str] = field(default_factory=dict)  # 計画案: choice -> cell
+    rows_pp: dict[str, int] = field(default_factory=dict)  # 計画案: row key -> row (columns as 本表1-1)
+    pp_checkpoint_first_row: int = 0  # 計画案: one sentence per checkpoint (column A)
+    pp_cost_header_row: int = 0  # 計画案: cost years across from E
+    rows_pp_cost: dict[str, int] = field(default_factory=dict)
+    pp_chart_cell: str = ""
+    pp_backup_note_cell: str = ""  # when and what was adopted
+    pp_backup_header_row: int = 0
 
     @property
     def daily_last_row(self) -> int | None:
@@ -379,6 +435,13 @@ class Layout:
     @property
     def last_col_fu(self) -> int:
         return FU_FIRST_COL + len(self.followup_months) - 1
+
+    def pp_cell(self, key: str, column: str) -> tuple[str, str]:
+        """計画案: the cell of a proposal row in a 本表1-1 column."""
+        return PROPOSAL, _c(self.col11(column), self.rows_pp[key])
+
+    def pp_cost_cell(self, key: str, year_key: str) -> tuple[str, str]:
+        return PROPOSAL, _c(FIRST_DATA_COL + self.cost_years.index(year_key), self.rows_pp_cost[key])
 
     # -- cells
     def fu_cell(self, key: str, month: str) -> tuple[str, str]:
@@ -561,6 +624,24 @@ def layout_for(params: Parameters | None = None, daily_months: list[str] | None 
         )
     ):
         lay.scalars[path] = Scalar(path, NATIONAL, f"C{4 + i}", label, label_cell=f"B{4 + i}", fmt=fmt, name=None)
+    for i, (key, _label, _fmt) in enumerate(PP_SETTINGS):
+        lay.pp_settings[key] = _c(PP_SETTING_COL, PP_SETTINGS_FIRST_ROW + i)
+    row = PP_HEADER_ROW + 1
+    for spec in ROWS_PP:
+        lay.rows_pp[spec.key] = row
+        row += 1
+    from kofu_xl.core.schedule import default_schedule
+
+    lay.pp_checkpoint_first_row = row + 1
+    row = lay.pp_checkpoint_first_row + len(default_schedule().checkpoints) + 1
+    lay.pp_cost_header_row = row
+    for i, (key, _label, _fmt) in enumerate(PP_COST_ROWS):
+        lay.rows_pp_cost[key] = row + 1 + i
+    row += len(PP_COST_ROWS) + 2
+    lay.pp_chart_cell = f"A{row}"
+    row += PP_CHART_ROWS + 1
+    lay.pp_backup_note_cell = f"A{row}"
+    lay.pp_backup_header_row = row + 1
     top = DAILY_FIRST_ROW
     for month in daily_months:
         lay.daily_blocks[month] = DailyBlock(month, top)

@@ -20,6 +20,7 @@ from kofu_xl.cli._commands import (
     cmd_new,
     cmd_submit,
 )
+from kofu_xl.cli.propose import add_propose_parser
 from kofu_xl.errors import EXIT_INTERNAL, KofuError
 
 __all__ = ["main"]
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("workbook", nargs="?", help="診断するブック（.xlsm）。省略時はチェックアウトの workbook/交付円滑化計画.xlsm（なければブックの確認を省略）")
     d.add_argument("--json", action="store_true", help="結果を JSON で出力する")
     d.set_defaults(func=cmd_doctor)
+    add_propose_parser(sub)
     # `kofu-xl check --debug` as well as `kofu-xl --debug check`: every command takes it; its
     # default is left to the top level, so either place sets it
     for command in sub.choices.values():

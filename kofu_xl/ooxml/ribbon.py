@@ -80,6 +80,7 @@ RIBBON_TAB = RibbonTab(id="kofuTab", label="交付円滑化計画", keytip="KF",
 RIBBON_GROUPS: tuple[RibbonGroup, ...] = (
     RibbonGroup("kofuGroupCheck", "検証・提出"),
     RibbonGroup("kofuGroupActuals", "実績"),
+    RibbonGroup("kofuGroupProposal", "計画案"),
     RibbonGroup("kofuGroupHelp", "ヘルプ"),
 )
 
@@ -106,6 +107,20 @@ RIBBON_BUTTONS: tuple[RibbonButton, ...] = (
         supertip="月別の交付実績（交付枚数）のファイルを選び、実績の欄に取り込みます。",
         keytip="I", callback="KofuRibbonImportActuals",
         python_module="kofu_xl.excel", python_function="import_actuals"),
+    RibbonButton(
+        id="kofuPropose", group="kofuGroupProposal", label="計画案", image_mso="ChartInsert",
+        screentip="計画案を作る",
+        supertip="国の全体スケジュール（下限値）を満たす②交付枚数・⑤職員配置数と経費の案を、"
+                 "シート「計画案」に書きます。本表1-1 の入力は変わりません。",
+        keytip="P", callback="KofuRibbonPropose",
+        python_module="kofu_xl.excel", python_function="propose_book"),
+    RibbonButton(
+        id="kofuAdoptProposal", group="kofuGroupProposal", label="計画案を採用", image_mso="AcceptTask",
+        screentip="計画案を本表に写す",
+        supertip="確認のうえ、計画案を本表1-1 の②交付枚数・⑤職員配置数と本表1-2 の臨時・非常勤職員の経費に写します。"
+                 "元の値はシート「計画案」の「採用前の値」に残ります。",
+        keytip="A", callback="KofuRibbonAdoptProposal",
+        python_module="kofu_xl.excel", python_function="adopt_proposal"),
     RibbonButton(
         id="kofuDoctor", group="kofuGroupHelp", label="診断", image_mso="Help",
         screentip="動作環境を診断",

@@ -338,6 +338,8 @@ def test_callbacks_run_the_python_calls(extracted: dict[str, str]) -> None:
         "検証": "import kofu_xl.excel; kofu_xl.excel.validate_book()",
         "検証して提出": "import kofu_xl.excel; kofu_xl.excel.submit_book()",
         "実績取込": "import kofu_xl.excel; kofu_xl.excel.import_actuals()",
+        "計画案": "import kofu_xl.excel; kofu_xl.excel.propose_book()",
+        "計画案を採用": "import kofu_xl.excel; kofu_xl.excel.adopt_proposal()",
         "診断": "import kofu_xl.excel; kofu_xl.excel.doctor_book()",
     }
 
@@ -396,7 +398,7 @@ def test_custom_ui_describes_the_tab() -> None:
     assert tab.get("label") == "交付円滑化計画"
     groups = {g.get("label"): [b.get("label") for b in g.iter(f"{CUI_NS}button")]
               for g in tab.iter(f"{CUI_NS}group")}
-    assert groups == {"検証・提出": ["検証", "検証して提出"], "実績": ["実績取込"], "ヘルプ": ["診断"]}
+    assert groups == {"検証・提出": ["検証", "検証して提出"], "実績": ["実績取込"], "計画案": ["計画案", "計画案を採用"], "ヘルプ": ["診断"]}
     for button in tab.iter(f"{CUI_NS}button"):
         assert button.get("imageMso") and button.get("supertip") and button.get("screentip")
         assert not button.get("supertip").isascii()
