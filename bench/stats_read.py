@@ -20,6 +20,15 @@ sys.path.insert(0, str(REPO))
 from kofu_xl.app.stats import SHIPPED_STATS, read_stats_dir, render_stats_csv, shipped_stats, unpack_stats  # noqa: E402
 
 
+def _median_ms(fn, runs: int = 5) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000, result
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp)

@@ -15,7 +15,7 @@ Decisions (also in the README, section ``followup``):
   reported beside ours, never used for a verdict. The national bounds are themselves
   targets over one fixed population (2019-01-01), so this is the consistent reading.
 * **Month-ends.** An actual is the cumulative count at a month-end; which file describes which
-  month-end is :func:`kofu_xl.stats.month_end_for` (a 交付件数基準日 on the 1st is the end of
+  month-end is :func:`kofu_xl.app.stats.month_end_for` (a 交付件数基準日 on the 1st is the end of
   the previous month: 20200801.csv → 2020-07; on the last day, that month; mid-month files
   such as 20190916.csv describe no month-end and are not used).
 * **The plan per month.** Monthly columns are the plan's own month-ends; a fiscal-year column

@@ -97,6 +97,8 @@ def format_value(value: Any) -> str:
             return wareki_date(value)
         except ValueError:  # CalendarError: before 昭和
             return value.isoformat()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"  # a whole number read as a float (11.0) as typed: 11
     if isinstance(value, (int, Decimal)):
         dec = Decimal(value)
         if dec == dec.to_integral_value():

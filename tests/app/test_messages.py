@@ -168,11 +168,12 @@ def test_new_suggests_the_code_meant(code, words, tmp_path, capsys) -> None:
 def test_the_report_of_the_shipped_plan_says_each_fact_once(capsys) -> None:
     main(["check", str(REPO / "workbook" / "交付円滑化計画.xlsm")])
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  [")]
-    assert len(lines) == len(set(lines)) == 7
+    assert len(lines) == len(set(lines)) == 8  # 6 errors, 1 warning, 1 information
     facts = [(ln.split("]")[0], ln.split(" ")[3] if len(ln.split(" ")) > 3 else "") for ln in lines]
     rules_paths = [ln.split("]")[0] + ln.split("!")[0] for ln in lines]
     # no rule speaks twice of one row: the ⑧ row and the capacity months are one line each
     assert sum("[capacity-shortfall]" in ln for ln in lines) == 1
+    assert sum("[daily-closed-day]" in ln for ln in lines) == 1
     assert sum("[missing-required]" in ln and "⑧申請時来庁" in ln for ln in lines) == 1
     assert facts and rules_paths
     main(["check", str(REPO / "workbook" / "交付円滑化計画.xlsm"), "--json"])

@@ -72,13 +72,13 @@ def test_check_is_read_only_and_clean_plan_exits_0(tmp_path):
 def test_debug_is_accepted_before_and_after_the_command(monkeypatch, capsys) -> None:
     """`kofu-xl check --debug` (as the README documents) and `kofu-xl --debug check` both show
     the traceback of an internal error; without it, a one-line message and exit 3."""
-    import kofu_xl.rules as rules_mod
+    import kofu_xl.app.check as check_mod
     from kofu_xl.cli import main
 
-    def broken(raw, schedule=None):
+    def broken(*args, **kwargs):
         raise RuntimeError("planted")
 
-    monkeypatch.setattr(rules_mod, "check_plan", broken)
+    monkeypatch.setattr(check_mod, "check", broken)
     for argv in (["check", "--debug"], ["--debug", "check"]):
         with pytest.raises(RuntimeError, match="planted"):
             main(argv)

@@ -52,8 +52,8 @@ def test_seed_as_printed_reports_exactly_its_inconsistencies():
     assert _keys(findings) == SEED_FINDINGS
     assert sum(len(f.parts) or 1 for f in findings) == len(SEED_FINDINGS)  # no cell twice
     # one finding per fact: the ten blank ⑧ cells of one row and the ten months short of
-    # staff are one finding each, listing their cells, and so are the weekend counts of 日次実績
-    assert len(findings) == 8
+    # staff are one finding each, listing their cells
+    assert len(findings) == 8  # 6 errors, the capacity months, the 11 weekend counts (info)
     (blank,) = [f for f in findings if f.path == "at_application.counts"]
     assert len(blank.parts) == 10 and "（R2年8月〜R4年度）" in blank.message
     (short,) = [f for f in findings if f.rule == "capacity-shortfall"]

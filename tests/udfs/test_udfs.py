@@ -430,7 +430,7 @@ def test_dantai_check(args, valid):
 
 def test_dantai_reason():
     assert kofu_udfs.KOFU_DANTAI_REASON(122327.0, "千葉県") == ""
-    assert kofu_udfs.KOFU_DANTAI_REASON(122328.0) == "検査数字（6桁目）が正しくありません。12232 の検査数字は 7 です"
+    assert kofu_udfs.KOFU_DANTAI_REASON(122328.0) == "検査数字（6桁目）が正しくありません。12232 の検査数字は 7 で、122327 は千葉県白井市のコードです。正しいコードを入力してください"
     assert "東京都" in kofu_udfs.KOFU_DANTAI_REASON("122327", "東京都")
     assert kofu_udfs.KOFU_DANTAI_CHECK([[122327.0, 122328.0]]) == [[True, False]]
 
