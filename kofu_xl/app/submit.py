@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from kofu_xl.app.report import CheckResult, make_result
-from kofu_xl.app.summary import summary_html
-from kofu_xl.book.build import build_sheets
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
 from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
@@ -295,6 +293,10 @@ def unlogged_packages(result: CheckResult, out_dir: Path, rows: list[list[Any]])
 
 
 def _package_files(result: CheckResult) -> dict[str, bytes]:
+    # openpyxl and the summary are needed only when a package is written (not to validate)
+    from kofu_xl.app.summary import summary_html
+    from kofu_xl.book.build import build_sheets
+
     built = build_sheets(result.plan, schedule=result.schedule, values_only=True)
     return {
         ".xlsx": built.xlsx,
