@@ -590,6 +590,22 @@ def daily_totals(ctx: Context) -> Iterator[Finding]:
             yield Finding(DAILY, _label("issuance") + "（実績）", "issuance", col.key, expected=total, actual=value, params={"basis": "日次実績の月合計"})
 
 
+FORMULA_OVERWRITTEN = _spec(
+    "formula-overwritten",
+    Severity.WARNING,
+    "計算式が変更・上書きされている",
+    "灰色の計算セル（と、合計などあらかじめ計算式の入った入力セルの計算式）が、作成時の計算式から変更されているか、値で上書きされています。"
+    "検証と提出は入力から計算し直すため、画面の数値と提出する数値が食い違います。",
+    "メッセージの計算式をそのセルに入力し直してください（合計などの入力セルは、値を入力しても構いません）。",
+    "すべての計算セル（本表1-1、本表1-2、経費積算、日次実績、国基準、実績比較）",
+    "{field}が{state}です。計算式 {expected} に戻してください。",
+)
+
+# Findings a workbook reader adds about the sheets themselves (formula-overwritten): kept
+# beside the raw data under this key, as Finding objects only (a JSON plan cannot hold one).
+SHEET_FINDINGS = "__sheet_findings__"
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -609,7 +625,8 @@ def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[
     from .model import load_plan
 
     plan, findings = load_plan(raw)
-    return plan, findings + run_rules(plan, schedule)
+    sheet = [f for f in raw.get(SHEET_FINDINGS, ()) if isinstance(f, Finding)]
+    return plan, findings + run_rules(plan, schedule) + sheet
 
 
 assert all(s.slug in CATALOGUE for specs, _ in RULES for s in specs)

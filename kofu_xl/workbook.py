@@ -69,8 +69,11 @@ class CellSource(Protocol):
 class GridSource:
     """Cell values held as one 2-D list per sheet (row 1 / column 1 at [0][0])."""
 
-    def __init__(self, grids: dict[str, list[list[Any]]]) -> None:
+    def __init__(self, grids: dict[str, list[list[Any]]], formulas: dict[str, dict[str, str]] | None = None) -> None:
         self.grids = grids
+        # {sheet: {cell: formula text}} when the source knows its formulas (a file); None
+        # for values only (a live book, a values-only package)
+        self.formulas = formulas
 
     def sheet_names(self) -> list[str]:
         return list(self.grids)
@@ -106,11 +109,70 @@ class GridSource:
                     line.extend([""] * (c - len(line)))
                     line[c - 1] = text
                 grids[name] = rows
+            formulas = sheet_formulas(path, wanted)
         except UnreadableInput:
             raise
         except Exception as exc:  # calamine raises its own error types for broken files
             raise UnreadableInput(path, f"Excel ファイルとして読めません（{exc.__class__.__name__}: {str(exc)[:200]}）") from None
-        return cls(grids)
+        return cls(grids, formulas)
+
+
+class _Settled:
+    """A cell source whose cells in ``overrides`` read as given there (None = empty)."""
+
+    def __init__(self, src: CellSource, overrides: dict[tuple[str, str], Any]) -> None:
+        self.src = src
+        self.overrides = overrides
+
+    def sheet_names(self) -> list[str]:
+        return self.src.sheet_names()
+
+    def value(self, sheet: str, row: int, col: int) -> Any:
+        key = (sheet, _ref(col, row))
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.src.value(sheet, row, col)
+
+
+def sheet_formulas(path: Path, sheets: Iterable[str]) -> dict[str, dict[str, str]]:
+    """{sheet: {cell: formula text without "="}} of the named sheets, read from their XML
+    (python-calamine gives values only). A shared formula is translated to each cell it
+    covers; the cells of an array formula other than its anchor hold none."""
+    import html
+
+    from .xlsm.package import _Scanner
+
+    out: dict[str, dict[str, str]] = {}
+    with zipfile.ZipFile(path) as z:
+        parts = _sheet_parts(z)
+        names = set(z.namelist())
+        for sheet in sheets:
+            part = parts.get(sheet)
+            if part is None or part not in names:
+                continue
+            data = z.read(part)
+            scan = _Scanner(data).run()
+            if scan is None:
+                continue
+            cells: dict[str, str] = {}
+            shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, text)
+            for c in scan.cells:
+                if c.f is None:
+                    continue
+                cell = _ref(c.col, c.row)
+                text = html.unescape(data[c.f.tag_end : c.f.close].decode("utf-8")) if not c.f.empty else ""
+                if c.f.get("t") == "shared":
+                    si = c.f.get("si") or ""
+                    if text:
+                        shared[si] = (cell, text)
+                    elif si in shared:
+                        from openpyxl.formula.translate import Translator
+
+                        anchor, master = shared[si]
+                        text = Translator("=" + master, origin=anchor).translate_formula(cell)[1:]
+                cells[cell] = text
+            out[sheet] = cells
+    return out
 
 
 def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
@@ -294,8 +356,92 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
 
 
 def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict[str, Any], Layout]:
-    """Raw plan data (as the model's loader takes it) and the layout it was read with."""
+    """Raw plan data (as the model's loader takes it) and the layout it was read with.
+
+    When the source knows its formulas (a file), a cell still holding the formula the build
+    writes there is never read for its saved result, which another program may have dropped
+    (openpyxl) or replaced by an error (a reader without KOFU_*): a computed cell declares
+    nothing (empty), a prefilled input (a total, a 実績 column, a cost link) takes the
+    core's figure of the inputs. Every computed cell whose formula was changed or typed over
+    becomes a ``formula-overwritten`` finding (kept under ``rules.SHEET_FINDINGS``).
+    """
     lay = workbook_layout(src, path)
+    raw = _read_raw(src, lay)
+    formulas = getattr(src, "formulas", None)
+    if formulas is not None:
+        raw = _settle(src, lay, formulas, raw)
+    return raw, lay
+
+
+def _plain(value: Any) -> Any:
+    """A computed value as a cell reader gives it: "" empty, numbers as int or float."""
+    if value == "" or value is None:
+        return None
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _settle(src: CellSource, lay: Layout, formulas: dict[str, dict[str, str]], raw: dict[str, Any]) -> dict[str, Any]:
+    from .computed import computed_cells, normalize_formula
+    from .model import load_plan
+    from .rules import SHEET_FINDINGS
+    from .schedule import default_schedule
+
+    schedule = default_schedule()
+    comp = computed_cells(load_plan(raw)[0], lay, schedule)
+    present = set(src.sheet_names())
+    intact: set[tuple[str, str]] = set()
+    findings = []
+    for (sheet, cell), c in comp.items():
+        if sheet not in present:
+            continue
+        text = formulas.get(sheet, {}).get(cell)
+        if text is not None and normalize_formula(text) == normalize_formula(c.formula):
+            intact.add((sheet, cell))
+        elif text is not None or not c.prefill:  # a value typed over a prefilled input is an input
+            findings.append(_overwritten(src, lay, sheet, cell, c.formula, text))
+    overrides: dict[tuple[str, str], Any] = {}
+    for _ in range(8):  # totals of totals: a few rounds reach the fixed point
+        settled = {k: _plain(comp[k].value) if comp[k].prefill else None for k in intact}
+        if settled == overrides:
+            break
+        overrides = settled
+        raw = _read_raw(_Settled(src, overrides), lay)
+        comp = computed_cells(load_plan(raw)[0], lay, schedule)
+    raw[SHEET_FINDINGS] = findings
+    return raw
+
+
+def _overwritten(src: CellSource, lay: Layout, sheet: str, cell: str, formula: str, text: str | None) -> Any:
+    from .findings import Finding, format_value
+    from .rules import FORMULA_OVERWRITTEN
+
+    if text is not None:
+        state = f"計算式「={text}」に変更されたもの"
+        actual: Any = "=" + text
+    else:
+        row, col = parse_ref(cell)
+        actual = src.value(sheet, row, col)
+        state = "空欄" if actual is None else f"値「{actual if isinstance(actual, str) else format_value(actual)}」で上書きされたもの"
+    return Finding(FORMULA_OVERWRITTEN, _computed_label(lay, sheet, cell), "formula", expected=formula, actual=actual, params={"state": state}, sheet=sheet, cell=cell)
+
+
+def _computed_label(lay: Layout, sheet: str, cell: str) -> str:
+    """The row's caption of a computed cell, e.g. "本表1-1 人口に対する交付枚数率"."""
+    from .layout import ROWS_11, ROWS_12, ROWS_FU, ROWS_WORK
+
+    row, _col = parse_ref(cell)
+    for name, rows, specs in ((S11, lay.rows11, ROWS_11), (S12, lay.rows12, ROWS_12), (WORK, lay.rows_work, ROWS_WORK), (FOLLOWUP, lay.rows_fu, ROWS_FU)):
+        if name != sheet:
+            continue
+        for spec in specs:
+            if rows.get(spec.key) == row:
+                return f"{sheet} " + " ".join(dict.fromkeys(t for t in spec.labels if t))
+    return f"{sheet} の計算セル"
+
+
+def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
     names = set(src.sheet_names())
     raw: dict[str, Any] = {
         "parameters": {
@@ -341,7 +487,7 @@ def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict
                 raw["parameters"][key.split(".")[1]] = canonical(Decimal(repr(float(value))))
     if DAILY in names:
         raw["daily"] = _read_daily(src, lay)
-    return raw, lay
+    return raw
 
 
 def _loc(lay: Layout, path: str) -> tuple[str, str]:
@@ -417,7 +563,7 @@ def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = No
 
 
 # The sheets a plan is read from (charts, results and logs are not needed).
-PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL)
+PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL, FOLLOWUP)
 
 
 def read_workbook_raw(path: str | Path) -> dict[str, Any]:
