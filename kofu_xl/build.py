@@ -34,6 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from . import calc
 from .computed import (
     BASE_ISSUED_NAME,
+    BASE_POPULATION_NAME,
     CAPACITY_CARDS_NAME,
     CAPACITY_STAFF_NAME,
     POPULATION_NAME,
@@ -42,6 +43,7 @@ from .computed import (
     computed_cells,
     national_keys,
     static_followup,
+    with_prefills,
 )
 from ._cellref import col_letter, ref
 from .calendar import fiscal_year_label, month_label, month_range, wareki_date
@@ -697,6 +699,7 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
     for j, (key11, key_fu) in enumerate(national_keys(plan, schedule)):
         sh.label(ref(NATIONAL_KEY11_COL, top + 1 + j), key11, fill=None, font=CALC_FONT)
         sh.label(ref(NATIONAL_KEY_FU_COL, top + 1 + j), key_fu, fill=None, font=CALC_FONT)
+    wb.defined_names[BASE_POPULATION_NAME] = DefinedName(BASE_POPULATION_NAME, attr_text=_abs(NATIONAL, ref(6, top + 1)))
     note = top + len(schedule.checkpoints) + 2
     ws.cell(row=note, column=2, value=f"基準人口は {schedule.base_population_date:%Y年%m月%d日} 時点の全国人口。下限値・上限値は交付枚数÷基準人口を小数第1位の%に四捨五入した値です。").font = NOTE_FONT
     # dropdown answers for the start dates
@@ -916,6 +919,9 @@ def build_sheets(
 
     wb.defined_names[POPULATION_NAME] = DefinedName(POPULATION_NAME, attr_text=_abs(S11, lay.scalars["basic.population"].cell))
     wb.defined_names[BASE_ISSUED_NAME] = DefinedName(BASE_ISSUED_NAME, attr_text=_abs(S11, lay.scalars["basic.base_issued"].cell))
+    if blank:  # a new plan shows its prefilled formulas' values: compute from those
+        plan = with_prefills(plan, lay, schedule)
+        derived = calc.derive(plan, schedule.bounds_by_column(plan.columns))
     comp = computed_cells(plan, lay, schedule, derived, actuals)
     s = {name: _Sheet(ws, out, comp, values_only) for name, ws in sheets.items()}
     _sheet_11(s[S11], plan, lay, derived, schedule, blank)
@@ -940,7 +946,7 @@ def build_sheets(
     # load, which would turn every KOFU_* cell into an error where Python is missing);
     # the calculation engine id of Excel 2019/365, so that no current Excel recalculates
     # the book because it looks older than itself.
-    wb.calculation = CalcProperties(calcId=CALC_ID, fullCalcOnLoad=False)
+    wb.calculation = CalcProperties(calcId=CALC_ID, fullCalcOnLoad=None)
     buf = io.BytesIO()
     wb.save(buf)
     out.xlsx = buf.getvalue()
@@ -971,12 +977,13 @@ def vba_modules() -> list[Any]:
     return modules
 
 
-def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False) -> bytes:
-    """The macro-enabled workbook for ``plan``, byte-identical for identical input."""
+def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False, actuals: Mapping[str, Any] | None = None) -> bytes:
+    """The macro-enabled workbook for ``plan``, byte-identical for identical input
+    (``actuals`` prefill 実績比較, see `build_sheets`)."""
     from .xlsm.ovba import build_vba_project
     from .xlsm.package import assemble_xlsm
     from .xlsm.ribbon import custom_ui_xml
 
-    built = build_sheets(plan, schedule=schedule, blank=blank)
+    built = build_sheets(plan, schedule=schedule, blank=blank, actuals=actuals)
     vba = build_vba_project(vba_modules(), project_name="KofuXl")
     return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)

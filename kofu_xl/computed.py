@@ -58,6 +58,7 @@ from .schedule import Schedule
 
 __all__ = [
     "BASE_ISSUED_NAME",
+    "BASE_POPULATION_NAME",
     "CAPACITY_CARDS_NAME",
     "CAPACITY_STAFF_NAME",
     "CHECK_LABELS",
@@ -76,6 +77,7 @@ POPULATION_NAME = "人口"
 BASE_ISSUED_NAME = "交付枚数"
 CAPACITY_CARDS_NAME = "処理能力枚数"
 CAPACITY_STAFF_NAME = "処理能力職員数"
+BASE_POPULATION_NAME = "基準人口"  # the national population the schedule's bounds divide by
 VS_PLAN_BEHIND = "計画を下回る"
 VS_PLAN_OK = "計画以上"
 CHECK_LABELS = {"ok": "OK", "below": "下限値未満", "above": "上限値超", None: ""}
@@ -364,8 +366,8 @@ def _sheet_national(out: dict, schedule: Schedule) -> None:
     for j, cp in enumerate(schedule.checkpoints):
         row = NATIONAL_TABLE_HEADER_ROW + 1 + j
         # ROUND(cards / population, 3): the bound in 0.1 % as the form prints it
-        out[(NATIONAL, ref(NATIONAL_LOWER_COL, row))] = Computed(f"=ROUND({ref(4, row)}/{ref(6, row)},3)", schedule.lower_pct(cp) / 100)
-        out[(NATIONAL, ref(NATIONAL_UPPER_COL, row))] = Computed(f"=ROUND({ref(5, row)}/{ref(6, row)},3)", schedule.upper_pct(cp) / 100)
+        out[(NATIONAL, ref(NATIONAL_LOWER_COL, row))] = Computed(f"=ROUND({ref(4, row)}/{BASE_POPULATION_NAME},3)", schedule.lower_pct(cp) / 100)
+        out[(NATIONAL, ref(NATIONAL_UPPER_COL, row))] = Computed(f"=ROUND({ref(5, row)}/{BASE_POPULATION_NAME},3)", schedule.upper_pct(cp) / 100)
 
 
 # ---------------------------------------------------------------- 実績比較
@@ -389,7 +391,7 @@ def _sheet_followup(out: dict, plan: Plan, lay: Layout, d: calc.Derived, schedul
     day = plan.basic.population_date
     put(
         FU_POPULATION_DATE_CELL,
-        f'=IF({date_cell}="","",IFERROR(KOFU_WAREKI({date_cell},TRUE),TEXT({date_cell},"yyyy/m/d")))',
+        f'=IF({date_cell}="","",IFERROR(KOFU_WAREKI({date_cell},TRUE),TEXT({date_cell},"yyyy年m月d日")))',
         wareki_date(day) if day else "",
     )
     r = lay.rows_fu
@@ -452,3 +454,56 @@ def static_followup(plan: Plan, lay: Layout, schedule: Schedule) -> dict[str, tu
         out[m] = (month_label(nxt.month) if nxt else None, (_month_index(nxt.month) - _month_index(m)) if nxt else None)
     return out
 
+
+
+def _prefill_fields(lay: Layout) -> dict[tuple[str, str], tuple[str, str]]:
+    """{(sheet, cell): (model path, column or fiscal-year key)} of every input a formula may prefill."""
+    from .layout import ROWS_12
+
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for spec in ROWS_11:
+        if spec.role == "input":
+            for key in lay.columns:
+                out[lay.series_cell(spec.key, key)] = (spec.key, key)
+    for spec in ROWS_12:
+        if spec.role == "input":
+            for key in lay.cost_years:
+                out[lay.cost_cell(spec.key, key)] = (spec.key, key)
+    return out
+
+
+def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
+    """The plan as its new workbook shows it: every input the build prefills with a formula
+    (totals, the 実績 columns, cost links) holding that formula's value."""
+    from .model import load_plan
+
+    fields = _prefill_fields(lay)
+    for _ in range(8):  # totals of totals: a few rounds reach the fixed point
+        data = plan.model_dump(mode="json")
+        changed = False
+        for key, c in computed_cells(plan, lay, schedule).items():
+            if not c.prefill or key not in fields:
+                continue
+            path, column = fields[key]
+            value = None if c.value == "" else c.value
+            parts = path.split(".")
+            if parts[0] == "costs":
+                holder: Any = data["costs"].setdefault(column, {})
+                for part in parts[1:-1]:
+                    holder = holder.setdefault(part, {})
+                last: Any = parts[-1]
+            else:
+                holder = data
+                for part in parts[:-1]:
+                    holder = holder[part]
+                series = holder[parts[-1]]
+                series.extend([None] * (len(plan.columns) - len(series)))
+                holder, last = series, plan.columns.index(next(col for col in plan.columns if col.key == column))
+            current = holder[last] if isinstance(holder, list) else holder.get(last)
+            if current is None or Decimal(str(current)) != value:
+                holder[last] = None if value is None else str(value)
+                changed = True
+        if not changed:
+            return plan
+        plan = load_plan(data)[0]
+    return plan
