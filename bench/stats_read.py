@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kofu_xl.stats import read_stats_dir  # noqa: E402
+from kofu_xl.app.stats import read_stats_dir  # noqa: E402
 
 
 def main() -> None:

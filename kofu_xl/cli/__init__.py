@@ -1,0 +1,93 @@
+"""The `kofu-xl` command line: argument parsing and output, nothing else.
+
+Each command imports its use case (``kofu_xl.app``) when it runs, so ``kofu-xl --help`` and
+``kofu-xl check`` load only what they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from kofu_xl.cli._commands import (
+    AGGREGATE_OUT,
+    cmd_aggregate,
+    cmd_build,
+    cmd_check,
+    cmd_doctor,
+    cmd_followup,
+    cmd_new,
+    cmd_submit,
+)
+from kofu_xl.errors import EXIT_INTERNAL, KofuError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kofu-xl", description="マイナンバーカード交付円滑化計画の検証・作成ツール")
+    p.add_argument("--debug", action="store_true", help="内部エラーの詳細（トレースバック）を表示する")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="計画を検証する（ファイルは変更しない）")
+    c.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
+    c.add_argument("--json", action="store_true", help="結果を JSON で出力する")
+    c.set_defaults(func=cmd_check)
+
+    b = sub.add_parser("build", help="計画から公式ワークブック（.xlsm）を作成する")
+    b.add_argument("--plan", help="計画ファイル（.json/.xlsx/.xlsm）。省略時は同梱の白井市の計画")
+    b.add_argument("--out", help="出力先（省略時は workbook/交付円滑化計画.xlsm）")
+    b.set_defaults(func=cmd_build)
+
+    n = sub.add_parser("new", help="団体コードを指定して空の計画ワークブックを作成する")
+    n.add_argument("--dantai", required=True, help="団体コード（6桁。例: 122327）")
+    n.add_argument("--out", help="出力先（省略時は <団体コード>_<市町村名>_交付円滑化計画.xlsm）")
+    n.set_defaults(func=cmd_new)
+
+    s = sub.add_parser("submit", help="検証して、エラーがなければ提出ファイルを作成する")
+    s.add_argument("path", help="計画ワークブック（.xlsm/.xlsx）")
+    s.add_argument("--out", help="提出ファイルの出力先フォルダー（省略時はワークブックと同じ場所の「提出」フォルダー）")
+    s.set_defaults(func=cmd_submit)
+    f = sub.add_parser("followup", help="計画と実績（公表統計）を比べる（ファイルは変更しない）")
+    f.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
+    f.add_argument("--stats", nargs="+", metavar="CSV", help="公表統計の CSV ファイル、または CSV のあるフォルダー（複数可）")
+    f.add_argument("--as-of", dest="as_of", metavar="YYYY-MM", help="この月末時点で比べる（それより後の統計は使わない）")
+    f.add_argument("--json", action="store_true", help="結果を JSON で出力する（check --json の形に実績を追加）")
+    f.set_defaults(func=cmd_followup)
+
+    a = sub.add_parser("aggregate", help="提出された計画をまとめて検証し、都道府県・全国の集計表（.xlsx）を作成する")
+    a.add_argument("inputs", nargs="+", metavar="INPUT", help="提出ファイル（.xlsx/.xlsm/.json）またはフォルダー（中のファイルをすべて読む）")
+    a.add_argument("--out", default=AGGREGATE_OUT, help=f"集計表の出力先（省略時は {AGGREGATE_OUT}）")
+    a.add_argument("--json", action="store_true", help="集計結果を JSON で標準出力に出す")
+    a.add_argument("--jobs", type=int, default=None, help="並列に読むプロセス数（省略時は CPU の数）")
+    a.set_defaults(func=cmd_aggregate)
+
+    d = sub.add_parser("doctor", help="この PC の動作環境とブックの設定を診断する（OK/NG と対処を表示）")
+    d.add_argument("workbook", nargs="?", help="診断するブック（.xlsm）。省略時はチェックアウトの workbook/交付円滑化計画.xlsm（なければブックの確認を省略）")
+    d.add_argument("--json", action="store_true", help="結果を JSON で出力する")
+    d.set_defaults(func=cmd_doctor)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KofuError as exc:
+        if args.debug:
+            raise
+        print(f"エラー: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("中断しました。", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: never a traceback unless asked
+        if args.debug:
+            raise
+        print(f"内部エラーが発生しました（{exc.__class__.__name__}: {exc}）。--debug を付けて再実行すると詳細が表示されます。", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
