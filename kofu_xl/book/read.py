@@ -126,6 +126,8 @@ class GridSource:
             raise
         except Exception as exc:  # calamine raises its own error types for broken files
             raise UnreadableInput(path, f"Excel ファイルとして読めません（{exc.__class__.__name__}: {str(exc)[:200]}）") from None
+        if not any(formulas.values()):
+            formulas = {}  # a values-only copy (a submission package, an export): formulas unknown
         return cls(grids, formulas)
 
 
