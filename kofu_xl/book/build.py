@@ -46,6 +46,7 @@ from kofu_xl.book.computed import (
     with_prefills,
 )
 from kofu_xl.book.layout import (
+    CALC_RGB,
     CHART,
     CONF,
     COST_FIRST_COL,
@@ -60,6 +61,7 @@ from kofu_xl.book.layout import (
     FU_POPULATION_DATE_CELL,
     HIGHLIGHT_MEMO_COL,
     HIGHLIGHT_MEMO_HEADERS,
+    INPUT_RGB,
     LOG,
     LOG_HEADERS,
     MEMO_STYLE_HEADER,
@@ -107,8 +109,8 @@ __all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "buil
 
 _THIN = Side(style="thin", color="808080")
 BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # pale yellow: the clerk types here
-CALC_FILL = PatternFill("solid", fgColor="F2F2F2")  # grey: computed, locked
+INPUT_FILL = PatternFill("solid", fgColor=INPUT_RGB)  # pale yellow: the clerk types here
+CALC_FILL = PatternFill("solid", fgColor=CALC_RGB)  # grey: computed, locked
 LABEL_FILL = PatternFill("solid", fgColor="DDEBF7")
 HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
 INPUT_FONT = Font(name="游ゴシック", size=10, color="1F3864")

@@ -588,3 +588,5 @@ HIGHLIGHT_MEMO_HEADER_ROW = FIRST_RESULT_ROW - 1
 HIGHLIGHT_MEMO_HEADERS = ("色の記録（kofu-xl 用）シート", "セル", "元の色")
 MEMO_STYLE_HEADER = "元の書式番号"  # column N, written by the builder beside the K:M captions
 NO_FILL = "none"
+INPUT_RGB = "FFF2CC"  # pale yellow: the clerk types here
+CALC_RGB = "F2F2F2"  # grey: computed, locked

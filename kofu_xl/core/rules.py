@@ -254,7 +254,6 @@ def _pct1(rate: Num) -> Num:
 @rule(CUM, RATE, PER_UNIT)
 def derived_rows(ctx: Context) -> Iterator[Finding]:
     plan, d = ctx.plan, ctx.derived
-    dec = plan.declared
     cols = plan.columns
     if plan.basic.base_rate_pct is not None and d.base_rate is not None:
         expected = _pct1(d.base_rate)
