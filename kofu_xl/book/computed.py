@@ -44,6 +44,7 @@ from kofu_xl.book.layout import (
     NATIONAL_UPPER_COL,
     ROW_HEADER,
     ROWS_11,
+    ROWS_12,
     S11,
     S12,
     STATUS_CELL,
@@ -52,7 +53,8 @@ from kofu_xl.book.layout import (
 )
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
-from kofu_xl.core.model import CostYear, Plan, Working
+from kofu_xl.core.followup import plan_by_month, required_monthly
+from kofu_xl.core.model import CostYear, Plan, Working, load_plan
 from kofu_xl.core.schedule import Schedule
 from kofu_xl.ooxml.cellref import col_letter, ref
 
@@ -376,8 +378,6 @@ def _month_index(month: str) -> int:
 
 
 def _sheet_followup(out: dict, plan: Plan, lay: Layout, d: calc.Derived, schedule: Schedule, actuals: Mapping[str, Any]) -> None:
-    from kofu_xl.core.followup import plan_by_month, required_monthly
-
     def put(cell: str, formula: str, value: Any) -> None:
         out[(FOLLOWUP, cell)] = Computed(formula, value)
 
@@ -456,8 +456,6 @@ def static_followup(plan: Plan, lay: Layout, schedule: Schedule) -> dict[str, tu
 
 def _prefill_fields(lay: Layout) -> dict[tuple[str, str], tuple[str, str]]:
     """{(sheet, cell): (model path, column or fiscal-year key)} of every input a formula may prefill."""
-    from kofu_xl.book.layout import ROWS_12
-
     out: dict[tuple[str, str], tuple[str, str]] = {}
     for spec in ROWS_11:
         if spec.role == "input":
@@ -473,8 +471,6 @@ def _prefill_fields(lay: Layout) -> dict[tuple[str, str], tuple[str, str]]:
 def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
     """The plan as its new workbook shows it: every input the build prefills with a formula
     (totals, the 実績 columns, cost links) holding that formula's value."""
-    from kofu_xl.core.model import load_plan
-
     fields = _prefill_fields(lay)
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
         data = plan.model_dump(mode="json")

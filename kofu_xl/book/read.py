@@ -49,7 +49,6 @@ from kofu_xl.core.schedule import default_schedule
 from kofu_xl.errors import UnreadableInput
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.cellref import ref as _ref
-from kofu_xl.ooxml.package import formula_texts
 
 __all__ = [
     "CellSource",
@@ -263,6 +262,8 @@ def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[st
 
 def _formula_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[str, str]]:
     """{sheet: {cell: formula text}} (python-calamine gives values only)."""
+    from kofu_xl.ooxml.package import formula_texts  # openpyxl: only where a file is read
+
     out: dict[str, dict[str, str]] = {}
     for sheet, part in parts.items():
         try:

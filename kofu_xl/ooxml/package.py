@@ -26,6 +26,7 @@ XML is read with expat or defusedxml; DTDs and entity declarations are refused.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import math
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Union
 
 from defusedxml import ElementTree as SafeET
+from openpyxl.formula.translate import Translator
 from openpyxl.utils.cell import (
     column_index_from_string,
     get_column_letter,
@@ -251,8 +253,6 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
     """{cell: formula text without "="} of a worksheet part, as written (entities decoded).
     A shared formula is translated to each cell it covers; the cells of an array formula
     other than its anchor hold none. Empty for a part that is no worksheet."""
-    import html
-
     scan = _scan_sheet(sheet_xml)
     if scan is None:
         return {}
@@ -268,8 +268,6 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
             if text:
                 shared[si] = (cell, text)
             elif si in shared:
-                from openpyxl.formula.translate import Translator
-
                 anchor, master = shared[si]
                 text = Translator("=" + master, origin=anchor).translate_formula(cell)[1:]
         out[cell] = text
