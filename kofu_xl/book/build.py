@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -30,12 +30,26 @@ from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.properties import CalcProperties
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 import kofu_udfs
+from kofu_xl.book.computed import (
+    BASE_ISSUED_NAME,
+    BASE_POPULATION_NAME,
+    CAPACITY_CARDS_NAME,
+    CAPACITY_STAFF_NAME,
+    NA,
+    POPULATION_NAME,
+    VS_PLAN_BEHIND,
+    Computed,
+    computed_cells,
+    national_keys,
+    static_followup,
+    with_prefills,
+)
 from kofu_xl.book.layout import (
     CALC_RGB,
     CHART,
@@ -60,6 +74,11 @@ from kofu_xl.book.layout import (
     LOG_HEADERS,
     MEMO_STYLE_HEADER,
     NATIONAL,
+    NATIONAL_KEY11_COL,
+    NATIONAL_KEY_FU_COL,
+    NATIONAL_LOWER_COL,
+    NATIONAL_TABLE_HEADER_ROW,
+    NATIONAL_UPPER_COL,
     PROPOSAL,
     RESULT_HEADERS,
     RESULTS,
@@ -75,6 +94,8 @@ from kofu_xl.book.layout import (
     S11,
     S12,
     SHEETS,
+    STATUS_CELL,
+    STATUS_LABEL_CELL,
     WORK,
     WORK_FIRST_COL,
     Layout,
@@ -82,8 +103,7 @@ from kofu_xl.book.layout import (
     layout_for,
 )
 from kofu_xl.core import calc
-from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, months_of_fiscal_year, wareki_date
-from kofu_xl.core.followup import plan_by_month, required_monthly
+from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
@@ -122,10 +142,7 @@ XLWINGS_CONF: tuple[tuple[str, str], ...] = (
     ("Use UDF Server", "False"),
 )
 
-CAPACITY_CARDS_NAME = "処理能力枚数"
-CAPACITY_STAFF_NAME = "処理能力職員数"
-POPULATION_NAME = "人口"
-BASE_ISSUED_NAME = "交付枚数"
+CALC_ID = 191029
 MONTH_LIST_NAME = "開始時期の選択肢"
 
 
@@ -148,10 +165,32 @@ class BuiltSheets:
 class _Sheet:
     """Writes cells of one worksheet and records formula cells and their values."""
 
-    def __init__(self, ws: Worksheet, out: BuiltSheets, values_only: bool = False) -> None:
+    def __init__(self, ws: Worksheet, out: BuiltSheets, comp: dict[tuple[str, str], Computed], values_only: bool = False) -> None:
         self.ws = ws
         self.out = out
+        self.comp = comp
         self.values_only = values_only
+
+    def computed(self, cell: str, fmt: str | None = None) -> None:
+        """A computed cell: its formula (kofu_xl.computed) with the core's value; a blank
+        locked cell where the build computes nothing."""
+        found = self.comp.get((self.ws.title, cell))
+        if found is None:
+            _blank_calc(self, cell)
+            if fmt:
+                self.ws[cell].number_format = fmt
+            return
+        value = None if self.values_only and found.value == NA else found.value  # a package's gap is an empty cell
+        self.calc(cell, found.formula, value, fmt)
+
+    def prefill(self, cell: str, value: Any, fmt: str | None, *, always: bool) -> None:
+        """An input cell: its prefill formula when ``always`` (a new plan) or when the typed
+        value equals the formula's, otherwise the value as typed."""
+        found = self.comp.get((self.ws.title, cell))
+        if found is not None and found.prefill and (always or (value is not None and value == found.value)):
+            self.input_formula(cell, found.formula, found.value, fmt)
+        else:
+            self.input(cell, value, fmt)
 
     def label(self, cell: str, text: str, *, fill: PatternFill | None = LABEL_FILL, font: Font = LABEL_FONT, align: Alignment = WRAP) -> None:
         c = self.ws[cell]
@@ -187,20 +226,6 @@ class _Sheet:
         _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
-
-    def calc_row(self, first: int, last: int, row: int, formula: str, values: list[Any], fmt: str | None) -> None:
-        """One legacy array formula across a row: one UDF call computes the whole row."""
-        rng = f"{ref(first, row)}:{ref(last, row)}"
-        top = ref(first, row)
-        if not self.values_only:
-            self.ws[top] = ArrayFormula(rng, formula)
-        for i, col in enumerate(range(first, last + 1)):
-            c = self.ws[ref(col, row)]
-            if self.values_only:
-                put(c, values[i] if i < len(values) else None)
-            _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
-            self.out.cached[(self.ws.title, ref(col, row))] = values[i] if i < len(values) else None
-        self.out.formulas[(self.ws.title, top)] = f"{{{formula}}} [{rng}]"
 
 
 def _heading(ws: Worksheet, title: str, note: str | None = None) -> None:
@@ -247,11 +272,6 @@ def put(c: Any, value: Any) -> None:
     c.value = value
 
 
-def _empty(value: Any) -> Any:
-    """A derived value as the KOFU_* function returns it: "" where the form shows nothing."""
-    if value is None:
-        return ""
-    return value
 
 
 def _abs(sheet: str, cell: str) -> str:
@@ -266,7 +286,6 @@ def _abs(sheet: str, cell: str) -> str:
 def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedule: Schedule, blank: bool) -> None:
     ws = sh.ws
     first, last = FIRST_DATA_COL, lay.last_col11
-    last_month_col = FIRST_DATA_COL + sum(1 for c in plan.columns if c.is_month) - 1
     _heading(ws, f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}", "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
     # 基礎情報
     sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
@@ -295,7 +314,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
             ws.merge_cells(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
             ws.merge_cells(f"{s.cell}:{s.merge_to}")
         if path == "basic.base_rate_pct":
-            sh.calc(s.cell, f"=KOFU_RATE({BASE_ISSUED_NAME},{POPULATION_NAME})", _empty(derived.base_rate), "0.0%")
+            sh.computed(s.cell, "0.0%")
         else:
             value = _get(plan, path)
             fmt = "#,##0" if path in ("basic.population", "basic.base_issued") else "@"
@@ -306,45 +325,22 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     for col in plan.columns:
         # "(実績)" on its own line, as the printed form shows it
         sh.label(ref(lay.col11(col.key), ROW_HEADER), col.label.replace("(実績)", "\n(実績)"), fill=HEADER_FILL, align=CENTER)
+    # whether the grey cells are live or as saved (a native formula, no macro)
+    sh.label(STATUS_LABEL_CELL, "計算の状態", align=CENTER)
+    sh.computed(STATUS_CELL)
+    ws[STATUS_CELL].fill = PatternFill(fill_type=None)
+    ws[STATUS_CELL].border = Border()
+    ws[STATUS_CELL].font = NOTE_FONT
     # rows
-    pop = POPULATION_NAME
     for spec in ROWS_11:
         row = lay.rows11[spec.key]
         for i, text in enumerate(spec.labels):
             sh.label(ref(1 + i, row), text)
-        rng = lambda key: f"{ref(first, lay.rows11[key])}:{ref(last, lay.rows11[key])}"  # noqa: E731
-        mrng = lambda key: f"{ref(first, lay.rows11[key])}:{ref(last_month_col, lay.rows11[key])}"  # noqa: E731
         if spec.role == "input":
-            _input_series(sh, plan, lay, spec, row, derived, blank)
-        elif spec.key == "calc.cumulative":
-            sh.calc_row(first, last, row, f"=KOFU_CUMULATIVE({BASE_ISSUED_NAME},{rng('issuance')})", [_empty(v) for v in derived.cumulative], spec.fmt)
-        elif spec.key == "calc.rate":
-            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('calc.cumulative')},{pop})", [_empty(v) for v in derived.coverage_rate], spec.fmt)
-        elif spec.key in ("calc.lower", "calc.upper"):
-            idx = 0 if spec.key == "calc.lower" else 1
-            values = [_empty(derived.bounds[c.key][idx] / 100) if c.key in derived.bounds else "" for c in plan.columns]
-            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({first_header(lay)},$D{row})", values, spec.fmt)
-        elif spec.key == "calc.check":
-            checks = [_check_label(derived, schedule, c) for c in plan.columns]
-            sh.calc_row(first, last, row, f"=KOFU_CHECK({rng('calc.rate')},{first_header(lay)})", checks, spec.fmt)
-        elif spec.key == "calc.increase":
-            sh.calc_row(first, last, row, f"=KOFU_INCREASE({rng('issuance')},{pop})", [_empty(v) for v in derived.increase], spec.fmt)
-        elif spec.key in ("calc.per_window", "calc.per_staff", "calc.per_issuing_terminal", "calc.per_presetting_terminal"):
-            units = {
-                "calc.per_window": "windows.total",
-                "calc.per_staff": "staff.total",
-                "calc.per_issuing_terminal": "terminals.issuing",
-                "calc.per_presetting_terminal": "terminals.presetting",
-            }[spec.key]
-            values = getattr(derived, spec.key[5:])
-            sh.calc_row(first, last_month_col, row, f"=KOFU_PER({mrng('issuance')},{mrng(units)})", [_empty(v) for v in values], spec.fmt)
-            for col in range(last_month_col + 1, last + 1):
-                _blank_calc(sh, ref(col, row))
-        elif spec.key == "calc.staff_needed":
-            values = [_empty(v) for v in derived.staff_needed[: last_month_col - first + 1]]
-            sh.calc_row(first, last_month_col, row, f"=KOFU_STAFF_NEEDED({mrng('issuance')},{CAPACITY_CARDS_NAME},{CAPACITY_STAFF_NAME})", values, spec.fmt)
-            for col in range(last_month_col + 1, last + 1):
-                _blank_calc(sh, ref(col, row))
+            _input_series(sh, plan, lay, spec, row, blank)
+        elif spec.role == "calc":
+            for col in range(first, last + 1):
+                sh.computed(ref(col, row), spec.fmt)
     _merge_label_runs(ws, [(lay.rows11[spec.key], spec.labels) for spec in ROWS_11])
     # merged label columns for readability
     for key in ("label.promotion", "label.invite", "label.at_application", "label.outreach", "label.support", "label.note"):
@@ -415,14 +411,6 @@ def _month_text(value: Any) -> Any:
     return value
 
 
-def _check_label(derived: calc.Derived, schedule: Schedule, col: Any) -> str:
-    i = [c.key for c in derived.columns].index(col.key)
-    rate = derived.coverage_rate[i]
-    cp = schedule.checkpoint_for_column(col)
-    if cp is None or rate is None:
-        return ""
-    status = calc.bound_status(rate, schedule.lower_pct(cp), schedule.upper_pct(cp))
-    return {"ok": "OK", "below": "下限値未満", "above": "上限値超", None: ""}[status]
 
 
 def _blank_calc(sh: _Sheet, cell: str) -> None:
@@ -446,39 +434,10 @@ def _get(plan: Plan, path: str) -> Any:
     return obj
 
 
-_PARTS: dict[str, tuple[str, ...]] = {
-    "windows.total": ("windows.honcho", "windows.shisho", "windows.other"),
-    "staff.total": tuple(f"staff.{p}" for p in ("honcho_regular", "honcho_temporary", "honcho_other", "shisho_regular", "shisho_temporary", "shisho_other", "other_regular", "other_temporary", "other_other")),
-    "terminals.total": ("terminals.issuing", "terminals.presetting"),
-    "terminals.issuing": ("terminals.honcho_issuing", "terminals.shisho_issuing", "terminals.other_issuing"),
-    "terminals.presetting": ("terminals.honcho_presetting", "terminals.shisho_presetting", "terminals.other_presetting"),
-    "terminals.honcho": ("terminals.honcho_issuing", "terminals.honcho_presetting"),
-    "terminals.shisho": ("terminals.shisho_issuing", "terminals.shisho_presetting"),
-    "terminals.other": ("terminals.other_issuing", "terminals.other_presetting"),
-}
-
-
-def _input_series(sh: _Sheet, plan: Plan, lay: Layout, spec: RowSpec, row: int, derived: calc.Derived, blank: bool) -> None:
+def _input_series(sh: _Sheet, plan: Plan, lay: Layout, spec: RowSpec, row: int, blank: bool) -> None:
     values = plan.series(spec.key)
-    parts = _PARTS.get(spec.key)
-    part_values = [plan.series(p) for p in parts] if parts else []
-    actual_through = plan.parameters.actual_through
     for i, col in enumerate(plan.columns):
-        cell = ref(lay.col11(col.key), row)
-        value = values[i]
-        if parts:
-            summed = calc.sum_parts(pv[i] for pv in part_values)
-            if blank or (value is not None and summed is not None and value == summed):
-                formula = "=SUM(" + ",".join(ref(lay.col11(col.key), lay.rows11[p]) for p in parts) + ")"
-                sh.input_formula(cell, formula, summed if summed is not None else 0, spec.fmt)
-                continue
-        if spec.key == "issuance" and col.is_month and actual_through and col.key <= actual_through and col.key in lay.daily_blocks:
-            total = derived.daily.get(col.key, (None, Decimal(0)))[1]
-            if blank or value == total:
-                block = lay.daily_blocks[col.key]
-                sh.input_formula(cell, f"={_abs(DAILY, block.month_total_cell)}", total, spec.fmt)
-                continue
-        sh.input(cell, value, spec.fmt)
+        sh.prefill(ref(lay.col11(col.key), row), values[i], spec.fmt, always=blank)
 
 
 def _layout_11(ws: Worksheet, lay: Layout, last: int) -> None:
@@ -594,9 +553,7 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
     for i, (cap, path) in enumerate(zip(caps, paths, strict=True)):
         col = 2 + i
         sh.label(ref(col, 3), cap, align=CENTER)
-        s = lay.scalars[path]
-        value = derived.base_rate if path == "basic.base_rate_pct" else _get(plan, path)
-        sh.calc(ref(col, 4), f"={_abs(S11, s.cell)}", _empty(value), "0.0%" if path == "basic.base_rate_pct" else ("#,##0" if path in ("basic.population", "basic.base_issued") else "@"))
+        sh.computed(ref(col, 4), "0.0%" if path == "basic.base_rate_pct" else ("#,##0" if path in ("basic.population", "basic.base_issued") else "@"))
     sh.label(ref(1, ROW_COST_HEADER), "経費（千円）", fill=HEADER_FILL, align=CENTER)
     ws.merge_cells(f"A{ROW_COST_HEADER}:C{ROW_COST_HEADER}")
     for key in lay.cost_years:
@@ -609,20 +566,9 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
             cell = ref(lay.col12(key), row)
             year = plan.costs.get(key, CostYear())
             if spec.role == "input":
-                value = _get(year, spec.key.split(".", 1)[1])
-                prefill = _cost_prefill(spec.key, lay, key, year, derived)
-                if prefill is not None and (blank or (value is not None and value == prefill[1])):
-                    sh.input_formula(cell, prefill[0], prefill[1], spec.fmt)
-                else:
-                    sh.input(cell, value, spec.fmt)
-            elif spec.key == "calc.cost_total_check":
-                items = ("costs.personnel_total", "costs.tablet.subsidized", "costs.printer.subsidized", "costs.webcam.subsidized", "costs.postage", "costs.reservation", "costs.terminals", "costs.other")
-                col = lay.col12(key)
-                sh.calc(cell, "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.subsidy_sum(year)), spec.fmt)
-            elif spec.key == "calc.personnel_check":
-                col = lay.col12(key)
-                items = ("costs.personnel_regular", "costs.personnel_temporary", "costs.personnel_other")
-                sh.calc(cell, "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.personnel_sum(year)), spec.fmt)
+                sh.prefill(cell, _get(year, spec.key.split(".", 1)[1]), spec.fmt, always=blank)
+            elif spec.role == "calc":
+                sh.computed(cell, spec.fmt)
         ws.row_dimensions[row].height = 28
     _merge_label_runs(ws, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
     # ② 補正予算案の提出予定時期
@@ -652,34 +598,6 @@ def _row(cell: str) -> int:
     return parse_ref(cell)[0]
 
 
-def _num0(v: Decimal | None) -> Any:
-    return 0 if v is None else v
-
-
-def _cost_prefill(path: str, lay: Layout, key: str, year: CostYear, derived: calc.Derived) -> tuple[str, Decimal] | None:
-    """The formula a cost cell is prefilled with, and its value."""
-    col = lay.col12(key)
-    wcol = lay.col_work(key)
-    w = derived.working[key]
-    if path == "costs.total":
-        items = ("costs.personnel_total", "costs.tablet.subsidized", "costs.printer.subsidized", "costs.webcam.subsidized", "costs.postage", "costs.reservation", "costs.terminals", "costs.other")
-        return "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.subsidy_sum(year))
-    if path == "costs.personnel_total":
-        items = ("costs.personnel_regular", "costs.personnel_temporary", "costs.personnel_other")
-        return "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.personnel_sum(year))
-    links = {
-        "costs.personnel_regular": ("calc.overtime_senyen", w.overtime_yen),
-        "costs.personnel_temporary": ("calc.temporary_senyen", w.temporary_yen),
-        "costs.postage": ("calc.postage_senyen", w.postage_yen),
-    }
-    if path in links:
-        row_key, yen = links[path]
-        return f"={_abs(WORK, ref(wcol, lay.rows_work[row_key]))}", _num0(calc.senyen(yen))
-    for item in CostYear.PURCHASES:
-        if path == f"costs.{item}.cost":
-            yen = w.purchases_yen[item]
-            return f"=KOFU_SENYEN({_abs(WORK, ref(wcol, lay.rows_work[f'calc.{item}_yen']))})", _num0(calc.senyen(yen))
-    return None
 
 
 def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> None:
@@ -698,17 +616,10 @@ def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> N
             c = lay.col_work(key)
             cell = ref(c, row)
             w = plan.working.get(key, Working())
-            year = plan.costs.get(key, CostYear())
-            amounts = derived.working[key]
-
-            def at(k: str, col: int = c) -> str:
-                return ref(col, r[k])
-
             if spec.role == "input":
                 sh.input(cell, _get(w, spec.key.split(".", 1)[1]), spec.fmt)
             elif spec.role == "calc":
-                formula, value = _work_formula(spec.key, at, lay, key, amounts, plan, year)
-                sh.calc(cell, formula, value, spec.fmt)
+                sh.computed(cell, spec.fmt)
             else:
                 _blank_calc(sh, cell)
                 ws[cell].fill = LABEL_FILL
@@ -717,41 +628,6 @@ def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> N
     for key in lay.cost_years:
         ws.column_dimensions[col_letter(lay.col_work(key))].width = 16
     _print_setup(ws, f"A1:{ref(WORK_FIRST_COL + len(lay.cost_years) - 1, max(r.values()))}", paper="A4", landscape=False)
-
-
-def _work_formula(
-    key: str, at: Callable[[str], str], lay: Layout, year_key: str, amounts: calc.WorkingAmounts, plan: Plan, year: CostYear
-) -> tuple[str, Any]:
-    if key == "calc.overtime_yen":
-        args = ",".join(at(f"working.overtime.{k}") for k in ("hourly_yen", "premium", "days", "staff", "hours"))
-        return f"=KOFU_OVERTIME({args})", _empty(amounts.overtime_yen)
-    if key == "calc.overtime_senyen":
-        return f"=KOFU_SENYEN({at('calc.overtime_yen')})", _empty(calc.senyen(amounts.overtime_yen))
-    if key == "calc.temporary_senyen":
-        return f"=KOFU_SENYEN({at('working.temporary_yen')})", _empty(calc.senyen(amounts.temporary_yen))
-    if key == "calc.postage_yen":
-        args = ",".join(at(f"working.postage.{k}") for k in ("per_month", "months", "unit_yen"))
-        return f"=KOFU_POSTAGE({args})", _empty(amounts.postage_yen)
-    if key == "calc.postage_senyen":
-        return f"=KOFU_SENYEN({at('calc.postage_yen')})", _empty(calc.senyen(amounts.postage_yen))
-    if key == "calc.postage_volume":
-        p = plan.working.get(year_key, Working()).postage
-        value = p.per_month * p.months if p.per_month is not None and p.months is not None else None
-        return f"=IF(OR({at('working.postage.per_month')}=\"\",{at('working.postage.months')}=\"\"),\"\",{at('working.postage.per_month')}*{at('working.postage.months')})", _empty(value)
-    if key == "calc.at_application_volume":
-        fy = set(months_of_fiscal_year(int(year_key[2:])))
-        cols = [c for c in plan.columns if set(c.months) <= fy]
-        row = lay.rows11["at_application.counts"]
-        if not cols:
-            return "=0", 0
-        first, last = lay.col11(cols[0].key), lay.col11(cols[-1].key)
-        planned = calc.sum_parts(v for c, v in zip(plan.columns, plan.series("at_application.counts"), strict=True) if c in cols)
-        return f"=SUM({_abs(S11, ref(first, row))}:{_abs(S11, ref(last, row)).split('!')[1]})", _num0(planned)
-    for item in CostYear.PURCHASES:
-        if key == f"calc.{item}_yen":
-            count_cell = _abs(S12, ref(lay.col12(year_key), lay.rows12[f"costs.{item}.count"]))
-            return f"=KOFU_PURCHASE({count_cell},{at(f'working.{item}_unit_yen')})", _empty(amounts.purchases_yen[item])
-    raise KeyError(key)
 
 
 # ---------------------------------------------------------------- 日次実績
@@ -776,10 +652,10 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
         for day, date_cell, count_cell in block.cells():
             sh.label(date_cell, f"{day.day}日", fill=None, font=NOTE_FONT, align=CENTER)
             sh.input(count_cell, days.get(day), "#,##0")
-        weekday, total = derived.daily.get(month, ([Decimal(0)] * 7, Decimal(0)))
         sh.label(ref(1, block.totals_row), "曜日別合計", align=CENTER)
-        for i, cell in block.total_cells():
-            sh.calc(cell, block.total_formula(i), total if i == 7 else weekday[i], "#,##0")
+        for i in range(7):
+            sh.computed(block.weekday_total_cell(i), "#,##0")
+        sh.computed(block.month_total_cell, "#,##0")
     ws.column_dimensions["A"].width = 14
     for i in range(8):
         ws.column_dimensions[col_letter(DAILY_FIRST_COL + i)].width = 9
@@ -839,52 +715,31 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     )
     months = lay.followup_months
     first, last = FU_FIRST_COL, lay.last_col_fu
-    pop = plan.basic.population
     # the denominator of every rate on this sheet
     sh.label(f"A{FU_BASE_ROW}", "率の分母（本表1-1 の人口・人）", align=CENTER)
     ws.merge_cells(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
-    sh.calc(FU_POPULATION_CELL, f"={POPULATION_NAME}", _empty(pop), "#,##0")
+    sh.computed(FU_POPULATION_CELL, "#,##0")
     sh.label(ref(_col(FU_POPULATION_DATE_CELL) - 1, FU_BASE_ROW), "人口の基準日", align=CENTER)
-    pop_date = lay.scalars["basic.population_date"]
-    day = plan.basic.population_date
-    sh.calc(FU_POPULATION_DATE_CELL, f"=KOFU_WAREKI({_abs(pop_date.sheet, pop_date.cell)},TRUE)", wareki_date(day) if day else "", "@")
+    sh.computed(FU_POPULATION_DATE_CELL, "@")
     # months
     sh.label(f"A{FU_HEADER_ROW}", "年月（月末）", fill=HEADER_FILL, align=CENTER)
     ws.merge_cells(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
     for month in months:
         sh.label(ref(lay.col_fu(month), FU_HEADER_ROW), month_label(month), fill=HEADER_FILL, align=CENTER)
-    hdr = f"{ref(first, FU_HEADER_ROW)}:{ref(last, FU_HEADER_ROW)}"
     r = lay.rows_fu
 
     def rng(key: str) -> str:
         return f"{ref(first, r[key])}:{ref(last, r[key])}"
 
-    planned = plan_by_month(plan.columns, derived.cumulative)
-    plan_rate = {m: calc.coverage_rate(planned.get(m), pop) for m in months}
-    actual = {m: (actuals[m].cumulative if m in actuals else None) for m in months}
-    actual_rate = {m: calc.coverage_rate(actual[m], pop) for m in months}
-    bounds = {m: (schedule.lower_pct(cp), schedule.upper_pct(cp)) for m in months if (cp := schedule.checkpoint_for_key(m))}
-    nxt = {m: next((cp for cp in schedule.checkpoints if cp.month > m), None) for m in months}
-    months_left = {m: (_month_index(cp.month) - _month_index(m)) if cp else None for m, cp in nxt.items()}
-    next_lower = {m: schedule.lower_pct(cp) / 100 if cp else None for m, cp in nxt.items()}
-    s11_header = f"{_abs(S11, ref(FIRST_DATA_COL, ROW_HEADER))}:{_abs(S11, ref(lay.last_col11, ROW_HEADER)).split('!')[1]}"
-    lower_label = f"$B${r['calc.lower']}"
+    static = static_followup(plan, lay, schedule)
     for spec in ROWS_FU:
         row = r[spec.key]
         for i, text in enumerate(spec.labels):
             sh.label(ref(1 + i, row), text)
         cells = [(m, ref(lay.col_fu(m), row)) for m in months]
-        if spec.key == "calc.plan_cumulative":
-            sh.calc_row(first, last, row, f"=KOFU_PLAN_CUMULATIVE({_row_name('calc.cumulative')},{s11_header},{hdr})", [_empty(planned.get(m)) for m in months], spec.fmt)
-        elif spec.key == "calc.plan_rate":
-            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('calc.plan_cumulative')},{POPULATION_NAME})", [_empty(plan_rate[m]) for m in months], spec.fmt)
-        elif spec.key in ("calc.lower", "calc.upper"):
-            idx = 0 if spec.key == "calc.lower" else 1
-            values = [_empty(bounds[m][idx] / 100) if m in bounds else "" for m in months]
-            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({hdr},$B${row})", values, spec.fmt)
-        elif spec.key == "followup.actual_cumulative":
+        if spec.key == "followup.actual_cumulative":
             for m, cell in cells:
-                sh.input(cell, actual[m], spec.fmt)
+                sh.input(cell, actuals[m].cumulative if m in actuals else None, spec.fmt)
         elif spec.key == "followup.official_population":
             for m, cell in cells:
                 sh.input(cell, actuals[m].official_population if m in actuals else None, spec.fmt)
@@ -892,60 +747,15 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
             for m, cell in cells:
                 pct = actuals[m].official_rate_pct if m in actuals else None
                 sh.input(cell, None if pct is None else pct / 100, spec.fmt)
-        elif spec.key == "calc.actual_rate":
-            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('followup.actual_cumulative')},{POPULATION_NAME})", [_empty(actual_rate[m]) for m in months], spec.fmt)
-        elif spec.key in ("calc.gap_cards", "calc.gap_rate", "calc.vs_plan"):
-            a_key, p_key = ("followup.actual_cumulative", "calc.plan_cumulative") if spec.key != "calc.gap_rate" else ("calc.actual_rate", "calc.plan_rate")
+        elif spec.key in ("calc.next_checkpoint", "calc.months_left"):
+            k = 0 if spec.key == "calc.next_checkpoint" else 1
             for m, cell in cells:
-                col = lay.col_fu(m)
-                a, p = ref(col, r[a_key]), ref(col, r[p_key])
-                both = actual[m] is not None and planned.get(m) is not None
-                if spec.key == "calc.gap_cards":
-                    formula, value = f'=IF(OR({a}="",{p}=""),"",{a}-{p})', actual[m] - planned[m] if both else ""
-                elif spec.key == "calc.gap_rate":
-                    formula, value = f'=IF(OR({a}="",{p}=""),"",{a}-{p})', actual_rate[m] - plan_rate[m] if both and pop else ""
-                else:
-                    formula = f'=IF(OR({a}="",{p}=""),"",IF({a}<{p},"{VS_PLAN_BEHIND}","{VS_PLAN_OK}"))'
-                    value = (VS_PLAN_BEHIND if actual[m] < planned[m] else VS_PLAN_OK) if both else ""
-                sh.calc(cell, formula, value, spec.fmt)
-        elif spec.key == "calc.check":
-            values = []
-            for m in months:
-                status = calc.bound_status(actual_rate[m], *bounds[m]) if m in bounds else None
-                values.append({"ok": "OK", "below": "下限値未満", "above": "上限値超", None: ""}[status])
-            sh.calc_row(first, last, row, f"=KOFU_CHECK({rng('calc.actual_rate')},{hdr})", values, spec.fmt)
-        elif spec.key == "calc.next_checkpoint":
-            for m, cell in cells:
-                _static(sh, cell, month_label(nxt[m].month) if nxt[m] else None, spec.fmt)
-        elif spec.key == "calc.months_left":
-            for m, cell in cells:
-                _static(sh, cell, months_left[m], spec.fmt)
-        elif spec.key == "calc.next_lower":
-            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({rng('calc.next_checkpoint')},{lower_label})", [_empty(next_lower[m]) for m in months], spec.fmt)
-        elif spec.key == "calc.required_monthly":
-            values = []
-            for m in months:
-                ok = actual[m] is not None and nxt[m] is not None and pop
-                values.append(required_monthly(actual[m], next_lower[m], pop, months_left[m]) if ok else "")
-            formula = f"=KOFU_REQUIRED_MONTHLY({rng('followup.actual_cumulative')},{rng('calc.next_lower')},{POPULATION_NAME},{rng('calc.months_left')})"
-            sh.calc_row(first, last, row, formula, values, spec.fmt)
-        elif spec.key in CHART_SOURCE_ROWS:
-            source_row = r[CHART_SOURCE_ROWS[spec.key]]
-            figures = {
-                "chart.plan_rate": plan_rate,
-                "chart.lower": {m: b[0] / 100 for m, b in bounds.items()},
-                "chart.upper": {m: b[1] / 100 for m, b in bounds.items()},
-                "chart.actual_rate": actual_rate,
-            }[spec.key]
-            for m, cell in cells:
-                if spec.key in ("chart.lower", "chart.upper") and m not in bounds:
-                    continue  # no bound this month: an empty cell, a gap in every chart reader
-                source = ref(lay.col_fu(m), source_row)
-                value = figures.get(m)
-                if value is None:
-                    value = None if sh.values_only else "#N/A"  # a package's gap is an empty cell
-                sh.calc(cell, f"=IF(ISNUMBER({source}),{source},NA())", value, spec.fmt)
-            ws.row_dimensions[row].hidden = True
+                _static(sh, cell, static[m][k], spec.fmt)
+        else:
+            for _m, cell in cells:
+                sh.computed(cell, spec.fmt)
+            if spec.key in CHART_SOURCE_ROWS:
+                ws.row_dimensions[row].hidden = True  # the chart's own rows: figures or #N/A, never ""
         if spec.name:
             wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(FOLLOWUP, ref(first, row))}:{_abs(FOLLOWUP, ref(last, row)).split('!')[1]}")
     # validation of the input rows, colours of the verdicts
@@ -1004,13 +814,6 @@ def _fiscal_year(month: str) -> int:
     return year if mon >= 4 else year - 1
 
 
-VS_PLAN_BEHIND = "計画を下回る"
-VS_PLAN_OK = "計画以上"
-
-
-def _month_index(month: str) -> int:
-    return int(month[:4]) * 12 + int(month[5:7]) - 1
-
 
 def _row_name(key: str) -> str:
     """The defined name of a 本表1-1 row."""
@@ -1039,7 +842,7 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
         sh.input(s.cell, _get(plan, path), s.fmt)
     wb.defined_names[CAPACITY_CARDS_NAME] = DefinedName(CAPACITY_CARDS_NAME, attr_text=_abs(NATIONAL, lay.scalars["parameters.capacity_cards_per_month"].cell))
     wb.defined_names[CAPACITY_STAFF_NAME] = DefinedName(CAPACITY_STAFF_NAME, attr_text=_abs(NATIONAL, lay.scalars["parameters.capacity_staff"].cell))
-    top = 10
+    top = NATIONAL_TABLE_HEADER_ROW
     ws.cell(row=top - 1, column=2, value=schedule.title).font = LABEL_FONT
     heads = ("時点（月末）", "説明", "交付枚数 下限（枚）", "交付枚数 上限（枚）", "基準人口（人）", "下限値", "上限値")
     for i, h in enumerate(heads):
@@ -1054,8 +857,15 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
             c.number_format = "#,##0"
             c.border = BORDER
         # ROUND(cards / population, 3): the bound in 0.1 % as the form prints it
-        sh.calc(ref(7, row), f"=ROUND({ref(4, row)}/{ref(6, row)},3)", schedule.lower_pct(cp) / 100, "0.0%")
-        sh.calc(ref(8, row), f"=ROUND({ref(5, row)}/{ref(6, row)},3)", schedule.upper_pct(cp) / 100, "0.0%")
+        sh.computed(ref(NATIONAL_LOWER_COL, row), "0.0%")
+        sh.computed(ref(NATIONAL_UPPER_COL, row), "0.0%")
+    # the keys the threshold cells of 本表1-1 and 実績比較 look a checkpoint's bounds up by
+    sh.label(ref(NATIONAL_KEY11_COL, top), "本表1-1 の列", fill=HEADER_FILL, align=CENTER)
+    sh.label(ref(NATIONAL_KEY_FU_COL, top), "実績比較の列", fill=HEADER_FILL, align=CENTER)
+    for j, (key11, key_fu) in enumerate(national_keys(plan, schedule)):
+        sh.label(ref(NATIONAL_KEY11_COL, top + 1 + j), key11, fill=None, font=CALC_FONT)
+        sh.label(ref(NATIONAL_KEY_FU_COL, top + 1 + j), key_fu, fill=None, font=CALC_FONT)
+    wb.defined_names[BASE_POPULATION_NAME] = DefinedName(BASE_POPULATION_NAME, attr_text=_abs(NATIONAL, ref(6, top + 1)))
     note = top + len(schedule.checkpoints) + 2
     ws.cell(row=note, column=2, value=f"基準人口は {schedule.base_population_date:%Y年%m月%d日} 時点の全国人口。下限値・上限値は交付枚数÷基準人口を小数第1位の%に四捨五入した値です。").font = NOTE_FONT
     # dropdown answers for the start dates
@@ -1073,6 +883,8 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
     ws.column_dimensions["J"].width = 20
     ws.column_dimensions["J"].hidden = True  # an internal list: the dropdowns read it by its name
     _print_setup(ws, f"A1:H{note}", paper="A4", landscape=True)
+    for col in (NATIONAL_KEY11_COL, NATIONAL_KEY_FU_COL):
+        ws.column_dimensions[col_letter(col)].width = 14
     return len(choices)
 
 
@@ -1422,7 +1234,11 @@ def build_sheets(
 
     wb.defined_names[POPULATION_NAME] = DefinedName(POPULATION_NAME, attr_text=_abs(S11, lay.scalars["basic.population"].cell))
     wb.defined_names[BASE_ISSUED_NAME] = DefinedName(BASE_ISSUED_NAME, attr_text=_abs(S11, lay.scalars["basic.base_issued"].cell))
-    s = {name: _Sheet(ws, out, values_only) for name, ws in sheets.items()}
+    if blank:  # a new plan shows its prefilled formulas' values: compute from those
+        plan = with_prefills(plan, lay, schedule)
+        derived = calc.derive(plan, schedule.bounds_by_column(plan.columns))
+    comp = computed_cells(plan, lay, schedule, derived, actuals)
+    s = {name: _Sheet(ws, out, comp, values_only) for name, ws in sheets.items()}
     _sheet_11(s[S11], plan, lay, derived, schedule, blank)
     _sheet_12(s[S12], plan, lay, derived, blank)
     _sheet_work(s[WORK], plan, lay, derived)
@@ -1442,6 +1258,11 @@ def build_sheets(
     for name in (S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL):
         _protect(sheets[name])
     wb.active = 0
+    # Open as saved: every formula carries the value the core computed (no recalculation on
+    # load, which would turn every KOFU_* cell into an error where Python is missing);
+    # the calculation engine id of Excel 2019/365, so that no current Excel recalculates
+    # the book because it looks older than itself.
+    wb.calculation = CalcProperties(calcId=CALC_ID, fullCalcOnLoad=None)
     buf = io.BytesIO()
     wb.save(buf)
     out.xlsx = buf.getvalue()
@@ -1466,8 +1287,9 @@ def vba_modules() -> list[Any]:
     return modules
 
 
-def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False) -> bytes:
-    """The macro-enabled workbook for ``plan``, byte-identical for identical input."""
-    built = build_sheets(plan, schedule=schedule, blank=blank)
+def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False, actuals: Mapping[str, Any] | None = None) -> bytes:
+    """The macro-enabled workbook for ``plan``, byte-identical for identical input
+    (``actuals`` prefill 実績比較, see `build_sheets`)."""
+    built = build_sheets(plan, schedule=schedule, blank=blank, actuals=actuals)
     vba = build_vba_project(vba_modules(), project_name="KofuXl")
     return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)

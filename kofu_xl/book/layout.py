@@ -338,6 +338,17 @@ CHART_SOURCE_ROWS = {
 }
 FU_INPUT_PATHS = tuple(spec.key for spec in ROWS_FU if spec.role == "input")
 
+# 本表1-1: one line saying whether the computed cells are live (Python connected) or as saved.
+STATUS_LABEL_CELL = "A5"
+STATUS_CELL = "E5"
+
+# 国基準: the national schedule's table, one row per checkpoint below its header row. The
+# bounds are in G (下限値) and H (上限値); L and M hold the label of the checkpoint's column
+# on 本表1-1 and on 実績比較, the keys the threshold cells look the bounds up by.
+NATIONAL_TABLE_HEADER_ROW = 10
+NATIONAL_LOWER_COL, NATIONAL_UPPER_COL = 7, 8
+NATIONAL_KEY11_COL, NATIONAL_KEY_FU_COL = 12, 13
+
 
 # ---------------------------------------------------------------- 計画案 (a proposal, written by 「計画案」)
 #

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import python_calamine
 
+from kofu_xl.book.computed import computed_cells, normalize_formula
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -33,6 +34,10 @@ from kofu_xl.book.layout import (
     NATIONAL,
     ROW_COST_HEADER,
     ROW_HEADER,
+    ROWS_11,
+    ROWS_12,
+    ROWS_FU,
+    ROWS_WORK,
     S11,
     S12,
     WORK,
@@ -41,7 +46,9 @@ from kofu_xl.book.layout import (
 )
 from kofu_xl.core.calendar import CalendarError, parse_column
 from kofu_xl.core.daily import SHEET_FACTS_KEY
-from kofu_xl.core.model import Parameters, canonical, iter_leaves
+from kofu_xl.core.model import Parameters, canonical, iter_leaves, load_plan
+from kofu_xl.core.rules import FORMULA_FACTS_KEY
+from kofu_xl.core.schedule import default_schedule
 from kofu_xl.errors import UnreadableInput
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.cellref import ref as _ref
@@ -72,11 +79,11 @@ class CellSource(Protocol):
 class GridSource:
     """Cell values held as one 2-D list per sheet (row 1 / column 1 at [0][0]).
 
-    ``formulas``: {sheet: cells holding a formula} for the sheets whose formulas were read
+    ``formulas``: {sheet: {cell: formula text}} for the sheets whose formulas were read
     (from a file); a sheet missing there has unknown formulas (a live book read as values).
     """
 
-    def __init__(self, grids: dict[str, list[list[Any]]], formulas: dict[str, frozenset[str]] | None = None) -> None:
+    def __init__(self, grids: dict[str, list[list[Any]]], formulas: dict[str, dict[str, str]] | None = None) -> None:
         self.grids = grids
         self.formulas = formulas or {}
 
@@ -122,6 +129,8 @@ class GridSource:
             raise
         except Exception as exc:  # calamine raises its own error types for broken files
             raise UnreadableInput(path, f"Excel ファイルとして読めません（{exc.__class__.__name__}: {str(exc)[:200]}）") from None
+        if not any(formulas.values()):
+            formulas = {}  # a values-only copy (a submission package, an export): formulas unknown
         return cls(grids, formulas)
 
 
@@ -138,7 +147,25 @@ def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int],
                     line[c] = ""
 
 
-def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[str, dict[str, str]], dict[str, frozenset[str]]]:
+class _Settled:
+    """A cell source whose cells in ``overrides`` read as given there (None = empty)."""
+
+    def __init__(self, src: CellSource, overrides: dict[tuple[str, str], Any]) -> None:
+        self.src = src
+        self.overrides = overrides
+        self.formulas = getattr(src, "formulas", {})
+
+    def sheet_names(self) -> list[str]:
+        return self.src.sheet_names()
+
+    def value(self, sheet: str, row: int, col: int) -> Any:
+        key = (sheet, _ref(col, row))
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.src.value(sheet, row, col)
+
+
+def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     """Refuse what is not a safe workbook before any parser sees it: one guard, the same
     verdict for every command (check, submit, build, followup, aggregate).
 
@@ -149,7 +176,7 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[st
     external entities), nesting deeper than MAX_XML_DEPTH and anything not well-formed.
     Returns the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
     reads them as empty, the clerk should hear which error is where — and the cells that
-    hold a formula on the sheets of ``FORMULA_SHEETS`` (only of ``sheets`` when given).
+    hold a formula, with their formulas ({sheet: {cell: text}}).
     """
     try:
         size = path.stat().st_size
@@ -174,7 +201,7 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[st
                     total = _inflate(path, fh, info, total)
             parts = _sheet_parts(z)
             wanted = {name: part for name, part in parts.items() if sheets is None or name in set(sheets)}
-            return _error_cells(z, wanted), _formula_cells(z, {n: p for n, p in wanted.items() if n in FORMULA_SHEETS})
+            return _error_cells(z, wanted), _formula_cells(z, wanted)
     except zipfile.BadZipFile as exc:
         if "CRC" in str(exc):
             raise UnreadableInput(path, "ブックの部品の中身が見出しの情報と合いません（壊れているか、圧縮爆弾の可能性があります）") from None
@@ -342,24 +369,17 @@ def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[st
     return out
 
 
-_FORMULA_CELL_RE = re.compile(rb'<c\b([^>]*)>(?:(?!</c>).)*?<f\b', re.S)
-FORMULA_SHEETS = frozenset({DAILY})  # whose formulas the checks compare with the builder's
+def _formula_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[str, str]]:
+    """{sheet: {cell: formula text}} (python-calamine gives values only)."""
+    from kofu_xl.ooxml.package import formula_texts  # openpyxl: only where a file is read
 
-
-def _formula_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, frozenset[str]]:
-    """{sheet: cells that hold a formula} (python-calamine gives values only)."""
-    out: dict[str, frozenset[str]] = {}
+    out: dict[str, dict[str, str]] = {}
     for sheet, part in parts.items():
         try:
             data = z.read(part)
         except KeyError:
             continue
-        cells = set()
-        for c in _FORMULA_CELL_RE.finditer(data):
-            ref = _REF_ATTR_RE.search(c[1])
-            if ref:
-                cells.add(ref[1].decode())
-        out[sheet] = frozenset(cells)
+        out[sheet] = formula_texts(data)
     return out
 
 
@@ -429,8 +449,80 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
 
 
 def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict[str, Any], Layout]:
-    """Raw plan data (as the model's loader takes it) and the layout it was read with."""
+    """Raw plan data (as the model's loader takes it) and the layout it was read with.
+
+    Where the source knows a sheet's formulas (a file), a cell still holding the formula the
+    build writes there is never read for its saved result, which another program may have
+    dropped (openpyxl) or replaced by an error (a reader without KOFU_*): a computed cell
+    declares nothing (empty), a prefilled input (a total, a 実績 column, a cost link) takes
+    the core's figure of the inputs. The computed cells whose formula was changed or typed
+    over go to ``kofu_xl.core.rules.FORMULA_FACTS_KEY`` (formula-overwritten).
+    """
     lay = workbook_layout(src, path)
+    raw = _read_raw(src, lay)
+    if getattr(src, "formulas", None):
+        raw = _settle(src, lay, raw)
+    return raw, lay
+
+
+def _plain(value: Any) -> Any:
+    """A computed value as a cell reader gives it: "" empty, numbers as int or float."""
+    if value == "" or value is None:
+        return None
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _plan_of(raw: dict[str, Any]) -> Any:
+    return load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})[0]
+
+
+def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]:
+    formulas: dict[str, dict[str, str]] = src.formulas  # type: ignore[attr-defined]
+    schedule = default_schedule()
+    comp = computed_cells(_plan_of(raw), lay, schedule)
+    intact: set[tuple[str, str]] = set()
+    facts = []
+    for (sheet, cell), c in comp.items():
+        if sheet not in formulas:  # not read, or read as values only
+            continue
+        text = formulas[sheet].get(cell)
+        if text is not None and normalize_formula(text) == normalize_formula(c.formula):
+            intact.add((sheet, cell))
+        elif text is not None or not (c.prefill or sheet == DAILY):
+            # a value typed over a prefilled input is an input; over a 日次実績 total it is
+            # daily-total-overwritten's
+            row, col = parse_ref(cell)
+            value = None if text is not None else src.value(sheet, row, col)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # as the clerk typed it (calamine reads every number as a float)
+            facts.append([sheet, cell, _computed_label(lay, sheet, cell), c.formula, text, value])
+    overrides: dict[tuple[str, str], Any] = {}
+    for _ in range(8):  # totals of totals: a few rounds reach the fixed point
+        settled = {k: _plain(comp[k].value) if comp[k].prefill else None for k in intact}
+        if settled == overrides:
+            break
+        overrides = settled
+        raw = _read_raw(_Settled(src, overrides), lay)
+        comp = computed_cells(_plan_of(raw), lay, schedule)
+    raw[FORMULA_FACTS_KEY] = facts
+    return raw
+
+
+def _computed_label(lay: Layout, sheet: str, cell: str) -> str:
+    """The row's caption of a computed cell, e.g. "本表1-1 参考 人口に対する交付枚数率"."""
+    row, _col = parse_ref(cell)
+    for name, rows, specs in ((S11, lay.rows11, ROWS_11), (S12, lay.rows12, ROWS_12), (WORK, lay.rows_work, ROWS_WORK), (FOLLOWUP, lay.rows_fu, ROWS_FU)):
+        if name != sheet:
+            continue
+        for spec in specs:
+            if rows.get(spec.key) == row:
+                return f"{sheet} " + " ".join(dict.fromkeys(t for t in spec.labels if t))
+    return f"{sheet} の計算セル"
+
+
+def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
     names = set(src.sheet_names())
     raw: dict[str, Any] = {
         "parameters": {
@@ -477,7 +569,7 @@ def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict
     if DAILY in names:
         raw["daily"] = _read_daily(src, lay)
         raw[SHEET_FACTS_KEY] = daily_sheet_facts(src, lay)
-    return raw, lay
+    return raw
 
 
 def _loc(lay: Layout, path: str) -> tuple[str, str]:
@@ -569,7 +661,7 @@ def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = No
 
 
 # The sheets a plan is read from (charts, results and logs are not needed).
-PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL)
+PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL, FOLLOWUP)
 
 
 def read_workbook_raw(path: str | Path) -> dict[str, Any]:

@@ -13,12 +13,13 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from kofu_xl.core.calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from kofu_xl.core.calendar import Column, month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.daily import SHEET_FACTS_KEY, daily_findings
 from kofu_xl.core.dantai import dantai_problem, municipality_of, name_key
-from kofu_xl.core.findings import CATALOGUE, Finding, GroupForm, RuleSpec, Severity, group_findings, register
+from kofu_xl.core.findings import CATALOGUE, Finding, GroupForm, RuleSpec, Severity, format_value, group_findings, register
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label, load_plan
 from kofu_xl.core.numbers import round_half_up
 from kofu_xl.core.schedule import Schedule, default_schedule
@@ -717,6 +718,38 @@ def daily_totals(ctx: Context) -> Iterator[Finding]:
             yield Finding(DAILY, _label("issuance") + "（実績）", "issuance", col.key, expected=total, actual=value, params={"basis": "日次実績の月合計"})
 
 
+FORMULA_OVERWRITTEN = _spec(
+    "formula-overwritten",
+    Severity.WARNING,
+    "計算式が変更・上書きされている",
+    "灰色の計算セル（と、合計などあらかじめ計算式の入った入力セルの計算式）が、作成時の計算式から変更されているか、値で上書きされています。"
+    "検証と提出は入力から計算し直すため、画面の数値と提出する数値が食い違います。",
+    "メッセージの計算式をそのセルに入力し直してください（合計などの入力セルは、値を入力しても構いません）。",
+    "すべての計算セル（本表1-1、本表1-2、経費積算、日次実績、国基準、実績比較）",
+    "{field}が{state}です。計算式 {expected} に戻してください。",
+)
+
+FORMULA_FACTS_KEY = "formula_cells"
+"""Key of the raw plan data under which the workbook reader passes the computed cells that no
+longer hold the builder's formula: ``[[sheet, cell, field label, the builder's formula,
+the formula found (without "=") or None, the value found], ...]`` (absent when the formulas
+are unknown: a live book read as values, a JSON plan). A 日次実績 total holding a value is
+daily-total-overwritten's, not listed here."""
+
+
+def formula_findings(facts: Iterable[Any] | None) -> list[Finding]:
+    """formula-overwritten: each computed cell whose formula was changed or typed over."""
+    out = []
+    for sheet, cell, label, formula, found, value in facts or ():
+        if found is not None:
+            state, actual = f"計算式「={found}」に変更されたもの", "=" + str(found)
+        else:
+            shown = value if isinstance(value, str) else format_value(value)
+            state, actual = ("空欄" if value is None else f"値「{shown}」で上書きされたもの"), value
+        out.append(Finding(FORMULA_OVERWRITTEN, str(label), "formula", expected=str(formula), actual=actual, params={"state": state}, sheet=str(sheet), cell=str(cell)))
+    return out
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -737,14 +770,15 @@ def run_rules(plan: Plan, schedule: Schedule | None = None, reading: Iterable[Fi
 def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[Finding]]:
     """Load raw plan data and run the whole catalogue: reading findings first, then the plan's
     rules, then the 日次実績 rules (over the sheet facts the reader put under
-    ``kofu_xl.core.daily.SHEET_FACTS_KEY``, when it read a workbook)."""
+    ``kofu_xl.core.daily.SHEET_FACTS_KEY``, when it read a workbook) and the computed cells
+    whose formula was changed or typed over (``FORMULA_FACTS_KEY``)."""
     facts = raw.get(SHEET_FACTS_KEY)
-    plan, findings = load_plan({k: v for k, v in raw.items() if k != SHEET_FACTS_KEY})
+    plan, findings = load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})
     daily = daily_findings(plan, facts)
     # A total overwritten by a value is one fact: say it once, as daily-total-overwritten.
     overwritten = {(f.path, f.column) for f in daily if f.rule == "daily-total-overwritten"}
     rules = [f for f in run_rules(plan, schedule, findings) if not (f.rule == "daily-total-mismatch" and (f.path, f.column) in overwritten)]
-    return plan, findings + rules + daily
+    return plan, findings + rules + daily + formula_findings(raw.get(FORMULA_FACTS_KEY))
 
 
 assert all(s.slug in CATALOGUE for specs, _ in RULES for s in specs)

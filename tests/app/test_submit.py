@@ -134,7 +134,7 @@ def _set_number(path: Path, part: str, ref: str, value: int) -> None:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for info, data in items:
             if info.filename == part:
-                data, n = re.subn(rf'(<c r="{ref}"[^>]*>)<v>[^<]*</v>'.encode(), rb"\g<1><v>" + str(value).encode() + b"</v>", data)
+                data, n = re.subn(rf'(<c r="{ref}"[^>]*>(?:<f>[^<]*</f>)?)<v>[^<]*</v>'.encode(), rb"\g<1><v>" + str(value).encode() + b"</v>", data)
                 assert n == 1
             z.writestr(info, data)
     path.write_bytes(buf.getvalue())

@@ -168,15 +168,19 @@ def test_inputs_unlocked_calculations_locked_and_named(tmp_path, xlsm, plan):
             assert cell.protection.locked is True, spec.key
         if spec.name:
             assert spec.name in wb.defined_names, spec.name
-    # no constant inside the row formulas of 本表1-1 (FAST): references and names only
+    # no parameter inside the row formulas of 本表1-1 (FAST): references and names only; the
+    # only numbers are structural (0 = exact MATCH or "no units", 1 decimal of ROUND, 100 %)
     import re
 
     for spec in ROWS_11:
         if spec.role == "calc":
-            formula = ws.cell(row=lay.rows11[spec.key], column=lay.col11(lay.columns[0])).value
-            text = getattr(formula, "text", formula)
-            assert text.startswith("=KOFU_"), spec.key
-            assert not re.search(r"(?<![A-Z$])\d+(\.\d+)?(?![\d:])(?=[,)])", re.sub(r"\$?[A-Z]{1,3}\$?\d+", "", text)), text
+            for key in (lay.columns[0], "2020-07"):
+                text = ws.cell(row=lay.rows11[spec.key], column=lay.col11(key)).value
+                if text is None:  # the base column has no increase
+                    continue
+                assert text.startswith("=") and "{" not in text, (spec.key, text)
+                bare = re.sub(r'"[^"]*"', "", re.sub(r"(?:'[^']+'|[^\W\d]\w*)!\$?[A-Z]{1,3}\$?\d+|\$?[A-Z]{1,3}\$?\d+", "", text))
+                assert set(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", bare)) <= {"0", "1", "100"}, text
     # data validation: start dates are dropdowns
     assert any(dv.type == "list" for dv in ws.data_validations.dataValidation)
     assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == ws.PAPERSIZE_A3 == "8"  # A3
@@ -200,25 +204,6 @@ def test_new_plan_prefills_basic_info_for_any_municipality(tmp_path):
     assert str(wb[S11].cell(row=lay.rows11["staff.total"], column=5).value).startswith("=SUM(")
     with pytest.raises(LookupError):
         new_plan("122328")
-
-
-def test_headless_recalculation_proves_every_formula_cell(plan):
-    """pycel with the KOFU_* plugged in recalculates the shipped workbook: every formula
-    cell equals the value the core computes for it (which the build cached)."""
-    from tests.support.recalc import formula_cells, recalculate, same_value
-
-    core = build_sheets(plan).cached
-    got = recalculate(SHIPPED)
-    cells = {(c.sheet, c.cell) for c in formula_cells(SHIPPED)}
-    assert cells and cells <= set(got)
-    wrong = [(k, got[k], core.get(k)) for k in sorted(got) if not same_value(got[k], _excel(core.get(k)))]
-    assert wrong == []
-
-
-def _excel(value):
-    if isinstance(value, Decimal):
-        return float(value)
-    return "" if value is None else value
 
 
 @pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")

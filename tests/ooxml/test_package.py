@@ -709,3 +709,18 @@ def test_atomic_write_failing_before_rename(tmp_path: Path, monkeypatch, failing
     monkeypatch.undo()
     assert target.read_bytes() == b"old contents"
     assert leftovers(tmp_path, target.name) == []
+
+
+def test_formula_texts_reads_every_formula_as_written():
+    """Plain, shared (translated to each cell), array anchors, entities, a prefixed namespace."""
+    from kofu_xl.ooxml.package import formula_texts
+
+    xml = (
+        b'<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+        b'<x:row r="1"><x:c r="A1"><x:f t="shared" ref="A1:A3" si="0">B1+1</x:f><x:v>1</x:v></x:c>'
+        b'<x:c r="C1" t="str"><x:f>IF(B1="","",&quot;x&quot;&amp;B1)</x:f><x:v></x:v></x:c><x:c r="D1"><x:v>5</x:v></x:c></x:row>'
+        b'<x:row r="2"><x:c r="A2" s="1"><x:f t="shared" si="0"/><x:v>2</x:v></x:c>'
+        b'<x:c r="B2"><x:f t="array" ref="B2:C2">KOFU_RATE(B1:C1,1)</x:f><x:v>1</x:v></x:c><x:c r="C2"><x:v>1</x:v></x:c></x:row>'
+        b"</x:sheetData></x:worksheet>"
+    )
+    assert formula_texts(xml) == {"A1": "B1+1", "C1": 'IF(B1="","","x"&B1)', "A2": "B2+1", "B2": "KOFU_RATE(B1:C1,1)"}
