@@ -33,6 +33,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 import kofu_udfs
 from kofu_xl.book.layout import (
+    PP_BACKUP_HEADERS,
+    PP_COST_ROWS,
+    PP_HEADER_ROW,
+    PP_SETTINGS,
+    ROWS_PP,
     CALC_RGB,
     CHART,
     CONF,
@@ -75,6 +80,9 @@ from kofu_xl.book.layout import (
     layout_for,
 )
 from kofu_xl.core import calc
+from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
+from kofu_xl.core.propose import Choices, propose
+from kofu_xl.errors import ProposalError
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working
@@ -942,11 +950,6 @@ def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
 
 def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> None:
     """計画案: the choices, the proposal per column, its checkpoints and cost, a chart, the backup."""
-    from kofu_xl.book.layout import PP_BACKUP_HEADERS, PP_COST_ROWS, PP_HEADER_ROW, PP_SETTINGS, ROWS_PP
-    from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
-    from kofu_xl.core.propose import Choices, propose
-    from kofu_xl.errors import ProposalError
-
     ws = sh.ws
     _heading(
         ws,
