@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kofu_xl.app.proposals import adopt_on, propose_on
 from kofu_xl.app.submit import SubmitOutcome, submit, validate
 from kofu_xl.book.live import URL_RE, BookSurface
 from kofu_xl.book.memo import builder_fills, parse_memo
@@ -111,8 +112,6 @@ def propose_book() -> Any:
     writes only 計画案's result cells (:func:`kofu_xl.app.proposals.propose_on`); the clerk's
     inputs are never written.
     """
-    from kofu_xl.app.proposals import propose_on
-
     return _run_proposal("計画案", propose_on)
 
 
@@ -123,8 +122,6 @@ def adopt_proposal(confirm: Callable[[str], bool] | None = None, *, now: dt.date
     ``confirm(text)`` asks the clerk; by default an OK/Cancel message box (an engine that cannot
     ask, such as the remote one, answers no: nothing is written).
     """
-    from kofu_xl.app.proposals import adopt_on
-
     def ask(book: Any) -> Callable[[str], bool]:
         def question(text: str) -> bool:
             try:

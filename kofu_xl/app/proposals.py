@@ -8,20 +8,27 @@ with the whole rule catalogue).
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..book.proposal_sheet import checkpoint_sentence
+from ..book.layout import PP_BACKUP_HEADERS, PROPOSAL
+from ..book.proposal_sheet import adoption_changes, backup_rows, checkpoint_sentence, choices_from, proposal_blocks
+from ..book.read import read_plan_raw
+from ..book.sources import load_raw, shipped_plan_raw
 from ..core import calc
 from ..core.model import Plan, load_plan
-from ..core.numbers import to_json_number
+from ..core.numbers import parse_number, to_json_number
 from ..core.propose import Choices, Proposal, apply_proposal, propose
 from ..core.schedule import Schedule, default_schedule
+from ..errors import NumberError, UnreadableInput
+from ..ooxml.cellref import parse_ref, ref
+from .municipalities import new_plan
 
-__all__ = ["PROPOSAL_HEADERS", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "proposal_workbook", "render_proposal", "BookOutcome", "adopt_on", "propose_on"]
+__all__ = ["PROPOSAL_HEADERS", "load_for_proposal", "make_proposal", "number_option", "proposal_json", "proposal_rows", "render_proposal", "BookOutcome", "adopt_on", "propose_on"]
 
 AIM_LABEL = {"lower": "下限値", "middle": "下限値と上限値の中間"}
 PROPOSAL_HEADERS = ("列", "②交付枚数（計画案）", "累計", "交付率(%)", "⑤必要職員", "配置済み", "追加職員", "現在の計画②", "下限値(%)", "上限値(%)")
@@ -180,8 +187,6 @@ def proposal_json(plan: Plan, p: Proposal) -> dict[str, Any]:
 
 def number_option(text: str | None, option: str) -> Decimal | None:
     """A number typed on the command line or in a dialog (full-width digits, "1,000")."""
-    from ..core.numbers import parse_number
-    from ..errors import NumberError, UnreadableInput
 
     if text is None:
         return None
@@ -199,14 +204,10 @@ def load_for_proposal(path: Path | None, dantai: str | None) -> tuple[Plan, bool
 
     Returns the plan and whether it is new (a workbook for it is built blank, like `kofu-xl new`).
     """
-    from ..book.sources import load_raw, shipped_plan_raw
-    from ..errors import UnreadableInput
 
     if dantai is not None:
         if path is not None:
             raise UnreadableInput(None, "計画ファイルと --dantai は同時に指定できません")
-        from .municipalities import new_plan
-
         try:
             return new_plan(dantai), True
         except LookupError as exc:
@@ -218,13 +219,6 @@ def load_for_proposal(path: Path | None, dantai: str | None) -> tuple[Plan, bool
 
 def make_proposal(plan: Plan, choices: Choices, schedule: Schedule | None = None) -> Proposal:
     return propose(plan, schedule or default_schedule(), choices)
-
-
-def proposal_workbook(plan: Plan, p: Proposal, *, blank: bool) -> bytes:
-    """A new workbook (.xlsm bytes) of the plan with the proposal in its input cells."""
-    from ..book.build import build_xlsm
-
-    return build_xlsm(apply_proposal(plan, p), blank=blank)
 
 
 # ---------------------------------------------------------------- the live book: 「計画案」「計画案を採用」
@@ -242,11 +236,6 @@ class BookOutcome:
 
 def _read(surface: Any) -> tuple[Plan, Any, Any, Choices]:
     """The plan (the one reader), its layout, the snapshot and the choices typed on 計画案."""
-    from ..book.layout import PROPOSAL
-    from ..book.proposal_sheet import choices_from
-    from ..book.read import read_plan_raw
-    from ..errors import UnreadableInput
-    from ..ooxml.cellref import parse_ref
 
     src = surface.cells()
     raw, lay = read_plan_raw(src, getattr(surface, "book_name", None))
@@ -262,8 +251,6 @@ def _read(surface: Any) -> tuple[Plan, Any, Any, Choices]:
 
 
 def _write_proposal(surface: Any, lay: Any, plan: Plan, p: Proposal) -> None:
-    from ..book.layout import PROPOSAL
-    from ..book.proposal_sheet import proposal_blocks
 
     for cell, rows in proposal_blocks(lay, plan, p, default_schedule()):
         surface.write_values(PROPOSAL, cell, rows)
@@ -293,11 +280,6 @@ def adopt_on(surface: Any, confirm: Any, *, now: Any = None) -> BookOutcome:
     The values the cells held before go to the backup table at the foot of 計画案 (sheet, cell,
     field, column, before, after), replacing the previous backup; 計画案 shows the proposal.
     """
-    import datetime as dt
-
-    from ..book.layout import PP_BACKUP_HEADERS, PROPOSAL
-    from ..book.proposal_sheet import adoption_changes, backup_rows
-    from ..ooxml.cellref import ref
 
     plan, lay, src, choices = _read(surface)
     p = make_proposal(plan, choices)
@@ -340,8 +322,6 @@ def adopt_on(surface: Any, confirm: Any, *, now: Any = None) -> BookOutcome:
 
 def _runs(changes: list[Any]) -> list[tuple[str, str, list[Any]]]:
     """Changes grouped into runs of adjacent cells of one row (one write each)."""
-    from ..ooxml.cellref import parse_ref, ref
-
     out: list[tuple[str, str, list[Any]]] = []
     last: tuple[str, int, int] | None = None
     for c in sorted(changes, key=lambda c: (c.sheet, *parse_ref(c.cell))):

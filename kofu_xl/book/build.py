@@ -79,6 +79,10 @@ from kofu_xl.book.layout import (
     NATIONAL_LOWER_COL,
     NATIONAL_TABLE_HEADER_ROW,
     NATIONAL_UPPER_COL,
+    PP_BACKUP_HEADERS,
+    PP_COST_ROWS,
+    PP_HEADER_ROW,
+    PP_SETTINGS,
     PROPOSAL,
     RESULT_HEADERS,
     RESULTS,
@@ -90,6 +94,7 @@ from kofu_xl.book.layout import (
     ROWS_11,
     ROWS_12,
     ROWS_FU,
+    ROWS_PP,
     ROWS_WORK,
     S11,
     S12,
@@ -102,11 +107,14 @@ from kofu_xl.book.layout import (
     RowSpec,
     layout_for,
 )
+from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
+from kofu_xl.core.propose import Choices, propose
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
+from kofu_xl.errors import ProposalError
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
 from kofu_xl.ooxml.package import assemble_xlsm
 from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, workbook_module_vba
@@ -950,11 +958,6 @@ _CHART_COLS, _CHART_COL_WIDTH, _CHART_ROWS = 12, 12, 34  # about an A4 landscape
 
 def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> None:
     """計画案: the choices, the proposal per column, its checkpoints and cost, a chart, the backup."""
-    from kofu_xl.book.layout import PP_BACKUP_HEADERS, PP_COST_ROWS, PP_HEADER_ROW, PP_SETTINGS, ROWS_PP
-    from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
-    from kofu_xl.core.propose import Choices, propose
-    from kofu_xl.errors import ProposalError
-
     ws = sh.ws
     _heading(
         ws,

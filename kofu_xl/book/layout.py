@@ -23,6 +23,7 @@ from typing import Literal
 from kofu_xl.core.calendar import form_columns, iter_days, month_range
 from kofu_xl.core.findings import Finding
 from kofu_xl.core.model import Parameters, iter_leaves
+from kofu_xl.core.schedule import default_schedule
 from kofu_xl.ooxml.cellref import ref as _c
 
 __all__ = [
@@ -641,8 +642,6 @@ def layout_for(params: Parameters | None = None, daily_months: list[str] | None 
     for spec in ROWS_PP:
         lay.rows_pp[spec.key] = row
         row += 1
-    from kofu_xl.core.schedule import default_schedule
-
     lay.pp_checkpoint_first_row = row + 1
     row = lay.pp_checkpoint_first_row + len(default_schedule().checkpoints) + 1
     lay.pp_cost_header_row = row

@@ -24,7 +24,7 @@ from kofu_xl.book.layout import (
     Layout,
 )
 from kofu_xl.core import calc
-from kofu_xl.core.calendar import month_label, parse_month
+from kofu_xl.core.calendar import column_label, fiscal_year_label, month_label, parse_month
 from kofu_xl.core.model import Plan, iter_leaves
 from kofu_xl.core.numbers import parse_number
 from kofu_xl.core.propose import Choices, Proposal
@@ -180,8 +180,6 @@ def _cell(value: Any) -> Any:
 
 def adoption_changes(lay: Layout, plan: Plan, adopted: Plan) -> list[Change]:
     """Every input cell whose value the adopted plan changes: ②, ⑤ and the 臨時・非常勤 cost."""
-    from kofu_xl.core.calendar import column_label, fiscal_year_label
-
     out: list[Change] = []
     for leaf in iter_leaves():
         if not (leaf.path == "issuance" or leaf.path.startswith("staff.")):

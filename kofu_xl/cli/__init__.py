@@ -18,9 +18,9 @@ from kofu_xl.cli._commands import (
     cmd_doctor,
     cmd_followup,
     cmd_new,
+    cmd_propose,
     cmd_submit,
 )
-from kofu_xl.cli.propose import add_propose_parser
 from kofu_xl.errors import EXIT_INTERNAL, KofuError
 
 __all__ = ["main"]
@@ -68,7 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("workbook", nargs="?", help="診断するブック（.xlsm）。省略時はチェックアウトの workbook/交付円滑化計画.xlsm（なければブックの確認を省略）")
     d.add_argument("--json", action="store_true", help="結果を JSON で出力する")
     d.set_defaults(func=cmd_doctor)
-    add_propose_parser(sub)
+
+    pr = sub.add_parser("propose", help="国のスケジュールを満たす計画案（②交付枚数・⑤職員・経費）を作る")
+    pr.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
+    pr.add_argument("--dantai", help="団体コード（6桁）。公表統計の人口・交付枚数から新しい計画の案を作る")
+    pr.add_argument("--aim", choices=("lower", "middle"), default="lower", help="目標: lower = 下限値（既定）、middle = 下限値と上限値の中間")
+    pr.add_argument("--max-step", metavar="枚", help="月の交付枚数を前の月から増やせる上限（枚）")
+    pr.add_argument("--max-staff", metavar="人", help="配置できる職員数の上限（人）")
+    pr.add_argument("--staff", metavar="人", help="配置済みの職員数（省略時は計画の⑤職員配置数 合計）")
+    pr.add_argument("--from", dest="first_month", metavar="YYYY-MM", help="計画案で変えてよい最初の月（省略時は実績の次の月）")
+    pr.add_argument("--monthly-cost", metavar="円", help="追加職員1人1か月の経費（円）。省略時は計画の経費積算から")
+    pr.add_argument("--json", action="store_true", help="計画案を JSON で出力する")
+    pr.add_argument("--out", help="計画案を入れた新しいワークブック（.xlsm）の出力先（既存のファイルは上書きしない）")
+    pr.set_defaults(func=cmd_propose)
     # `kofu-xl check --debug` as well as `kofu-xl --debug check`: every command takes it; its
     # default is left to the top level, so either place sets it
     for command in sub.choices.values():

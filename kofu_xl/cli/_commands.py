@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from kofu_xl.errors import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, UnreadableInput
 
@@ -155,3 +156,59 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(doctor.render_text(report, version=doctor.package_version("kofu-xl")) + "\n")
     return report.exit_code
+
+
+def _propose_choices(args: argparse.Namespace) -> Any:
+    from kofu_xl.app.proposals import number_option
+    from kofu_xl.core.calendar import parse_month
+    from kofu_xl.core.propose import Choices
+    from kofu_xl.errors import CalendarError
+
+    first = None
+    if args.first_month:
+        try:
+            first = parse_month(args.first_month)
+        except CalendarError as exc:
+            raise UnreadableInput(None, f"--from「{args.first_month}」: {exc.reason}") from None
+    step = number_option(args.max_step, "--max-step")
+    if step is not None and step != step.to_integral_value():
+        raise UnreadableInput(None, f"--max-step「{args.max_step}」は整数（枚）で指定してください")
+    return Choices(
+        aim=args.aim,
+        max_step=None if step is None else int(step),
+        first_month=first,
+        max_staff=number_option(args.max_staff, "--max-staff"),
+        staff_on_hand=number_option(args.staff, "--staff"),
+        monthly_temporary_yen=number_option(args.monthly_cost, "--monthly-cost"),
+    )
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from kofu_xl.app.check import check
+    from kofu_xl.app.files import write_new_file
+    from kofu_xl.app.proposals import load_for_proposal, make_proposal, proposal_json, render_proposal
+    from kofu_xl.book.build import build_xlsm
+    from kofu_xl.book.sources import shipped_workbook_path
+    from kofu_xl.core.propose import apply_proposal
+
+    source = Path(args.path) if args.path else (None if args.dantai else shipped_workbook_path())
+    plan, new = load_for_proposal(source, args.dantai)
+    p = make_proposal(plan, _propose_choices(args))
+    if args.json:
+        sys.stdout.write(json.dumps(proposal_json(plan, p), ensure_ascii=False, indent=1) + "\n")
+    else:
+        sys.stdout.write(render_proposal(plan, p) + "\n")
+    if args.out:
+        out = Path(args.out)
+        write_new_file(out, build_xlsm(apply_proposal(plan, p), blank=new), replace_ok=False)
+        result = check(out)
+        errors = [f for f in result.findings if f.severity.value == "error"]
+        stream = sys.stderr if args.json else sys.stdout
+        print(f"\n計画案を入れたワークブックを作成しました: {out}", file=stream)
+        if errors:
+            print(f"検証: エラー {len(errors)} 件（計画案が入力しない欄です。入力してから提出してください）", file=stream)
+            for f in errors:
+                print(f"  [{f.rule}] {f.message}", file=stream)
+        else:
+            print("検証: エラーはありません", file=stream)
+    return EXIT_ERRORS if p.out_of_reach else EXIT_OK
