@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from filelock import FileLock, Timeout
+
 from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
@@ -179,8 +181,6 @@ def workbook_lock(key: Path | None, name: str, timeout: float = LOCK_TIMEOUT) ->
     if key is None:
         yield
         return
-    from filelock import FileLock, Timeout
-
     lock = FileLock(lock_path(key), timeout=timeout, mode=0o666)
     try:
         lock.acquire()
