@@ -181,7 +181,6 @@ def workbook_lock(key: Path | None, name: str, timeout: float = LOCK_TIMEOUT) ->
     if key is None:
         yield
         return
-
     lock = FileLock(lock_path(key), timeout=timeout, mode=0o666)
     try:
         lock.acquire()

@@ -216,7 +216,6 @@ class _UnsafeXml(Exception):
 
 def _xml_parser() -> Any:
     """A streaming XML parser that keeps no tree: refuses declarations and deep nesting."""
-
     parser = pyexpat.ParserCreate()
     depth = [0]
 
@@ -260,7 +259,6 @@ def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
     """Inflate one part in pieces with zlib itself, counting the bytes that come out (the
     headers' sizes are not trusted: a reader that believes them can be made to inflate
     gigabytes), and parse it when XML. Returns the running total."""
-
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise UnreadableInput(path, f"部品 {info.filename} は Excel が使わない圧縮形式です（{info.compress_type}）")
     xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
