@@ -37,6 +37,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 __all__ = [
     "FormulaCell",
     "Mismatch",
+    "Recalculator",
     "RecalcError",
     "UnknownFunctionError",
     "cached_values",
@@ -46,7 +47,9 @@ __all__ = [
     "inject_udf_results",
     "libreoffice_recalc",
     "recalculate",
+    "is_error",
     "same_value",
+    "strip_cached_values",
 ]
 
 Address = tuple[str, str]  # (sheet, "B4")
@@ -225,6 +228,88 @@ def _check_functions(cells: list[FormulaCell], udfs: types.ModuleType, plugin_mo
                 raise UnknownFunctionError(fc.sheet, fc.cell, function, fc.formula, "is not implemented by pycel")
 
 
+class Recalculator:
+    """A workbook compiled once by pycel, with the KOFU_* plugged in: evaluate every formula
+    cell, change an input cell (set), evaluate again. Used as a context manager.
+
+    pycel returns the saved value of a formula cell instead of evaluating it: give it a
+    book without cached values (an openpyxl load/save drops them; see strip_cached_values).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, udfs: types.ModuleType | None = None) -> None:
+        self.path = Path(path)
+        self.udfs = _udf_module(udfs)
+        self._fixes = _pycel_fixes()
+
+    def __enter__(self) -> Recalculator:
+        from pycel import ExcelCompiler
+
+        plugin_module = _register_plugins(self.udfs)
+        self._fixes.__enter__()
+        try:
+            self.compiler = ExcelCompiler(filename=str(self.path), plugins=[plugin_module])
+            self.compiler.excel._defined_names = _defined_names(self.compiler.excel.workbook)
+            # pycel rewrites array formulas in its copy of the book: list them from the file.
+            self.cells = formula_cells(self.path)
+            _check_functions(self.cells, self.udfs, plugin_module)
+        except BaseException:
+            self._fixes.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._fixes.__exit__(*exc_info)
+
+    def set(self, sheet: str, cell: str, value: object) -> bool:
+        """Change an input cell; its dependents are evaluated afresh by the next evaluate().
+        False (and nothing changed) when no formula refers to the cell."""
+        from pycel.excelutil import AddressRange
+
+        address = AddressRange.create(f"{_quote(sheet)}!{cell}").address
+        if address not in self.compiler.cell_map:
+            return False
+        self.compiler.set_value(address, value)
+        return True
+
+    def evaluate(self) -> dict[Address, object]:
+        from pycel.excelformula import UnknownFunction
+
+        values: dict[Address, object] = {}
+        for fc in self.cells:
+            address = f"{_quote(fc.sheet)}!{fc.cell}"
+            try:
+                value = self.compiler.evaluate(address)
+            except UnknownFunction as exc:  # pragma: no cover - _check_functions is meant to catch these first
+                raise UnknownFunctionError(fc.sheet, fc.cell, "?", fc.formula, f"is unknown to pycel: {exc}") from exc
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {_last_line(exc)}"
+                raise RecalcError(f"{fc.sheet}!{fc.cell}: pycel cannot evaluate {fc.formula}: {why}") from exc
+            compiled = getattr(self.compiler.cell_map.get(f"{fc.sheet}!{fc.cell}"), "python_code", "") or ""
+            if value == "#NAME?" or '"#NAME?"' in compiled:
+                # pycel compiles a name it cannot resolve to the constant "#NAME?", which an
+                # IFERROR() around it would hide: fail on the compiled code, not just the value.
+                raise RecalcError(f"{fc.sheet}!{fc.cell}: {fc.formula} refers to a name pycel cannot resolve (#NAME?)")
+            values[(fc.sheet, fc.cell)] = value
+        return values
+
+
+def strip_cached_values(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """A copy of a workbook without the saved values of its formula cells (openpyxl load/save)."""
+    wb = openpyxl.load_workbook(path, keep_vba=str(path).lower().endswith(".xlsm"))
+    try:
+        wb.save(out)
+    finally:
+        wb.close()
+    return Path(out)
+
+
+def is_error(value: object) -> bool:
+    """Whether a recalculated value is one of Excel's error values."""
+    from pycel.excelutil import ERROR_CODES
+
+    return isinstance(value, str) and value in ERROR_CODES
+
+
 def recalculate(path: str | os.PathLike[str], *, udfs: types.ModuleType | None = None) -> dict[Address, object]:
     """Recalculate every formula cell of an .xlsx/.xlsm with pycel and the KOFU_* functions.
 
@@ -234,35 +319,8 @@ def recalculate(path: str | os.PathLike[str], *, udfs: types.ModuleType | None =
     engine here provides (checked before evaluation, branches not taken included), and
     RecalcError for a cell pycel cannot evaluate or that evaluates to #NAME?.
     """
-    from pycel import ExcelCompiler
-    from pycel.excelformula import UnknownFunction
-
-    path = Path(path)
-    udfs = _udf_module(udfs)
-    plugin_module = _register_plugins(udfs)
-    with _pycel_fixes():
-        compiler = ExcelCompiler(filename=str(path), plugins=[plugin_module])
-        compiler.excel._defined_names = _defined_names(compiler.excel.workbook)
-        # pycel rewrites array formulas in its copy of the book: list them from the file.
-        cells = formula_cells(path)
-        _check_functions(cells, udfs, plugin_module)
-        values: dict[Address, object] = {}
-        for fc in cells:
-            address = f"{_quote(fc.sheet)}!{fc.cell}"
-            try:
-                value = compiler.evaluate(address)
-            except UnknownFunction as exc:  # pragma: no cover - _check_functions is meant to catch these first
-                raise UnknownFunctionError(fc.sheet, fc.cell, "?", fc.formula, f"is unknown to pycel: {exc}") from exc
-            except Exception as exc:
-                why = f"{type(exc).__name__}: {_last_line(exc)}"
-                raise RecalcError(f"{fc.sheet}!{fc.cell}: pycel cannot evaluate {fc.formula}: {why}") from exc
-            compiled = getattr(compiler.cell_map.get(f"{fc.sheet}!{fc.cell}"), "python_code", "") or ""
-            if value == "#NAME?" or '"#NAME?"' in compiled:
-                # pycel compiles a name it cannot resolve to the constant "#NAME?", which an
-                # IFERROR() around it would hide: fail on the compiled code, not just the value.
-                raise RecalcError(f"{fc.sheet}!{fc.cell}: {fc.formula} refers to a name pycel cannot resolve (#NAME?)")
-            values[(fc.sheet, fc.cell)] = value
-    return values
+    with Recalculator(path, udfs=udfs) as engine:
+        return engine.evaluate()
 
 
 def _quote(sheet: str) -> str:
