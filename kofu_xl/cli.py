@@ -147,9 +147,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    from .logs import log_path, setup_logging
     from .sources import KofuError
 
     args = _parser().parse_args(argv)
+    setup_logging()
+    log = logging.getLogger("kofu_xl.cli")
+    log.info("kofu-xl %s", args.command)
     try:
         return args.func(args)
     except KofuError as exc:
@@ -161,9 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("中断しました。", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: never a traceback unless asked
+        log.exception("kofu-xl %s failed", args.command)
         if args.debug:
             raise
-        print(f"内部エラーが発生しました（{exc.__class__.__name__}: {exc}）。--debug を付けて再実行すると詳細が表示されます。", file=sys.stderr)
+        print(f"内部エラーが発生しました（{exc.__class__.__name__}: {exc}）。--debug を付けて再実行すると詳細が表示されます。"
+              f"詳細はログ {log_path()} にも記録しました。", file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -1140,6 +1140,19 @@ def check_defender_win32(ctx: Context) -> CheckResult:
 
 
 Check = Callable[[Context], "CheckResult | list[CheckResult]"]
+def check_log(ctx: Context) -> CheckResult:
+    """Where the helpdesk finds the log, and whether it can be written."""
+    from .logs import log_path
+
+    path = log_path()
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK):
+        return _ok("log", "ログファイル", f"ログファイル: {path}（失敗の詳細が記録されます。問い合わせのときはこのファイルを添えてください）", required=False)
+    return _ng("log", "ログファイル", f"ログファイル {path} のフォルダーに書き込めません。", f"{folder} に書き込めるようにするか、環境変数 KOFU_LOG_DIR に書き込めるフォルダーを設定してください。", required=False)
+
+
 CHECKS: list[Check] = [
     check_python,
     check_python_bits,
@@ -1158,6 +1171,7 @@ CHECKS: list[Check] = [
     check_macro_security,
     check_defender,
     check_defender_win32,
+    check_log,
 ]
 
 
@@ -1188,6 +1202,7 @@ class DoctorReport:
             "ok": self.ok,
             "exit_code": self.exit_code,
             "checks": [r.to_json() for r in self.results],
+            "log": str(_log_path()),
         }
 
 
@@ -1224,9 +1239,16 @@ def default_workbook(cwd: Path | None = None) -> Path | None:
 _LABEL = {True: "必須", False: "推奨"}
 
 
+def _log_path() -> Path:
+    from .logs import log_path
+
+    return log_path()
+
+
 def render_text(report: DoctorReport, *, version: str | None = None) -> str:
     lines = [f"kofu-xl doctor: 動作環境の診断（kofu-xl {version or '?'}、{report.platform}）"]
     lines.append(f"ブック: {report.workbook}" if report.workbook else f"ブック: なし（{report.workbook_note}。ブックの確認は省略します）")
+    lines.append(f"ログ: {_log_path()}")
     lines.append("")
     width = max((len(r.id) for r in report.results), default=10)
     indent = " " * (6 + 6 + width + 1)
@@ -1277,7 +1299,7 @@ def doctor_message(report: DoctorReport, *, limit: int = 900) -> str:
         if len(body) > limit:
             body = body[:limit].rstrip() + "…"
     where = f" \"{report.workbook}\"" if report.workbook else ""
-    tail = f"\n\nすべての結果は、コマンドプロンプトで kofu-xl doctor{where} を実行すると表示されます。"
+    tail = f"\n\nすべての結果は、コマンドプロンプトで kofu-xl doctor{where} を実行すると表示されます。\nログ: {_log_path()}"
     return head + ("\n\n" + body if body else "") + tail
 
 

@@ -76,6 +76,8 @@ __all__ = [
     "validate_book",
 ]
 
+from .logs import log_path, setup_logging
+
 log = logging.getLogger(__name__)
 
 RESULT_COLS = 8  # 検証結果 A–H: 重要度 ルール 項目 場所 列 期待値 実際の値 メッセージ (build.RESULT_HEADERS)
@@ -461,6 +463,7 @@ def doctor_book() -> Any:
 
     from .doctor import doctor_message, run_doctor
 
+    setup_logging()
     book = xw.Book.caller()
     try:
         fullname = str(book.fullname)
@@ -497,6 +500,7 @@ def import_actuals(paths: list[str | Path] | None = None) -> Any:
     from .followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files
     from .sources import UnreadableInput
 
+    setup_logging()
     book = xw.Book.caller()
     surface: BookSurface | None = None
     try:
@@ -539,6 +543,8 @@ def _ask_csv_files(book: Any) -> list[str]:
 def _run(action: str, work: Callable[[BookSurface], SubmitOutcome]) -> SubmitOutcome | None:
     import xlwings as xw
 
+    setup_logging()
+    log.info("%s started", action)
     book = xw.Book.caller()
     surface: BookSurface | None = None
     try:
@@ -578,7 +584,8 @@ def failure_message(action: str, exc: BaseException) -> str:
         f"「{action}」を完了できませんでした。\n\n理由: {reason}\n\n"
         "入力したセルの値は変更していません。"
         "同じ問題が続くときは、コマンドプロンプトで kofu-xl doctor を実行し、"
-        "表示された内容を情報システム担当（IT 担当）へ連絡してください。"
+        "表示された内容と次のログファイルを情報システム担当（IT 担当）へ連絡してください。\n\n"
+        f"ログ: {log_path()}"
     )
 
 

@@ -24,6 +24,13 @@ if _udfs_init.is_file() and "kofu_udfs" not in sys.modules:
         _spec.loader.exec_module(_mod)
 
 
+# The log of kofu_xl.logs goes to a throw-away folder, never to the tester's profile.
+if not os.environ.get("KOFU_LOG_DIR"):
+    import tempfile
+
+    os.environ["KOFU_LOG_DIR"] = tempfile.mkdtemp(prefix="kofu-log-")
+
+
 def shared_dir() -> Path:
     """The team's shared folder: $KOFU_SHARED, else ../shared beside the checkout."""
     path = Path(os.environ.get("KOFU_SHARED") or REPO.parent / "shared")

@@ -335,6 +335,9 @@ def _call(fn: Callable[..., object], args: tuple[object, ...]) -> object:
     except CellError as exc:
         return exc.value
     except Exception:  # noqa: BLE001 - a worksheet cell must never see a traceback
+        from kofu_xl.logs import setup_logging
+
+        setup_logging()  # the helpdesk's file (kofu_xl.logs), opened on the first failure
         log.exception("%s failed", fn.__name__)
         return ErrorValue(ERROR_VALUE, INTERNAL_ERROR)
 

@@ -131,6 +131,9 @@ _MSG_FAILED = (
 )
 
 
+_MSG_LOG = "ログ: "
+
+
 def _check() -> None:
     """The descriptions must be usable as ids, VBA names and Python calls."""
     groups = {g.id for g in RIBBON_GROUPS}
@@ -234,6 +237,7 @@ def ribbon_vba() -> str:
         *vba_assign_string("tail", "\u300d" + _MSG_NOT_STARTED),
         f"    msg = {vba_string_literal(chr(0x300C))} & action & tail & CStr(errNumber) "
         "& vbLf & errDescription",
+        f"    msg = msg & vbLf & vbLf & {vba_string_literal(_MSG_LOG)} & KofuLogPath()",
         "    MsgBox msg, vbCritical + vbOKOnly, title",
         "End Sub",
         "",
@@ -242,8 +246,19 @@ def ribbon_vba() -> str:
         *vba_assign_string("title", _MSG_TITLE),
         *vba_assign_string("tail", "\u300d" + _MSG_FAILED),
         f"    msg = {vba_string_literal(chr(0x300C))} & action & tail",
+        f"    msg = msg & vbLf & vbLf & {vba_string_literal(_MSG_LOG)} & KofuLogPath()",
         "    MsgBox msg, vbExclamation + vbOKOnly, title",
         "End Sub",
+        "",
+        "' The log of kofu_xl.logs: $KOFU_LOG_DIR, else platformdirs' user log folder on",
+        "' Windows (%LOCALAPPDATA%\\kofu-xl\\Logs).",
+        "Public Function KofuLogPath() As String",
+        '    If Len(Environ("KOFU_LOG_DIR")) > 0 Then',
+        '        KofuLogPath = Environ("KOFU_LOG_DIR") & "\\kofu-xl.log"',
+        "    Else",
+        '        KofuLogPath = Environ("LOCALAPPDATA") & "\\kofu-xl\\Logs\\kofu-xl.log"',
+        "    End If",
+        "End Function",
     ]
     return _crlf(out)
 
