@@ -131,6 +131,13 @@ def cmd_new(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path.cwd() / name
     _write_new_file(out, build_xlsm(plan, blank=True), replace_ok=False)
     print(f"{plan.basic.prefecture}{plan.basic.municipality} の計画ワークブックを作成しました: {out}")
+    from .layout import layout_for
+    from .rules import BASE_DATE, run_rules
+
+    for f in run_rules(plan):
+        if f.spec is BASE_DATE:
+            where = layout_for(plan.parameters).locate(f.path, f.column)
+            print(f"  [{f.severity.ja}] {f.located(*where).message if where else f.message}")
     return EXIT_OK
 
 

@@ -75,6 +75,8 @@ def format_value(value: Any) -> str:
         return "空欄"
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
+    if isinstance(value, dt.date):
+        return wareki_date(value)
     if isinstance(value, (int, Decimal)):
         dec = Decimal(value)
         if dec == dec.to_integral_value():
@@ -156,6 +158,8 @@ class Finding:
 def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return to_json_number(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
 
 

@@ -81,6 +81,7 @@ __all__ = [
     "Verdict",
     "actuals_from_sheet",
     "actuals_from_stats",
+    "with_shipped_stats",
     "add_followup_parser",
     "cmd_followup",
     "daily_findings",
@@ -782,6 +783,25 @@ def read_stats_paths(paths: Iterable[str | os.PathLike[str]]) -> list[StatsTable
     return tables
 
 
+def with_shipped_stats(tables: Sequence[StatsTable]) -> list[StatsTable]:
+    """The shipped publications (:func:`kofu_xl.stats.shipped_stats`) plus ``tables``; a
+    given table replaces a shipped one of the same 交付件数基準日."""
+    from .stats import shipped_stats
+
+    given = {t.count_date for t in tables}
+    return [t for t in shipped_stats() if t.count_date not in given] + list(tables)
+
+
+def _in_any(tables: Sequence[StatsTable], code: str) -> bool:
+    from .stats import StatsFormatError, normalize_dantai_code
+
+    try:
+        key = normalize_dantai_code(code)
+    except StatsFormatError:
+        return False
+    return any(key in t for t in tables)
+
+
 def stats_actuals(tables: Sequence[StatsTable], code: str | None) -> tuple[dict[str, Actual], list[str], MonthlyActuals]:
     """The municipality's month-ends in the statistics, and notes on what was not used."""
     from .sources import UnreadableInput
@@ -1124,7 +1144,7 @@ def add_followup_parser(sub: Any) -> None:
     """Register ``kofu-xl followup`` on the CLI's subparsers."""
     f = sub.add_parser("followup", help="計画と実績（公表統計）を比べる（ファイルは変更しない）")
     f.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
-    f.add_argument("--stats", nargs="+", metavar="CSV", help="公表統計の CSV ファイル、または CSV のあるフォルダー（複数可）")
+    f.add_argument("--stats", nargs="+", metavar="CSV", help="同梱の公表統計（2019年4月〜2022年12月）に加える公表統計の CSV ファイル、または CSV のあるフォルダー（複数可）")
     f.add_argument("--as-of", dest="as_of", metavar="YYYY-MM", help="この月末時点で比べる（それより後の統計は使わない）")
     f.add_argument("--json", action="store_true", help="結果を JSON で出力する（check --json の形に実績を追加）")
     f.set_defaults(func=cmd_followup)
@@ -1165,9 +1185,14 @@ def cmd_followup(args: argparse.Namespace) -> int:
         sheet_findings += daily_findings(plan)
     notes: list[str] = []
     stats: dict[str, Actual] = {}
-    if args.stats:
-        tables = read_stats_paths(args.stats)
-        stats, notes, _points = stats_actuals(tables, plan.basic.dantai_code)
+    if args.stats or plan.basic.dantai_code:
+        given = read_stats_paths(args.stats) if args.stats else []
+        tables = with_shipped_stats(given)
+        code = plan.basic.dantai_code
+        if given or _in_any(tables, code):
+            stats, notes, _points = stats_actuals(tables, code)
+        else:
+            notes.append(f"団体コード「{code}」の市区町村は同梱の公表統計（2019年4月〜2022年12月）にありません。")
         horizon = set(plan_months(plan.columns))
         stats = {m: a for m, a in stats.items() if m in horizon}
     actuals = merge_actuals(stats, typed)
@@ -1175,7 +1200,7 @@ def cmd_followup(args: argparse.Namespace) -> int:
         raise UnreadableInput(
             path,
             "比べる実績がありません（計画の期間の月末を表す公表統計も、実績比較シートの入力もありません）。"
-            "--stats で公表統計の CSV ファイル（またはそのフォルダー）を指定してください",
+            "計画の団体コードを確かめるか、--stats で新しい公表統計の CSV ファイル（またはそのフォルダー）を指定してください",
         )
     if not plan.basic.population:
         raise UnreadableInput(path, "計画の人口（本表1-1 人口）が未入力のため、交付枚数率を比べられません")

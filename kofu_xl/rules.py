@@ -7,6 +7,7 @@ finding in one pass; no check stops another.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -15,7 +16,7 @@ from decimal import Decimal
 
 from ._numbers import round_half_up
 from .calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
-from .calendar import Column, months_of_fiscal_year
+from .calendar import Column, month_label, months_of_fiscal_year, wareki_date
 from .dantai import dantai_problem
 from .findings import CATALOGUE, Finding, RuleSpec, Severity, register
 from .model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
@@ -212,6 +213,50 @@ def basic_info(ctx: Context) -> Iterator[Finding]:
         yield Finding(BAD_EMAIL, "担当課メールアドレス", "basic.email", actual=b.email, params={"reason": reason})
     if b.phone and (reason := phone_problem(b.phone)):
         yield Finding(BAD_PHONE, "担当課電話番号", "basic.phone", actual=b.phone, params={"reason": reason})
+
+
+BASE_DATE = _spec(
+    "base-not-month-end",
+    Severity.WARNING,
+    "交付枚数が基準月末の値でない",
+    "本表1-1 の最初の列（R元年8月(実績)）は基準月末の累計交付枚数で、累計の行はこれに翌月からの計画を足します。"
+    "別の日の値（公表統計の月の途中の値など）では、累計がその差だけ二重に数えるか数え漏らします。",
+    "基準月末（令和元年8月31日）時点の自団体の交付枚数を「交付枚数（基準日時点）」に入力し、国基準・設定の「交付枚数の基準日」をその日にしてください。",
+    "基礎情報 交付枚数、国基準・設定 交付枚数の基準日",
+    "{field} {actual} 枚は{when}の値で、{month}末の累計ではありません。{effect}"
+    "自団体の{month}末（{month_end}）の交付枚数を入力し、交付枚数の基準日を{month_end}にしてください。",
+)
+
+
+def _described(day: dt.date) -> dt.date:
+    """The day whose cumulative count a count dated ``day`` gives: a count as of the 1st is the
+    previous month-end's (the statistics' convention), any other day is that day's."""
+    return day - dt.timedelta(days=1) if day.day == 1 else day
+
+
+@rule(BASE_DATE)
+def base_month_end(ctx: Context) -> Iterator[Finding]:
+    """The cumulative row never mixes a count of another day with a monthly plan silently."""
+    b, cols = ctx.plan.basic, ctx.plan.columns
+    if b.base_issued is None or b.base_issued_date is None or not cols or not cols[0].is_month:
+        return
+    month = cols[0].key
+    y, m = int(month[:4]), int(month[5:])
+    end = dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+    day = _described(b.base_issued_date)
+    if day == end:
+        return
+    when = f"{wareki_date(b.base_issued_date)}時点"
+    if b.base_issued_date.day == 1:
+        when += f"（{month_label(f'{day.year}-{day.month:02d}')}末の累計）"
+    if day < end:
+        effect = f"{wareki_date(day + dt.timedelta(days=1))}から{wareki_date(end)}までの交付が累計に入りません。"
+    else:
+        effect = f"{wareki_date(end + dt.timedelta(days=1))}から{wareki_date(day)}までの交付が翌月の計画と二重に数えられます。"
+    yield Finding(
+        BASE_DATE, _label("basic.base_issued"), "basic.base_issued", expected=end, actual=b.base_issued,
+        params={"when": when, "month": month_label(month), "month_end": wareki_date(end), "effect": effect},
+    )
 
 
 # ---------------------------------------------------------------- derived rows

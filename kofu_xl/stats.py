@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import calendar
 import csv
+import functools
+import gzip
 import io
 import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from collections.abc import Iterable, Mapping
 from typing import IO, NamedTuple, Union
@@ -69,6 +71,12 @@ __all__ = [
     "render_municipality_csv",
     "write_municipality_table",
     "load_municipalities",
+    "SHIPPED_STATS",
+    "shipped_stats",
+    "pack_stats",
+    "unpack_stats",
+    "write_shipped_stats",
+    "render_stats_csv",
 ]
 
 # Names the statistics used before adopting the official municipality name:
@@ -88,6 +96,8 @@ MUNICIPALITY_COLUMNS: tuple[str, ...] = (
 )
 
 _BUNDLED_MUNICIPALITIES = Path(__file__).resolve().parent / "data" / "municipalities.csv"
+# Every official publication 2019-04 .. 2022-12 in one compact file (see shipped_stats).
+SHIPPED_STATS = Path(__file__).resolve().parent / "data" / "issuance_stats.csv.gz"
 
 # Values the upstream conversion writes for a missing 団体コード.
 _MISSING_CODE_MARKERS = frozenset({"", "<NA>", "NA", "N/A", "nan", "NaN", "None", "null"})
@@ -743,8 +753,11 @@ def build_municipality_table(
     * 人口 / 人口算出基準日: from the first publication (by 交付件数基準日) whose rows all have
       人口算出基準日 == ``population_base`` (2019-01-01 → 20190916.csv).
     * 交付枚数 / 交付枚数基準日 / 出典: from the publication whose count describes the
-      closest date at or after ``issued_at`` (end of 2019-08 → 20190916.csv, as of 2019-09-16;
-      a first-of-month file describes the previous day, see :func:`described_date`).
+      newest date at or before ``issued_at`` (a first-of-month file describes the previous
+      day, see :func:`described_date`), so that the plan's cumulative row, which adds the
+      following months' plan to it, never counts a day twice. No publication describes the
+      end of 2019-08: the newest before it is 20190701.csv (the end of 2019-06); the rule
+      ``base-not-month-end`` then asks for the municipality's own 8月末 count.
       交付枚数基準日 is the 交付件数基準日 printed in that file. 出典 is that file's name, or
       "人口: A.csv / 交付枚数: B.csv" when the two figures come from different files.
     * 市区町村名 uses the current official name (:data:`NAME_CHANGES`: 三宅島三宅村 → 三宅村,
@@ -763,12 +776,12 @@ def build_municipality_table(
         raise StatsLookupError(
             f"人口算出基準日が {population_base:%Y/%m/%d} の統計ファイルがありません: {stats_dir}"
         )
-    after = [(described_date(c), p.name, p) for c, _, p in peeked if described_date(c) >= issued_at]
-    if not after:
+    before = [(described_date(c), p.name, p) for c, _, p in peeked if described_date(c) <= issued_at]
+    if not before:
         raise StatsLookupError(
-            f"{issued_at:%Y/%m/%d} 以降の交付枚数を含む統計ファイルがありません: {stats_dir}"
+            f"{issued_at:%Y/%m/%d} 以前の交付枚数を含む統計ファイルがありません: {stats_dir}"
         )
-    iss_path = min(after)[2]
+    iss_path = max(before)[2]
     # Only these files are parsed fully, strictly (a missing code is an error here, so the
     # table never depends on the bundled copy of itself).
     pop_table = read_stats(pop_path, code_lookup=None)
@@ -878,3 +891,152 @@ def load_municipalities(
             "出典": row["出典"],
         }
     return result
+
+
+# --------------------------------------------------------------------------- shipped statistics
+#
+# The official publications travel with the package as one gzip'd CSV, one row per
+# municipality name as printed (三宅島三宅村 and 三宅村 are two rows with one code), columns:
+#
+#   団体コード, 都道府県名, 市区町村名,
+#   人口 YYYY-MM-DD ...                       総数（人口） on each population base
+#   交付枚数 YYYY-MM-DD（人口 YYYY-MM-DD） ...  交付枚数 of each publication (its 交付件数基準日
+#                                             = 算出基準日) and the population base it uses
+#
+# A blank cell: the row is not in that publication. The printed rate is not stored: it is
+# issued / population, percent, one decimal, half up, on every row of every publication
+# (pack_stats refuses a table where it is not, so unpacking gives the rates as printed).
+# Codes the upstream conversion lost (<NA>) are stored repaired.
+
+_POP_HEADER = re.compile(r"人口 (\d{4}-\d{2}-\d{2})")
+_ISSUED_HEADER = re.compile(r"交付枚数 (\d{4}-\d{2}-\d{2})（人口 (\d{4}-\d{2}-\d{2})）")
+_PCT = Decimal("0.1")
+
+
+def _printed_rate(issued: int, population: int) -> Decimal:
+    """issued / population in percent, one decimal, half up (exact integer arithmetic)."""
+    tenths = (issued * 2000 + population) // (2 * population)
+    return Decimal(tenths).scaleb(-1)
+
+
+def pack_stats(tables: Iterable[StatsTable]) -> bytes:
+    """The compact form of ``tables`` (see above): deterministic gzip'd CSV bytes.
+
+    Raises :class:`StatsFormatError` for what the form cannot hold: a publication whose
+    算出基準日 differs from its 交付件数基準日 or whose rows use two population bases, a
+    file not named ``YYYYMMDD.csv`` after its date, a rate that is not the rounded quotient,
+    two populations of one municipality on one base.
+    """
+    tables = sorted(tables, key=lambda t: t.count_date)
+    pubs: list[tuple[date, date]] = []
+    rows: dict[tuple[str, str, str], dict[str, object]] = {}
+    order: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for t in tables:
+        base = t.population_base_date
+        if base is None or t.publication_date != t.count_date or t.name != f"{t.count_date:%Y%m%d}.csv":
+            raise StatsFormatError("この統計は同梱形式にできません（日付またはファイル名が揃っていません）。", file=t.name)
+        pubs.append((t.count_date, base))
+        for i, r in enumerate(t.records):
+            if _printed_rate(r.issued, r.population) != r.rate_pct:
+                raise StatsFormatError(f"率 {r.rate_pct} が交付枚数÷人口の四捨五入と一致しません。", file=t.name, column="人口に対する交付枚数率")
+            key = (r.code, r.prefecture, r.name)
+            row = rows.setdefault(key, {})
+            order.setdefault(key, (r.code, len(order)))
+            pop_key = f"人口 {base.isoformat()}"
+            if row.setdefault(pop_key, r.population) != r.population:
+                raise StatsFormatError(f"団体コード {r.code} の人口が同じ基準日で異なります。", file=t.name, column="総数（人口）")
+            row[f"交付枚数 {t.count_date.isoformat()}（人口 {base.isoformat()}）"] = r.issued
+    if len({d for d, _ in pubs}) != len(pubs):
+        raise StatsFormatError("同じ交付件数基準日の統計が複数あります。")
+    bases = sorted({b for _, b in pubs})
+    header = ["団体コード", "都道府県名", "市区町村名"]
+    header += [f"人口 {b.isoformat()}" for b in bases]
+    header += [f"交付枚数 {d.isoformat()}（人口 {b.isoformat()}）" for d, b in pubs]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for key in sorted(rows, key=lambda k: order[k]):
+        writer.writerow(list(key) + [rows[key].get(h, "") for h in header[3:]])
+    return gzip.compress(out.getvalue().encode("utf-8"), 9, mtime=0)
+
+
+def unpack_stats(data: bytes, *, name: str = SHIPPED_STATS.name) -> tuple[StatsTable, ...]:
+    """The publications held in :func:`pack_stats` bytes, ordered by date, each named like
+    its original file (``20190916.csv``)."""
+    try:
+        text = gzip.decompress(data).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise StatsFormatError(f"同梱の統計を展開できません（{exc}）。", file=name) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None) or []
+    if header[:3] != ["団体コード", "都道府県名", "市区町村名"]:
+        raise StatsFormatError("見出し行が同梱形式ではありません。", file=name, line=1)
+    pops: dict[int, date] = {}
+    pubs: list[tuple[int, date, date]] = []
+    for i, label in enumerate(header[3:], start=3):
+        if m := _POP_HEADER.fullmatch(label):
+            pops[i] = date.fromisoformat(m[1])
+        elif m := _ISSUED_HEADER.fullmatch(label):
+            pubs.append((i, date.fromisoformat(m[1]), date.fromisoformat(m[2])))
+        else:
+            raise StatsFormatError(f"見出し「{label}」は同梱形式の列ではありません。", file=name, line=1, column=label)
+    pop_col = {d: i for i, d in pops.items()}
+    records: dict[int, list[StatsRecord]] = {i: [] for i, _, _ in pubs}
+    for row in reader:
+        line = reader.line_num
+        if len(row) != len(header):
+            raise StatsFormatError("列の数が見出しと一致しません。", file=name, line=line)
+        code, pref, muni = row[0], row[1], row[2]
+        for i, count_date, base in pubs:
+            if not row[i]:
+                continue
+            try:
+                issued, population = int(row[i]), int(row[pop_col[base]])
+            except (KeyError, ValueError):
+                raise StatsFormatError("整数ではありません。", file=name, line=line, column=header[i]) from None
+            records[i].append(StatsRecord(
+                code, pref, muni, population, issued, _printed_rate(issued, population),
+                base, count_date, count_date,
+            ))
+    return tuple(
+        StatsTable(name=f"{d:%Y%m%d}.csv", records=tuple(records[i]))
+        for i, d, _ in sorted(pubs, key=lambda p: p[1])
+    )
+
+
+@functools.cache
+def shipped_stats() -> tuple[StatsTable, ...]:
+    """Every official publication shipped with the package (2019-04-01 .. 2022-12-31, all
+    1,741 municipalities; source and licence in ``kofu_xl/data/issuance_stats.README.md``),
+    one :class:`StatsTable` per publication named like its file (``20200801.csv``)."""
+    from importlib import resources
+
+    data = resources.files("kofu_xl.data").joinpath(SHIPPED_STATS.name).read_bytes()
+    return unpack_stats(data)
+
+
+def write_shipped_stats(
+    stats_dir: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None
+) -> Path:
+    """Regenerate ``kofu_xl/data/issuance_stats.csv.gz`` (or ``out_path``) from a folder of
+    publications (``python -c "from kofu_xl.stats import write_shipped_stats as w;
+    w('/path/to/issuance_stats')"``)."""
+    path = Path(out_path) if out_path is not None else SHIPPED_STATS
+    path.write_bytes(pack_stats(read_stats_dir(stats_dir)))
+    if path == SHIPPED_STATS:
+        shipped_stats.cache_clear()
+    return path
+
+
+def render_stats_csv(table: StatsTable) -> str:
+    """One publication as text in the official CSV's form (header, quoting, dates
+    ``YYYY/MM/DD``, codes without their leading zero; no BOM)."""
+    out = io.StringIO()
+    out.write('"算出基準日","都道府県名","市区町村名","総数（人口）","交付枚数",'
+              '"人口に対する交付枚数率","人口算出基準日","交付件数基準日","団体コード"\n')
+    for r in table.records:
+        out.write(
+            f'"{r.publication_date:%Y/%m/%d}","{r.prefecture}","{r.name}",{r.population},{r.issued},'
+            f'{r.rate_pct},"{r.population_base_date:%Y/%m/%d}","{r.count_date:%Y/%m/%d}",{int(r.code)}\n'
+        )
+    return out.getvalue()

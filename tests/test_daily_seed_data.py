@@ -4,7 +4,7 @@ The JSON holds the day-by-day card-issuance counts of 2019-01 .. 2019-09,
 reconstructed from the scrambled calendar blocks of the seed document. The
 checks here are independent of how the decoding was done: the per-weekday and
 monthly sums must equal the reliable totals transcribed in
-shared/reference/shiroi_2019.json, every date must lie in its month, and no
+tests/fixtures/shiroi_2019.json, every date must lie in its month, and no
 count may fall on a day the office was closed for a public holiday.
 """
 
@@ -54,16 +54,14 @@ HOLIDAYS = {
 
 
 def _reference_path() -> Path:
-    shared = os.environ.get("KOFU_SHARED")
-    base = Path(shared) if shared else REPO_ROOT.parent / "shared"
-    return base / "reference" / "shiroi_2019.json"
+    return REPO_ROOT / "tests" / "fixtures" / "shiroi_2019.json"
 
 
 @pytest.fixture(scope="module")
 def actuals() -> dict:
     path = _reference_path()
     if not path.is_file():
-        pytest.fail(f"reference file not found: {path} (set KOFU_SHARED)")
+        pytest.fail(f"reference file not found: {path}")
     return json.loads(path.read_text(encoding="utf-8"))["daily_actuals_2019"]
 
 

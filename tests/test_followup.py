@@ -44,11 +44,6 @@ MONTH_OF = {
 # ---------------------------------------------------------------- independent helpers
 
 
-@pytest.fixture(scope="module")
-def stats_dir(shared: Path) -> Path:
-    return shared / "reference" / "issuance_stats"
-
-
 def row(stats_dir: Path, name: str, code: str) -> dict[str, Any]:
     """One municipality's row of one statistics file, read with the csv module."""
     with open(stats_dir / name, encoding="utf-8-sig", newline="") as fh:
@@ -81,8 +76,10 @@ def lower_cards(per_mille: int, population: int) -> int:
 def actuals_of(stats_dir: Path):
     tables = followup.read_stats_paths([stats_dir])
 
-    def of(code: str) -> dict[str, followup.Actual]:
-        return followup.stats_actuals(tables, code)[0]
+    def of(code: str, without: tuple[str, ...] = ()) -> dict[str, followup.Actual]:
+        """The municipality's month-ends; ``without``: publications left out (20220401.csv,
+        the only figure for the end of FY2021, to follow up as before it was published)."""
+        return followup.stats_actuals([t for t in tables if t.name not in without], code)[0]
 
     return of
 
@@ -133,7 +130,11 @@ def test_shiroi_plan_projections_and_what_happened(seed: Plan, stats_dir: Path, 
 
 
 def test_shiroi_checkpoint_verdicts(seed: Plan, stats_dir: Path, actuals_of) -> None:
-    fu = followup.follow_up(seed, actuals_of(SHIROI))
+    # 20220401.csv (the end of 2022-03) settles R3年度末 directly: 30,023 = 47.1 % < 70.6 %
+    v = verdict(followup.follow_up(seed, actuals_of(SHIROI)), "2022-03")
+    assert row(stats_dir, "20220401.csv", SHIROI)["issued"] == 30023
+    assert (v.basis, v.met, v.status, v.actual.cumulative, v.actual.source) == ("actual", False, "below", 30023, "20220401.csv")
+    fu = followup.follow_up(seed, actuals_of(SHIROI, without=("20220401.csv",)))
     pop = 63723
     for month, file, lower in (("2020-07", "20200801.csv", 235), ("2021-03", "20210401.csv", 471)):
         happened = row(stats_dir, file, SHIROI)["issued"]
@@ -142,8 +143,9 @@ def test_shiroi_checkpoint_verdicts(seed: Plan, stats_dir: Path, actuals_of) -> 
         assert shown(happened, pop) < Decimal(lower) / 10
         assert (v.status, v.met) == ("below", False)
         assert v.lower_cards == lower_cards(lower, pop)
-    # 2022-03 (R3年度末): no file describes it (20220301.csv is the end of 2022-02, the next one
-    # 20220501.csv the end of 2022-04); the later figure is still below 70.6 %: missed.
+    # 2022-03 (R3年度末) without 20220401.csv: no file describes it (20220301.csv is the end of
+    # 2022-02, the next one 20220501.csv the end of 2022-04); the later figure is still below
+    # 70.6 %: missed.
     before, after = row(stats_dir, "20220301.csv", SHIROI), row(stats_dir, "20220501.csv", SHIROI)
     assert shown(after["issued"], pop) < Decimal("70.6")
     v = verdict(fu, "2022-03")
@@ -224,9 +226,9 @@ def test_plan_by_month_spreads_a_fiscal_year_evenly(seed: Plan) -> None:
 def test_sapporo_a_city_of_two_million(stats_dir: Path, actuals_of) -> None:
     plan = plan_with(SAPPORO, 30000, 360000)
     pop = 1955457
-    base = row(stats_dir, "20190916.csv", SAPPORO)["issued"]  # new_plan's 交付枚数 (as of 2019-09-16)
+    base = row(stats_dir, "20190701.csv", SAPPORO)["issued"]  # new_plan's 交付枚数 (as of 2019-07-01: the end of 2019-06)
     assert plan.basic.population == pop and plan.basic.base_issued == base
-    fu = followup.follow_up(plan, actuals_of(SAPPORO))
+    fu = followup.follow_up(plan, actuals_of(SAPPORO, without=("20220401.csv",)))
     july = row(stats_dir, "20200801.csv", SAPPORO)["issued"]
     march = row(stats_dir, "20210401.csv", SAPPORO)["issued"]
     planned_july, planned_march = base + 11 * 30000, base + 19 * 30000
@@ -254,7 +256,7 @@ def test_awashimaura_a_village_above_the_band(stats_dir: Path, actuals_of) -> No
     plan = plan_with(AWASHIMAURA, 1, 12)
     pop = 351
     assert plan.basic.population == pop
-    fu = followup.follow_up(plan, actuals_of(AWASHIMAURA))
+    fu = followup.follow_up(plan, actuals_of(AWASHIMAURA, without=("20220401.csv",)))
     for month, file in (("2020-07", "20200801.csv"), ("2021-03", "20210401.csv")):
         happened = row(stats_dir, file, AWASHIMAURA)["issued"]
         v = verdict(fu, month)
@@ -266,6 +268,11 @@ def test_awashimaura_a_village_above_the_band(stats_dir: Path, actuals_of) -> No
     v = verdict(fu, "2022-03")
     assert (v.basis, v.met, v.status) == ("inferred", True, None)
     assert [f for f in fu.findings if f.severity.value in ("error", "warning")] == []
+    # the 2022-04-01 publication settles it: inside the band
+    march = row(stats_dir, "20220401.csv", AWASHIMAURA)["issued"]
+    v = verdict(followup.follow_up(plan, actuals_of(AWASHIMAURA)), "2022-03")
+    assert (v.basis, v.met, v.actual.cumulative) == ("actual", True, march)
+    assert v.status == ("ok" if shown(march, pop) <= Decimal("78.5") else "above")
 
 
 def test_aogashima_the_smallest_village(stats_dir: Path, actuals_of) -> None:
@@ -365,7 +372,7 @@ def test_followup_json_extends_the_check_schema(stats_dir: Path, capsys) -> None
     f = data["followup"]
     assert f["population_base"]["population"] == 63723 and f["as_of"] == "2022-12"
     assert [(v["checkpoint"], v["status"], v["met"], v["basis"]) for v in f["verdicts"]] == [
-        ("2020-07", "below", False, "actual"), ("2021-03", "below", False, "actual"), ("2022-03", "below", False, "inferred"),
+        ("2020-07", "below", False, "actual"), ("2021-03", "below", False, "actual"), ("2022-03", "below", False, "actual"),
     ]
     july = f["verdicts"][0]
     assert (july["actual_cumulative"], july["plan_cumulative"], july["gap_cards"], july["lower_cards"]) == (13039, 15031, -1992, 14975)
@@ -410,13 +417,11 @@ def test_followup_exit_codes(stats_dir: Path, tmp_path: Path, capsys) -> None:
     # a municipality the statistics do not have, and no statistics at all
     shutil.copy(stats_dir / "20200801.csv", bad / "20200801.csv")
     other = copy.deepcopy(plan.model_dump(mode="json"))
-    other["basic"]["dantai_code"] = "012025"
-    keep = [ln for ln in lines if ",12025" not in ln]
-    (bad / "20200801.csv").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    other["basic"]["dantai_code"] = "122408"  # a valid check digit, no such municipality
     path.write_text(json.dumps(other, ensure_ascii=False), encoding="utf-8")
     assert main(["followup", str(path), "--stats", str(bad)]) == 2
-    assert "012025" in capsys.readouterr().err
-    assert main(["followup", str(path)]) == 2
+    assert "122408" in capsys.readouterr().err
+    assert main(["followup", str(path)]) == 2  # not in the shipped statistics, nothing typed
     assert "--stats" in capsys.readouterr().err
 
 
@@ -429,7 +434,10 @@ def shiroi_book(tmp_path_factory, seed: Plan, actuals_of) -> tuple[Path, Any]:
     from kofu_xl.build import build_sheets
     from kofu_xl.xlsm.package import inject_cached_values
 
-    built = build_sheets(seed, actuals=actuals_of(SHIROI))
+    actuals = actuals_of(SHIROI)
+    # a month-end no statistic describes (the end of 2019-08), typed by the clerk
+    actuals["2019-08"] = followup.Actual("2019-08", Decimal(9470), "typed")
+    built = build_sheets(seed, actuals=actuals)
     data, report = inject_cached_values(built.xlsx, built.cached)
     assert report.missing == ()
     path = tmp_path_factory.mktemp("book") / "白井市.xlsx"
@@ -438,7 +446,8 @@ def shiroi_book(tmp_path_factory, seed: Plan, actuals_of) -> tuple[Path, Any]:
 
 
 def test_the_sheet_holds_the_same_comparison(shiroi_book, seed: Plan, actuals_of, capsys) -> None:
-    """Without --stats the actuals come from 実績比較; the verdicts are the same."""
+    """Without --stats the shipped statistics give the month-ends they describe and 実績比較
+    the others (the typed end of 2019-08); the verdicts are the same."""
     path, _built = shiroi_book
     code = main(["followup", str(path), "--json"])
     data = json.loads(capsys.readouterr().out)
@@ -447,7 +456,9 @@ def test_the_sheet_holds_the_same_comparison(shiroi_book, seed: Plan, actuals_of
         ("2020-07", "below"), ("2021-03", "below"), ("2022-03", "below"),
     ]
     july = data["followup"]["verdicts"][0]["actual"]
-    assert july["actual_cumulative"] == 13039 and july["source"].startswith("実績比較!")
+    assert july["actual_cumulative"] == 13039 and july["source"] == "20200801.csv"
+    (august,) = [m for m in data["followup"]["months"] if m["month"] == "2019-08"]
+    assert august["actual_cumulative"] == 9470 and august["actual"]["source"].startswith("実績比較!")
     assert july["official_population"] == 63723 and july["official_rate"] == pytest.approx(0.205)
 
 
@@ -627,3 +638,14 @@ def test_readme_documents_followup_and_its_json() -> None:
     ):
         assert needle in section, needle
     assert "`kofu-xl followup" in text[: text.index("## `check --json` schema")]  # listed with the commands
+
+
+def test_followup_of_the_shipped_workbook_needs_no_statistics_given(capsys) -> None:
+    """The statistics ship with the package: `kofu-xl followup` on the shipped workbook gives
+    the real verdicts (2020-07: 13,039 = 20.5 % against a lower bound of 23.5 %, missed)."""
+    code = main(["followup", str(REPO / "workbook" / "交付円滑化計画.xlsm"), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    july = data["followup"]["verdicts"][0]
+    assert (july["checkpoint"], july["actual_cumulative"], july["lower_bound"], july["met"]) == ("2020-07", 13039, 0.235, False)
+    assert round(july["actual_rate"] * 100, 1) == 20.5 and july["actual"]["source"] == "20200801.csv"

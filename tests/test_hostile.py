@@ -350,9 +350,9 @@ def test_corpus_summary():
 
 
 def _stats_dir() -> Path:
-    from conftest import shared_dir
+    from conftest import reference_stats_dir
 
-    return shared_dir() / "reference" / "issuance_stats"
+    return reference_stats_dir()
 
 
 @pytest.mark.parametrize("item", sorted(CORPUS))

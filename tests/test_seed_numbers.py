@@ -1,6 +1,6 @@
 """Every derived number printed in the seed, reproduced from its inputs by the core.
 
-The fixture is the hand transcription ../shared/reference/shiroi_2019.json; the
+The fixture is the hand transcription tests/fixtures/shiroi_2019.json (a copy of the team's reference/shiroi_2019.json); the
 core only sees the inputs (base count, population, monthly issuance, totals of
 windows / staff / terminals, cost working) and must print what the seed prints.
 """

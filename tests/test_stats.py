@@ -28,8 +28,9 @@ from kofu_xl.stats import (
     render_municipality_csv,
 )
 
-SHARED = Path(os.environ.get("KOFU_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-STATS_DIR = SHARED / "reference" / "issuance_stats"
+from conftest import reference_stats_dir
+
+STATS_DIR = reference_stats_dir()  # the publication CSVs, recreated from the shipped table
 BUNDLED = Path(stats.__file__).resolve().parent / "data" / "municipalities.csv"
 
 HEADER = (
@@ -46,8 +47,6 @@ def csv_text(*rows: str, header: str = HEADER, bom: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def tables():
-    if not STATS_DIR.is_dir():
-        pytest.fail(f"shared statistics not found at {STATS_DIR} (set KOFU_SHARED)")
     return read_stats_dir(STATS_DIR)
 
 
@@ -247,7 +246,8 @@ def test_actual_cumulative_by_month_shiroi(tables):
     assert actual["2022-06"].source == "20220630.csv"
     assert actual["2022-12"].cumulative_issued == 39196
     # mid-month files describe no month-end; gaps stay gaps
-    assert "2019-08" not in actual and "2019-09" not in actual and "2022-03" not in actual
+    assert "2019-08" not in actual and "2019-09" not in actual
+    assert actual["2022-03"].source == "20220401.csv" and actual["2022-03"].cumulative_issued == 30023
     assert [(p.source, p.as_of, p.cumulative_issued) for p in actual.as_of_points] == [
         ("20190916.csv", date(2019, 9, 16), 9522),
         ("20200120.csv", date(2020, 1, 20), 10131),
@@ -379,8 +379,6 @@ def test_missing_file_is_a_lookup_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def built():
-    if not STATS_DIR.is_dir():
-        pytest.fail(f"shared statistics not found at {STATS_DIR} (set KOFU_SHARED)")
     return build_municipality_table(STATS_DIR)
 
 
@@ -403,22 +401,23 @@ def test_bundled_table_format():
         assert is_valid_dantai_code(code), code
         assert PREFECTURES[code[:2]] == row["都道府県名"], code
         assert row["人口算出基準日"] == date(2019, 1, 1)
-        assert row["交付枚数基準日"] == date(2019, 9, 16)
-        assert row["出典"] == "20190916.csv"
+        # the newest count at or before 8月末 (as of 2019-07-01 = the end of 2019-06)
+        assert row["交付枚数基準日"] == date(2019, 7, 1)
+        assert row["出典"] == "人口: 20190916.csv / 交付枚数: 20190701.csv"
         assert 0 <= row["交付枚数"] <= row["人口"]
     assert {row["都道府県名"] for row in rows.values()} == set(PREFECTURES.values())
     assert rows["122327"] == {
         "団体コード": "122327", "都道府県名": "千葉県", "市区町村名": "白井市", "人口": 63723,
-        "人口算出基準日": date(2019, 1, 1), "交付枚数": 9522, "交付枚数基準日": date(2019, 9, 16),
-        "出典": "20190916.csv",
+        "人口算出基準日": date(2019, 1, 1), "交付枚数": 9262, "交付枚数基準日": date(2019, 7, 1),
+        "出典": "人口: 20190916.csv / 交付枚数: 20190701.csv",
     }
     assert rows["011002"]["市区町村名"] == "札幌市"
     assert rows["133817"]["市区町村名"] == "三宅村" and rows["134015"]["市区町村名"] == "八丈町"
 
 
 def test_build_picks_files_by_date(tmp_path):
-    # population from the first file on the 2019-01-01 base; issued from the closest count
-    # describing a date at or after 2019-08-31 (a 09/01 file describes 08-31 and wins).
+    # population from the first file on the 2019-01-01 base; issued from the newest count
+    # describing a date at or before 2019-08-31 (a 09/01 file describes 08-31 and wins).
     (tmp_path / "20190701.csv").write_text(csv_text(
         SHIROI_0916.replace("2019/09/16", "2019/07/01").replace("2019/01/01", "2018/01/01")
         .replace("63723", "63790")), encoding="utf-8")
@@ -435,6 +434,12 @@ def test_build_picks_files_by_date(tmp_path):
     out = tmp_path / "out.csv"
     stats.write_municipality_table(tmp_path, out)
     assert load_municipalities(out) == {"122327": rows[0]}
+    # without it, the newest before 8月末 (the end of 2019-06), never the later 2019-09-16
+    (tmp_path / "20190901.csv").unlink()
+    out.unlink()
+    (row,) = build_municipality_table(tmp_path)
+    assert (row["交付枚数"], row["交付枚数基準日"]) == (9522, date(2019, 7, 1))  # the 07-01 fixture keeps 9522
+    assert row["出典"] == "人口: 20190916.csv / 交付枚数: 20190701.csv"
 
 
 def test_load_municipalities_error_names_line_and_column(tmp_path):
@@ -446,3 +451,58 @@ def test_load_municipalities_error_names_line_and_column(tmp_path):
         load_municipalities(path)
     assert (info.value.line, info.value.column) == (2, "人口")
     assert "2行目" in str(info.value) and "「人口」" in str(info.value)
+
+
+# ---------------------------------------------------------------- the shipped statistics
+
+
+def test_shipped_statistics_cover_every_municipality_2019_04_to_2022_12() -> None:
+    from kofu_xl.stats import SHIPPED_STATS, shipped_stats
+
+    tables = shipped_stats()
+    names = [t.name for t in tables]
+    assert names[0] == "20190401.csv" and names[-1] == "20221231.csv" and len(names) == 40
+    assert "20220401.csv" in names  # the end of FY2021
+    assert all(len(t) == 1741 for t in tables)
+    assert SHIPPED_STATS.stat().st_size < 400_000  # compact
+    # white-box figures of the issue: 白井市 at the end of 2020-07 and in the 2022-04-01 file
+    by_name = {t.name: t for t in tables}
+    assert by_name["20200801.csv"].get("122327").issued == 13039
+    assert by_name["20220401.csv"].get("122327").issued == 30023
+    national = sum(r.issued for r in by_name["20220401.csv"])
+    assert national == 54_870_797  # 全国, as published for 2022-04-01
+    # the printed rate comes back as printed
+    assert by_name["20200801.csv"].get("122327").rate_pct == Decimal("20.5")
+
+
+def test_pack_and_unpack_are_exact_and_reproducible() -> None:
+    from kofu_xl.stats import pack_stats, shipped_stats, unpack_stats, SHIPPED_STATS
+
+    tables = shipped_stats()
+    packed = pack_stats(tables)
+    assert packed == SHIPPED_STATS.read_bytes()  # deterministic: regenerating gives the same bytes
+    assert [t.records for t in unpack_stats(packed)] == [t.records for t in tables]
+
+
+def test_shipped_statistics_equal_the_original_files_when_present() -> None:
+    """Where the original CSVs are at hand (the team's reference folder), the shipped table
+    holds exactly their values (the lost <NA> codes filled in)."""
+    import os
+    from kofu_xl.stats import read_stats_dir, shipped_stats
+
+    folder = Path(os.environ.get("KOFU_SHARED") or Path(__file__).resolve().parents[1].parent / "shared") / "reference" / "issuance_stats"
+    if not folder.is_dir():
+        pytest.skip("the original CSVs are not beside this checkout (the shipped table is tested above)")
+    assert [t.records for t in read_stats_dir(folder)] == [t.records for t in shipped_stats()]
+    # and the CSVs the tests recreate from it are the original files, byte for byte
+    originals = sorted(folder.glob("*.csv"))
+    assert [p.name for p in originals] == sorted(p.name for p in STATS_DIR.glob("*.csv"))
+    assert [p.name for p in originals if p.read_bytes() != (STATS_DIR / p.name).read_bytes()] == []
+
+
+def test_pack_refuses_a_rate_that_is_not_the_rounded_quotient() -> None:
+    from kofu_xl.stats import StatsFormatError, pack_stats, parse_stats, render_stats_csv, shipped_stats
+
+    text = render_stats_csv(shipped_stats()[0]).replace(",217749,11.2,", ",217749,11.3,")
+    with pytest.raises(StatsFormatError, match="率"):
+        pack_stats([parse_stats(text, name="20190401.csv")])
