@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("path", help="計画ワークブック（.xlsm/.xlsx）")
     s.add_argument("--out", help="提出ファイルの出力先フォルダー（省略時はワークブックと同じ場所の「提出」フォルダー）")
     s.set_defaults(func=cmd_submit)
+    u = sub.add_parser("upgrade", help="古い版のブックから、入力・実績・検証結果・提出記録を引き継いだ今の版のブックを作成する")
+    u.add_argument("path", help="古い版のブック（.xlsm）。このファイルは変更しません")
+    u.add_argument("--out", help="新しいブックの出力先（省略時は <元の名前>_更新後.xlsm。既存のファイルは上書きしません）")
+    u.set_defaults(func=cmd_upgrade)
     from .followup import add_followup_parser
     add_followup_parser(sub)
     from .aggregate import add_aggregate_parser
@@ -151,6 +155,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for f in outcome.files:
         print(f"  {f}")
     return EXIT_ERRORS if outcome.status == "refused" else EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from .upgrade import upgrade
+
+    print(upgrade(Path(args.path), Path(args.out) if args.out else None).message)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

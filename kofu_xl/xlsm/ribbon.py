@@ -110,7 +110,8 @@ RIBBON_BUTTONS: tuple[RibbonButton, ...] = (
         id="kofuDoctor", group="kofuGroupHelp", label="診断", image_mso="Help",
         screentip="動作環境を診断",
         supertip="この PC の Python と xlwings の設定を確認し、結果を表示します。"
-                 "このボタンも動かないときは、コマンドプロンプトで kofu-xl doctor を実行してください。",
+                 "このボタンも動かないときは、コマンドプロンプトで kofu-xl doctor を実行してください。"
+                 "kofu-xl を新しい版にしたときは、kofu-xl upgrade でこのブックの入力・実績・検証結果・提出記録を新しい版のブックに移します（導入手順書 7 章）。",
         keytip="D", callback="KofuRibbonDoctor",
         python_module="kofu_xl.excel", python_function="doctor_book"),
 )
