@@ -61,7 +61,7 @@ def _scale_series(series, ratio: Decimal):
 def scaled_plan_raw(template: dict, code: str) -> dict:
     """The template's plan for municipality ``code``: 基礎情報 from the official statistics,
     issuance and counts scaled by population, staffing by a whole factor."""
-    from kofu_xl.municipalities import new_plan
+    from kofu_xl.app.municipalities import new_plan
 
     basic = new_plan(code).basic
     raw = copy.deepcopy(template)
@@ -89,11 +89,11 @@ def scaled_plan_raw(template: dict, code: str) -> dict:
 
 
 def _generate_one(args: tuple[str, str]) -> None:
-    from kofu_xl.build import build_sheets
-    from kofu_xl.report import make_result
-    from kofu_xl.rules import check_plan
-    from kofu_xl.sources import shipped_plan_raw
-    from kofu_xl.submit import package_json, safe_filename
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.app.report import make_result
+    from kofu_xl.core.rules import check_plan
+    from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.app.submit import package_json, safe_filename
 
     code, out = args
     plan, findings = check_plan(scaled_plan_raw(shipped_plan_raw(), code))
@@ -154,7 +154,7 @@ def _cpu() -> tuple[float, float]:
 
 
 def measure_aggregate(folder: str, jobs: int | None) -> dict:
-    from kofu_xl.aggregate import aggregate, write_workbook
+    from kofu_xl.app.aggregate import aggregate, write_workbook
 
     cpu0 = _cpu()
     t = time.perf_counter()
@@ -244,7 +244,7 @@ def main() -> None:
         print(json.dumps(res))
         return
 
-    from kofu_xl.stats import load_municipalities
+    from kofu_xl.app.stats import load_municipalities
 
     codes = sorted(load_municipalities())[: args.limit]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

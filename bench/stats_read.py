@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kofu_xl.stats import SHIPPED_STATS, read_stats_dir, render_stats_csv, shipped_stats, unpack_stats  # noqa: E402
+from kofu_xl.app.stats import SHIPPED_STATS, read_stats_dir, render_stats_csv, shipped_stats, unpack_stats  # noqa: E402
 
 
 def _median_ms(fn, runs: int = 5) -> tuple[float, object]:

@@ -49,13 +49,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._cellref import col_letter, parse_ref
-from .layout import DAILY, LOG, RESULTS, ROWS_11, ROWS_12, ROWS_WORK, S11, S12, WORK, Layout
-from .submit import FIRST_LOG_ROW, FIRST_RESULT_ROW
+from kofu_xl.ooxml.cellref import col_letter, parse_ref
+from kofu_xl.book.layout import DAILY, LOG, RESULTS, ROWS_11, ROWS_12, ROWS_WORK, S11, S12, WORK, Layout
+from kofu_xl.app.submit import FIRST_LOG_ROW, FIRST_RESULT_ROW
 
 if TYPE_CHECKING:
-    from .submit import SubmitOutcome
-    from .workbook import GridSource
+    from kofu_xl.app.submit import SubmitOutcome
+    from kofu_xl.book.read import GridSource
 
 __all__ = [
     "HIGHLIGHT_MEMO_COL",
@@ -76,7 +76,7 @@ __all__ = [
     "validate_book",
 ]
 
-from .logs import log_path, setup_logging
+from kofu_xl.logs import log_path, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def builder_fills(layout: Layout) -> dict[tuple[str, str], str]:
     Used only where the engine cannot read a fill (xlwings' remote engine), so that
     the memo still holds the colour to restore.
     """
-    from .build import CALC_FILL, INPUT_FILL
+    from kofu_xl.book.build import CALC_FILL, INPUT_FILL
 
     hexes = {role: "#" + str(fill.fgColor.rgb)[-6:].upper() for role, fill in (("input", INPUT_FILL), ("calc", CALC_FILL))}
     return {key: hexes[role] for key, role in _cell_roles(layout).items()}
@@ -158,7 +158,7 @@ def builder_fills(layout: Layout) -> dict[tuple[str, str], str]:
 
 def _cell_roles(layout: Layout) -> dict[tuple[str, str], str]:
     """(sheet, cell) -> "input" / "calc" for every data cell of the layout."""
-    from ._cellref import ref
+    from kofu_xl.ooxml.cellref import ref
 
     roles: dict[tuple[str, str], str] = {}
     for spec in ROWS_11:
@@ -224,7 +224,7 @@ class BookSurface:
 
     def cells(self) -> GridSource:
         if self._source is None:
-            from .workbook import GridSource
+            from kofu_xl.book.read import GridSource
 
             grids: dict[str, list[list[Any]]] = {}
             for sheet in self.book.sheets:
@@ -269,7 +269,7 @@ class BookSurface:
         source = self.cells()
         if name in source.grids:
             return self.book.sheets[name]
-        from .build import LOG_HEADERS, RESULT_HEADERS
+        from kofu_xl.book.build import LOG_HEADERS, RESULT_HEADERS
 
         sheets = self.book.sheets
         sheet = sheets.add(name, after=sheets[len(sheets) - 1])
@@ -333,7 +333,7 @@ class BookSurface:
         if self._fill_of is not None:
             return self._fill_of(sheet, cell)
         if self._builder_fills is None:
-            from .workbook import workbook_layout
+            from kofu_xl.book.read import workbook_layout
 
             self._builder_fills = builder_fills(workbook_layout(self.cells(), self.book_name))
         return self._builder_fills.get((sheet, cell.upper()))
@@ -433,7 +433,7 @@ def _delete_links(rng: Any) -> None:
 
 def validate_book() -> SubmitOutcome | None:
     """「検証」: check the calling book and show every finding in 検証結果."""
-    from .submit import validate
+    from kofu_xl.app.submit import validate
 
     return _run("検証", validate)
 
@@ -444,7 +444,7 @@ def submit_book(out_dir: str | Path | None = None, *, now: dt.datetime | None = 
     The package goes to ``out_dir``, else $KOFU_SUBMIT_DIR, else the folder 提出 beside
     the book (a book on OneDrive/SharePoint or never saved: 提出 in the clerk's Documents).
     """
-    from .submit import submit
+    from kofu_xl.app.submit import submit
 
     target = out_dir or os.environ.get(SUBMIT_DIR_ENV) or None
 
@@ -461,7 +461,7 @@ def doctor_book() -> Any:
     """「診断」: run `kofu-xl doctor` for the calling book and show the outcome in a message box."""
     import xlwings as xw
 
-    from .doctor import doctor_message, run_doctor
+    from kofu_xl.app.doctor import doctor_message, run_doctor
 
     setup_logging()
     book = xw.Book.caller()
@@ -497,8 +497,8 @@ def import_actuals(paths: list[str | Path] | None = None) -> Any:
     """
     import xlwings as xw
 
-    from .followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files
-    from .sources import UnreadableInput
+    from kofu_xl.app.followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files
+    from kofu_xl.book.sources import UnreadableInput
 
     setup_logging()
     book = xw.Book.caller()
@@ -569,7 +569,7 @@ def outcome_message(outcome: SubmitOutcome) -> str:
 
 def failure_message(action: str, exc: BaseException) -> str:
     """A short Japanese reason for a failed run, with what to do next."""
-    from .sources import UnreadableInput
+    from kofu_xl.book.sources import UnreadableInput
 
     if isinstance(exc, UnreadableInput):
         reason = exc.reason

@@ -45,11 +45,12 @@ from kofu_udfs._excel import (
     text,
     to_excel,
 )
-from kofu_xl import calc, followup
-from kofu_xl.calendar import CalendarError, Column, column_label, parse_column, parse_date, wareki_date
-from kofu_xl.dantai import dantai_problem
-from kofu_xl.model import Parameters
-from kofu_xl.schedule import default_schedule
+from kofu_xl.app import followup
+from kofu_xl.core import calc
+from kofu_xl.core.calendar import CalendarError, Column, column_label, parse_column, parse_date, wareki_date
+from kofu_xl.core.dantai import dantai_problem
+from kofu_xl.core.model import Parameters
+from kofu_xl.core.schedule import default_schedule
 
 FUNCTION_NAMES = (
     "KOFU_CAPACITY",

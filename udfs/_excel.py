@@ -14,7 +14,7 @@ Conventions of every KOFU_* function:
   incoming "#DIV/0!" passes through unchanged, the way Excel propagates errors); Office.js
   custom functions turn such codes into error values (xlwings' errorstr_to_errortype), pycel
   treats them as errors, and the workbook's VBA wrappers turn them into CVErr() (see
-  kofu_xl.xlsm.xlwings_vba.cell_errors_vba). Never an exception, a message box or a traceback.
+  kofu_xl.ooxml.vba.xlwings_vba.cell_errors_vba). Never an exception, a message box or a traceback.
 - The reason stays available: inside Python each error carries its Japanese reason
   (ErrorValue.reason, e.g. "#人口が未入力"); =KOFU_WHY("KOFU_RATE", ...) shows it in a cell
   (explain()), and 検証 reports the unusable input cell itself.
@@ -30,8 +30,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from kofu_xl._numbers import NumberError, parse_number
-from kofu_xl.calendar import CalendarError, parse_column, parse_date
+from kofu_xl.core.numbers import NumberError, parse_number
+from kofu_xl.core.calendar import CalendarError, parse_column, parse_date
 
 __all__ = [
     "EMPTY",

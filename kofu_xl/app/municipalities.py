@@ -1,0 +1,35 @@
+"""New plans for any of the 1,741 municipalities, prefilled from the official statistics."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kofu_xl.core.model import Basic, Plan
+from kofu_xl.app.stats import StatsFormatError, load_municipalities, normalize_dantai_code
+
+__all__ = ["new_plan"]
+
+
+def new_plan(code: str) -> Plan:
+    """An empty plan whose 基礎情報 comes from the shipped municipality table.
+
+    Raises LookupError (Japanese message) for a code that is malformed or unknown.
+    """
+    try:
+        key = normalize_dantai_code(code)
+    except StatsFormatError:
+        raise LookupError(f"団体コード「{code}」は6桁の団体コードとして読めません（例: 122327）") from None
+    table = load_municipalities()
+    row = table.get(key)
+    if row is None:
+        raise LookupError(f"団体コード「{key}」の市区町村が見つかりません（全国 {len(table):,} 団体の一覧にありません）")
+    basic = Basic(
+        dantai_code=key,
+        prefecture=row["都道府県名"],
+        municipality=row["市区町村名"],
+        population=Decimal(row["人口"]),
+        population_date=row["人口算出基準日"],
+        base_issued=Decimal(row["交付枚数"]),
+        base_issued_date=row["交付枚数基準日"],
+    )
+    return Plan(title=f"{row['市区町村名']}マイナンバーカード交付円滑化計画", basic=basic)

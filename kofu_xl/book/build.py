@@ -1,0 +1,1159 @@
+"""Building the official workbook from a plan (an edge: openpyxl, VBA, zip).
+
+`build_sheets` draws every sheet from the layout map with openpyxl and returns,
+beside the .xlsx bytes, the value of every formula cell as the core computes it;
+`build_xlsm` adds the VBA project (xlwings runtime, UDF wrappers, ribbon
+callbacks) and the ribbon, injects those cached values and writes a
+byte-reproducible .xlsm.
+
+Inputs are styled and unlocked, calculations locked; totals and the 実績 column
+are written as formulas over their parts only when the plan's figure equals
+them, so a workbook made from a plan never silently repairs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.chart.series import SeriesLabel
+from openpyxl.chart.shapes import GraphicalProperties
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.worksheet import Worksheet
+
+from kofu_xl.core import calc
+from kofu_xl.ooxml.cellref import col_letter, ref
+from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, months_of_fiscal_year, wareki_date
+from kofu_xl.book.layout import (
+    CHART,
+    CONF,
+    COST_FIRST_COL,
+    DAILY,
+    DAILY_FIRST_COL,
+    FIRST_DATA_COL,
+    FOLLOWUP,
+    FU_BASE_ROW,
+    FU_FIRST_COL,
+    FU_HEADER_ROW,
+    FU_POPULATION_CELL,
+    FU_POPULATION_DATE_CELL,
+    LOG,
+    NATIONAL,
+    RESULTS,
+    ROW_BASIC_LABELS,
+    ROW_BASIC_VALUES,
+    ROW_COST_HEADER,
+    ROW_HEADER,
+    ROW_WORK_HEADER,
+    ROWS_11,
+    ROWS_12,
+    ROWS_FU,
+    ROWS_WORK,
+    S11,
+    S12,
+    SHEETS,
+    WORK,
+    WORK_FIRST_COL,
+    Layout,
+    RowSpec,
+    layout_for,
+)
+from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working
+from kofu_xl.core.schedule import Schedule, default_schedule
+
+__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "build_sheets", "month_choices"]
+
+# ---------------------------------------------------------------- styles
+
+_THIN = Side(style="thin", color="808080")
+BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # pale yellow: the clerk types here
+CALC_FILL = PatternFill("solid", fgColor="F2F2F2")  # grey: computed, locked
+LABEL_FILL = PatternFill("solid", fgColor="DDEBF7")
+HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
+INPUT_FONT = Font(name="游ゴシック", size=10, color="1F3864")
+CALC_FONT = Font(name="游ゴシック", size=10, color="000000")
+LABEL_FONT = Font(name="游ゴシック", size=10, bold=True)
+TITLE_FONT = Font(name="游ゴシック", size=14, bold=True)
+NOTE_FONT = Font(name="游ゴシック", size=9, color="595959")
+UNLOCKED = Protection(locked=False)
+LOCKED = Protection(locked=True)
+WRAP = Alignment(wrap_text=True, vertical="center")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+RESULT_HEADERS = ("重要度", "ルール", "項目", "場所", "列", "期待値", "実際の値", "メッセージ")
+LOG_HEADERS = ("提出日時", "ファイル", "SHA-256", "エラー", "警告", "情報", "計画のハッシュ")
+
+# xlwings reads its settings from this sheet: keys in column A from A1 down, values in B.
+XLWINGS_CONF: tuple[tuple[str, str], ...] = (
+    ("UDF Modules", "kofu_udfs"),  # a Japanese workbook name cannot become a module name
+    ("ADD_WORKBOOK_TO_PYTHONPATH", "False"),  # kofu-xl is installed; the folder may be OneDrive/Japanese
+    ("Show Console", "False"),
+    ("Use UDF Server", "False"),
+)
+
+CAPACITY_CARDS_NAME = "処理能力枚数"
+CAPACITY_STAFF_NAME = "処理能力職員数"
+POPULATION_NAME = "人口"
+BASE_ISSUED_NAME = "交付枚数"
+MONTH_LIST_NAME = "開始時期の選択肢"
+
+
+def month_choices(params_first: str = "2019-04", last: str = "2023-03") -> list[str]:
+    """The dropdown answers for start dates: 未定(実施予定なし) and each month in 和暦."""
+    return [UNDECIDED, IMPLEMENTED, *(month_label(m, short=False) for m in month_range(params_first, last))]
+
+
+# ---------------------------------------------------------------- result
+
+
+@dataclass
+class BuiltSheets:
+    xlsx: bytes
+    cached: dict[tuple[str, str], Any] = field(default_factory=dict)  # formula cell -> value
+    formulas: dict[tuple[str, str], str] = field(default_factory=dict)  # formula cell -> formula text
+    layout: Layout | None = None
+
+
+class _Sheet:
+    """Writes cells of one worksheet and records formula cells and their values."""
+
+    def __init__(self, ws: Worksheet, out: BuiltSheets, values_only: bool = False) -> None:
+        self.ws = ws
+        self.out = out
+        self.values_only = values_only
+
+    def label(self, cell: str, text: str, *, fill: PatternFill | None = LABEL_FILL, font: Font = LABEL_FONT, align: Alignment = WRAP) -> None:
+        c = self.ws[cell]
+        c.value = text
+        c.font = font
+        if fill is not None:
+            c.fill = fill
+        c.alignment = align
+        c.border = BORDER
+        c.protection = LOCKED
+
+    def input(self, cell: str, value: Any, fmt: str | None = None) -> None:
+        c = self.ws[cell]
+        c.value = _cell_value(value)
+        _style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
+
+    def input_formula(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
+        """An input cell prefilled with a formula over its parts (the clerk may overwrite it)."""
+        if self.values_only:
+            self.input(cell, value, fmt)
+            return
+        self.input(cell, formula, fmt)
+        self.out.formulas[(self.ws.title, cell)] = formula
+        self.out.cached[(self.ws.title, cell)] = value
+
+    def calc(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
+        c = self.ws[cell]
+        c.value = _cell_value(value) if self.values_only else formula
+        _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+        self.out.formulas[(self.ws.title, cell)] = formula
+        self.out.cached[(self.ws.title, cell)] = value
+
+    def calc_row(self, first: int, last: int, row: int, formula: str, values: list[Any], fmt: str | None) -> None:
+        """One legacy array formula across a row: one UDF call computes the whole row."""
+        rng = f"{ref(first, row)}:{ref(last, row)}"
+        top = ref(first, row)
+        if not self.values_only:
+            self.ws[top] = ArrayFormula(rng, formula)
+        for i, col in enumerate(range(first, last + 1)):
+            c = self.ws[ref(col, row)]
+            if self.values_only:
+                c.value = _cell_value(values[i]) if i < len(values) else None
+            _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+            self.out.cached[(self.ws.title, ref(col, row))] = values[i] if i < len(values) else None
+        self.out.formulas[(self.ws.title, top)] = f"{{{formula}}} [{rng}]"
+
+
+def _heading(ws: Worksheet, title: str, note: str | None = None) -> None:
+    """A sheet's title in A1 and, below it, one line on how to use the sheet."""
+    ws["A1"] = title
+    ws["A1"].font = TITLE_FONT
+    if note:
+        ws["A2"] = note
+        ws["A2"].font = NOTE_FONT
+
+
+def _style(c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: str | None) -> None:
+    """The look of an input (yellow, unlocked) or a computed cell (grey, locked)."""
+    c.fill = fill
+    c.font = font
+    c.border = BORDER
+    c.protection = protection
+    if fmt:
+        c.number_format = fmt
+
+
+def _cell_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _empty(value: Any) -> Any:
+    """A derived value as the KOFU_* function returns it: "" where the form shows nothing."""
+    if value is None:
+        return ""
+    return value
+
+
+def _abs(sheet: str, cell: str) -> str:
+    col = "".join(ch for ch in cell if ch.isalpha())
+    row = cell[len(col) :]
+    return f"'{sheet}'!${col}${row}"
+
+
+# ---------------------------------------------------------------- 本表1-1
+
+
+def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedule: Schedule, blank: bool) -> None:
+    ws = sh.ws
+    first, last = FIRST_DATA_COL, lay.last_col11
+    last_month_col = FIRST_DATA_COL + sum(1 for c in plan.columns if c.is_month) - 1
+    _heading(ws, f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}", "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
+    # 基礎情報
+    sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
+    ws.merge_cells(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
+    pop_date = plan.basic.population_date
+    base_date = plan.basic.base_issued_date
+    captions = {
+        "basic.population": f"人口（{wareki_date(pop_date, short=True)}時点）" if pop_date else "人口",
+        "basic.base_issued": f"交付枚数（{_month_end_caption(base_date)}時点）" if base_date else "交付枚数",
+    }
+    for path in (
+        "basic.dantai_code",
+        "basic.prefecture",
+        "basic.municipality",
+        "basic.population",
+        "basic.base_issued",
+        "basic.base_rate_pct",
+        "basic.department",
+        "basic.phone",
+        "basic.email",
+    ):
+        s = lay.scalars[path]
+        assert s.label_cell is not None
+        sh.label(s.label_cell, captions.get(path, s.label), align=CENTER)
+        if s.merge_to:
+            ws.merge_cells(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
+            ws.merge_cells(f"{s.cell}:{s.merge_to}")
+        if path == "basic.base_rate_pct":
+            sh.calc(s.cell, f"=KOFU_RATE({BASE_ISSUED_NAME},{POPULATION_NAME})", _empty(derived.base_rate), "0.0%")
+        else:
+            value = _get(plan, path)
+            fmt = "#,##0" if path in ("basic.population", "basic.base_issued") else "@"
+            sh.input(s.cell, value, fmt)
+    # column headers
+    sh.label(f"A{ROW_HEADER}", "調査項目", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{ROW_HEADER}:D{ROW_HEADER}")
+    for col in plan.columns:
+        # "(実績)" on its own line, as the printed form shows it
+        sh.label(ref(lay.col11(col.key), ROW_HEADER), col.label.replace("(実績)", "\n(実績)"), fill=HEADER_FILL, align=CENTER)
+    # rows
+    pop = POPULATION_NAME
+    for spec in ROWS_11:
+        row = lay.rows11[spec.key]
+        for i, text in enumerate(spec.labels):
+            sh.label(ref(1 + i, row), text)
+        rng = lambda key: f"{ref(first, lay.rows11[key])}:{ref(last, lay.rows11[key])}"  # noqa: E731
+        mrng = lambda key: f"{ref(first, lay.rows11[key])}:{ref(last_month_col, lay.rows11[key])}"  # noqa: E731
+        if spec.role == "input":
+            _input_series(sh, plan, lay, spec, row, derived, blank)
+        elif spec.key == "calc.cumulative":
+            sh.calc_row(first, last, row, f"=KOFU_CUMULATIVE({BASE_ISSUED_NAME},{rng('issuance')})", [_empty(v) for v in derived.cumulative], spec.fmt)
+        elif spec.key == "calc.rate":
+            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('calc.cumulative')},{pop})", [_empty(v) for v in derived.coverage_rate], spec.fmt)
+        elif spec.key in ("calc.lower", "calc.upper"):
+            idx = 0 if spec.key == "calc.lower" else 1
+            values = [_empty(derived.bounds[c.key][idx] / 100) if c.key in derived.bounds else "" for c in plan.columns]
+            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({first_header(lay)},$D{row})", values, spec.fmt)
+        elif spec.key == "calc.check":
+            checks = [_check_label(derived, schedule, c) for c in plan.columns]
+            sh.calc_row(first, last, row, f"=KOFU_CHECK({rng('calc.rate')},{first_header(lay)})", checks, spec.fmt)
+        elif spec.key == "calc.increase":
+            sh.calc_row(first, last, row, f"=KOFU_INCREASE({rng('issuance')},{pop})", [_empty(v) for v in derived.increase], spec.fmt)
+        elif spec.key in ("calc.per_window", "calc.per_staff", "calc.per_issuing_terminal", "calc.per_presetting_terminal"):
+            units = {
+                "calc.per_window": "windows.total",
+                "calc.per_staff": "staff.total",
+                "calc.per_issuing_terminal": "terminals.issuing",
+                "calc.per_presetting_terminal": "terminals.presetting",
+            }[spec.key]
+            values = getattr(derived, spec.key[5:])
+            sh.calc_row(first, last_month_col, row, f"=KOFU_PER({mrng('issuance')},{mrng(units)})", [_empty(v) for v in values], spec.fmt)
+            for col in range(last_month_col + 1, last + 1):
+                _blank_calc(sh, ref(col, row))
+        elif spec.key == "calc.staff_needed":
+            values = [_empty(v) for v in derived.staff_needed[: last_month_col - first + 1]]
+            sh.calc_row(first, last_month_col, row, f"=KOFU_STAFF_NEEDED({mrng('issuance')},{CAPACITY_CARDS_NAME},{CAPACITY_STAFF_NAME})", values, spec.fmt)
+            for col in range(last_month_col + 1, last + 1):
+                _blank_calc(sh, ref(col, row))
+    _merge_label_runs(ws, [(lay.rows11[spec.key], spec.labels) for spec in ROWS_11])
+    # merged label columns for readability
+    for key in ("label.promotion", "label.invite", "label.at_application", "label.outreach", "label.support", "label.note"):
+        row = lay.rows11[key]
+        for col in range(first, last + 1):
+            ws.cell(row=row, column=col).border = BORDER
+    # scalars on 本表1-1 rows
+    for s in lay.scalars.values():
+        if s.sheet != S11 or s.path.startswith("basic."):
+            continue
+        if s.label_cell:
+            sh.label(s.label_cell, s.label, align=CENTER)
+        value = _get(plan, s.path)
+        sh.input(s.cell, _month_text(value) if s.dropdown == "month" else value, "@" if s.dropdown == "month" or isinstance(value, str) or value is None else "#,##0.0")
+        if s.merge_to:
+            ws.merge_cells(f"{s.cell}:{s.merge_to}")
+            ws[s.cell].alignment = WRAP
+    _layout_11(ws, lay, last)
+
+
+def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) -> None:
+    """Merge runs of equal labels down each label column, as the printed form does.
+
+    A run in one column never crosses a change in the columns to its left; an
+    empty label right of a filled one joins that one horizontally.
+    """
+    ncols = max(len(labels) for _, labels in rows)
+    for col in range(ncols):
+        start = 0
+        while start < len(rows):
+            key = tuple(rows[start][1][: col + 1])
+            end = start
+            while end + 1 < len(rows) and tuple(rows[end + 1][1][: col + 1]) == key and rows[end + 1][0] == rows[end][0] + 1:
+                end += 1
+            if key[-1] and end > start:
+                ws.merge_cells(start_row=rows[start][0], start_column=col + 1, end_row=rows[end][0], end_column=col + 1)
+                ws.cell(row=rows[start][0], column=col + 1).alignment = CENTER
+            start = end + 1
+    for row, labels in rows:
+        # a label with empty columns to its right spans them
+        for col in range(len(labels) - 1, 0, -1):
+            if labels[col - 1] and not any(labels[col:]):
+                last_merged = any(
+                    r.min_row <= row <= r.max_row and r.min_col <= col <= r.max_col for r in ws.merged_cells.ranges
+                )
+                if not last_merged:
+                    ws.merge_cells(start_row=row, start_column=col, end_row=row, end_column=len(labels))
+                break
+
+
+def first_header(lay: Layout) -> str:
+    return f"{ref(FIRST_DATA_COL, ROW_HEADER)}:{ref(lay.last_col11, ROW_HEADER)}"
+
+
+def _col(cell: str) -> int:
+    from kofu_xl.ooxml.cellref import parse_ref
+
+    return parse_ref(cell)[1]
+
+
+def _month_end_caption(day: dt.date) -> str:
+    text = wareki_date(day, short=True)  # R元.8.31
+    last = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return text.rsplit(".", 1)[0] + "末" if day == last else text
+
+
+def _month_text(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 7 and value[4] == "-":
+        return month_label(value, short=False)
+    return value
+
+
+def _check_label(derived: calc.Derived, schedule: Schedule, col: Any) -> str:
+    i = [c.key for c in derived.columns].index(col.key)
+    rate = derived.coverage_rate[i]
+    cp = schedule.checkpoint_for_column(col)
+    if cp is None or rate is None:
+        return ""
+    status = calc.bound_status(rate, schedule.lower_pct(cp), schedule.upper_pct(cp))
+    return {"ok": "OK", "below": "下限値未満", "above": "上限値超", None: ""}[status]
+
+
+def _blank_calc(sh: _Sheet, cell: str) -> None:
+    c = sh.ws[cell]
+    c.fill = CALC_FILL
+    c.border = BORDER
+    c.protection = LOCKED
+
+
+def _get(plan: Plan, path: str) -> Any:
+    obj: Any = plan
+    for part in path.split("."):
+        if part.isdigit():
+            seq = list(obj)
+            idx = int(part) - 1
+            obj = seq[idx] if idx < len(seq) else None
+        else:
+            obj = getattr(obj, part)
+        if obj is None:
+            return None
+    return obj
+
+
+_PARTS: dict[str, tuple[str, ...]] = {
+    "windows.total": ("windows.honcho", "windows.shisho", "windows.other"),
+    "staff.total": tuple(f"staff.{p}" for p in ("honcho_regular", "honcho_temporary", "honcho_other", "shisho_regular", "shisho_temporary", "shisho_other", "other_regular", "other_temporary", "other_other")),
+    "terminals.total": ("terminals.issuing", "terminals.presetting"),
+    "terminals.issuing": ("terminals.honcho_issuing", "terminals.shisho_issuing", "terminals.other_issuing"),
+    "terminals.presetting": ("terminals.honcho_presetting", "terminals.shisho_presetting", "terminals.other_presetting"),
+    "terminals.honcho": ("terminals.honcho_issuing", "terminals.honcho_presetting"),
+    "terminals.shisho": ("terminals.shisho_issuing", "terminals.shisho_presetting"),
+    "terminals.other": ("terminals.other_issuing", "terminals.other_presetting"),
+}
+
+
+def _input_series(sh: _Sheet, plan: Plan, lay: Layout, spec: RowSpec, row: int, derived: calc.Derived, blank: bool) -> None:
+    values = plan.series(spec.key)
+    parts = _PARTS.get(spec.key)
+    part_values = [plan.series(p) for p in parts] if parts else []
+    actual_through = plan.parameters.actual_through
+    for i, col in enumerate(plan.columns):
+        cell = ref(lay.col11(col.key), row)
+        value = values[i]
+        if parts:
+            summed = calc.sum_parts(pv[i] for pv in part_values)
+            if blank or (value is not None and summed is not None and value == summed):
+                formula = "=SUM(" + ",".join(ref(lay.col11(col.key), lay.rows11[p]) for p in parts) + ")"
+                sh.input_formula(cell, formula, summed if summed is not None else 0, spec.fmt)
+                continue
+        if spec.key == "issuance" and col.is_month and actual_through and col.key <= actual_through and col.key in lay.daily_blocks:
+            total = derived.daily.get(col.key, (None, Decimal(0)))[1]
+            if blank or value == total:
+                block = lay.daily_blocks[col.key]
+                sh.input_formula(cell, f"={_abs(DAILY, block.month_total_cell)}", total, spec.fmt)
+                continue
+        sh.input(cell, value, spec.fmt)
+
+
+def _layout_11(ws: Worksheet, lay: Layout, last: int) -> None:
+    ws.column_dimensions["A"].width = 14
+    ws.column_dimensions["B"].width = 22
+    ws.column_dimensions["C"].width = 16
+    ws.column_dimensions["D"].width = 14
+    for col in range(FIRST_DATA_COL, last + 1):
+        ws.column_dimensions[col_letter(col)].width = 10.5
+    for row in lay.rows11.values():
+        ws.row_dimensions[row].height = 20
+    ws.row_dimensions[ROW_BASIC_LABELS].height = 30
+    ws.row_dimensions[ROW_HEADER].height = 30
+    ws.freeze_panes = ref(FIRST_DATA_COL, ROW_HEADER + 1)
+    _print_setup(ws, f"A1:{ref(last, max(lay.rows11.values()))}", "1:6", "A:D")
+
+
+def _print_setup(ws: Worksheet, area: str, title_rows: str | None = None, title_cols: str | None = None) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A3
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_area = area
+    if title_rows:
+        ws.print_title_rows = title_rows
+    if title_cols:
+        ws.print_title_cols = title_cols
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.oddFooter.center.text = "&P / &N"
+
+
+def _protect(ws: Worksheet) -> None:
+    """Protect the structure without a password; formatting stays allowed (検証 colours cells)."""
+    p = ws.protection
+    p.sheet = True
+    p.formatCells = False
+    p.formatColumns = False
+    p.formatRows = False
+    p.selectLockedCells = False
+    p.selectUnlockedCells = False
+
+
+# ---------------------------------------------------------------- 本表1-2 and 経費積算
+
+
+def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank: bool) -> None:
+    ws = sh.ws
+    _heading(ws, f"【本表1-2】所要経費見込み額（市町村用）　{plan.basic.municipality or ''}")
+    # 基礎情報 mirrors 本表1-1
+    caps = ("団体コード", "都道府県名", "市町村名", "人口", "交付枚数", "人口に対する交付枚数率")
+    paths = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "basic.base_rate_pct")
+    sh.label("A3", "基礎情報", align=CENTER)
+    ws.merge_cells("A3:A4")
+    ws.row_dimensions[3].height = 30
+    for i, (cap, path) in enumerate(zip(caps, paths, strict=True)):
+        col = 2 + i
+        sh.label(ref(col, 3), cap, align=CENTER)
+        s = lay.scalars[path]
+        value = derived.base_rate if path == "basic.base_rate_pct" else _get(plan, path)
+        sh.calc(ref(col, 4), f"={_abs(S11, s.cell)}", _empty(value), "0.0%" if path == "basic.base_rate_pct" else ("#,##0" if path in ("basic.population", "basic.base_issued") else "@"))
+    sh.label(ref(1, ROW_COST_HEADER), "経費（千円）", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{ROW_COST_HEADER}:C{ROW_COST_HEADER}")
+    for key in lay.cost_years:
+        sh.label(ref(lay.col12(key), ROW_COST_HEADER), fiscal_year_label(int(key[2:]), short=False), fill=HEADER_FILL, align=CENTER)
+    for spec in ROWS_12:
+        row = lay.rows12[spec.key]
+        for i, text in enumerate(spec.labels):
+            sh.label(ref(1 + i, row), text)
+        for key in lay.cost_years:
+            cell = ref(lay.col12(key), row)
+            year = plan.costs.get(key, CostYear())
+            if spec.role == "input":
+                value = _get(year, spec.key.split(".", 1)[1])
+                prefill = _cost_prefill(spec.key, lay, key, year, derived)
+                if prefill is not None and (blank or (value is not None and value == prefill[1])):
+                    sh.input_formula(cell, prefill[0], prefill[1], spec.fmt)
+                else:
+                    sh.input(cell, value, spec.fmt)
+            elif spec.key == "calc.cost_total_check":
+                items = ("costs.personnel_total", "costs.tablet.subsidized", "costs.printer.subsidized", "costs.webcam.subsidized", "costs.postage", "costs.reservation", "costs.terminals", "costs.other")
+                col = lay.col12(key)
+                sh.calc(cell, "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.subsidy_sum(year)), spec.fmt)
+            elif spec.key == "calc.personnel_check":
+                col = lay.col12(key)
+                items = ("costs.personnel_regular", "costs.personnel_temporary", "costs.personnel_other")
+                sh.calc(cell, "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.personnel_sum(year)), spec.fmt)
+        ws.row_dimensions[row].height = 28
+    _merge_label_runs(ws, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
+    # ② 補正予算案の提出予定時期
+    first_bt = lay.scalars["budget_timing.1"]
+    sh.label(ref(1, _row(first_bt.cell)), "②補正予算案の提出予定時期")
+    ws.merge_cells(f"A{_row(first_bt.cell)}:B{_row(first_bt.cell) + 2}")
+    for i in (1, 2, 3):
+        s = lay.scalars[f"budget_timing.{i}"]
+        assert s.label_cell
+        sh.label(s.label_cell, s.label, align=CENTER)
+        value = plan.budget_timing[i - 1] if len(plan.budget_timing) >= i else None
+        sh.input(s.cell, _month_text(value), "@")
+        sh.label(ref(_col(s.cell) + 1, _row(s.cell)), "議会", fill=None, font=CALC_FONT)
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 30
+    ws.column_dimensions["C"].width = 14
+    for key in lay.cost_years:
+        ws.column_dimensions[col_letter(lay.col12(key))].width = 16
+    ws.freeze_panes = ref(COST_FIRST_COL, ROW_COST_HEADER + 1)
+    last_row = _row(lay.scalars["budget_timing.3"].cell)
+    for col in range(COST_FIRST_COL + len(lay.cost_years), 8):
+        ws.column_dimensions[col_letter(col)].width = 14  # the rest of 基礎情報
+    _print_setup(ws, f"A1:{ref(max(7, COST_FIRST_COL + len(lay.cost_years)), last_row)}")
+
+
+def _row(cell: str) -> int:
+    from kofu_xl.ooxml.cellref import parse_ref
+
+    return parse_ref(cell)[0]
+
+
+def _num0(v: Decimal | None) -> Any:
+    return 0 if v is None else v
+
+
+def _cost_prefill(path: str, lay: Layout, key: str, year: CostYear, derived: calc.Derived) -> tuple[str, Decimal] | None:
+    """The formula a cost cell is prefilled with, and its value."""
+    col = lay.col12(key)
+    wcol = lay.col_work(key)
+    w = derived.working[key]
+    if path == "costs.total":
+        items = ("costs.personnel_total", "costs.tablet.subsidized", "costs.printer.subsidized", "costs.webcam.subsidized", "costs.postage", "costs.reservation", "costs.terminals", "costs.other")
+        return "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.subsidy_sum(year))
+    if path == "costs.personnel_total":
+        items = ("costs.personnel_regular", "costs.personnel_temporary", "costs.personnel_other")
+        return "=SUM(" + ",".join(ref(col, lay.rows12[p]) for p in items) + ")", _num0(calc.personnel_sum(year))
+    links = {
+        "costs.personnel_regular": ("calc.overtime_senyen", w.overtime_yen),
+        "costs.personnel_temporary": ("calc.temporary_senyen", w.temporary_yen),
+        "costs.postage": ("calc.postage_senyen", w.postage_yen),
+    }
+    if path in links:
+        row_key, yen = links[path]
+        return f"={_abs(WORK, ref(wcol, lay.rows_work[row_key]))}", _num0(calc.senyen(yen))
+    for item in CostYear.PURCHASES:
+        if path == f"costs.{item}.cost":
+            yen = w.purchases_yen[item]
+            return f"=KOFU_SENYEN({_abs(WORK, ref(wcol, lay.rows_work[f'calc.{item}_yen']))})", _num0(calc.senyen(yen))
+    return None
+
+
+def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> None:
+    ws = sh.ws
+    _heading(ws, "経費積算（本表1-2 の根拠・円）", "積算の数値を入力すると、千円未満を切り上げた額が本表1-2 に反映されます（本表1-2 で上書きした場合は検証で照合します）。")
+    sh.label(f"A{ROW_WORK_HEADER}", "項目", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{ROW_WORK_HEADER}:B{ROW_WORK_HEADER}")
+    for key in lay.cost_years:
+        sh.label(ref(lay.col_work(key), ROW_WORK_HEADER), fiscal_year_label(int(key[2:]), short=False), fill=HEADER_FILL, align=CENTER)
+    r = lay.rows_work
+    for spec in ROWS_WORK:
+        row = r[spec.key]
+        for i, text in enumerate(spec.labels):
+            sh.label(ref(1 + i, row), text)
+        for key in lay.cost_years:
+            c = lay.col_work(key)
+            cell = ref(c, row)
+            w = plan.working.get(key, Working())
+            year = plan.costs.get(key, CostYear())
+            amounts = derived.working[key]
+
+            def at(k: str, col: int = c) -> str:
+                return ref(col, r[k])
+
+            if spec.role == "input":
+                sh.input(cell, _get(w, spec.key.split(".", 1)[1]), spec.fmt)
+            elif spec.role == "calc":
+                formula, value = _work_formula(spec.key, at, lay, key, amounts, plan, year)
+                sh.calc(cell, formula, value, spec.fmt)
+            else:
+                _blank_calc(sh, cell)
+                ws[cell].fill = LABEL_FILL
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 34
+    for key in lay.cost_years:
+        ws.column_dimensions[col_letter(lay.col_work(key))].width = 16
+    _print_setup(ws, f"A1:{ref(WORK_FIRST_COL + len(lay.cost_years) - 1, max(r.values()))}")
+
+
+def _work_formula(
+    key: str, at: Callable[[str], str], lay: Layout, year_key: str, amounts: calc.WorkingAmounts, plan: Plan, year: CostYear
+) -> tuple[str, Any]:
+    if key == "calc.overtime_yen":
+        args = ",".join(at(f"working.overtime.{k}") for k in ("hourly_yen", "premium", "days", "staff", "hours"))
+        return f"=KOFU_OVERTIME({args})", _empty(amounts.overtime_yen)
+    if key == "calc.overtime_senyen":
+        return f"=KOFU_SENYEN({at('calc.overtime_yen')})", _empty(calc.senyen(amounts.overtime_yen))
+    if key == "calc.temporary_senyen":
+        return f"=KOFU_SENYEN({at('working.temporary_yen')})", _empty(calc.senyen(amounts.temporary_yen))
+    if key == "calc.postage_yen":
+        args = ",".join(at(f"working.postage.{k}") for k in ("per_month", "months", "unit_yen"))
+        return f"=KOFU_POSTAGE({args})", _empty(amounts.postage_yen)
+    if key == "calc.postage_senyen":
+        return f"=KOFU_SENYEN({at('calc.postage_yen')})", _empty(calc.senyen(amounts.postage_yen))
+    if key == "calc.postage_volume":
+        p = plan.working.get(year_key, Working()).postage
+        value = p.per_month * p.months if p.per_month is not None and p.months is not None else None
+        return f"=IF(OR({at('working.postage.per_month')}=\"\",{at('working.postage.months')}=\"\"),\"\",{at('working.postage.per_month')}*{at('working.postage.months')})", _empty(value)
+    if key == "calc.at_application_volume":
+        fy = set(months_of_fiscal_year(int(year_key[2:])))
+        cols = [c for c in plan.columns if set(c.months) <= fy]
+        row = lay.rows11["at_application.counts"]
+        if not cols:
+            return "=0", 0
+        first, last = lay.col11(cols[0].key), lay.col11(cols[-1].key)
+        planned = calc.sum_parts(v for c, v in zip(plan.columns, plan.series("at_application.counts"), strict=True) if c in cols)
+        return f"=SUM({_abs(S11, ref(first, row))}:{_abs(S11, ref(last, row)).split('!')[1]})", _num0(planned)
+    for item in CostYear.PURCHASES:
+        if key == f"calc.{item}_yen":
+            count_cell = _abs(S12, ref(lay.col12(year_key), lay.rows12[f"costs.{item}.count"]))
+            return f"=KOFU_PURCHASE({count_cell},{at(f'working.{item}_unit_yen')})", _empty(amounts.purchases_yen[item])
+    raise KeyError(key)
+
+
+# ---------------------------------------------------------------- 日次実績
+
+
+def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> None:
+    ws = sh.ws
+    _heading(ws, "日次実績（交付枚数）", "日ごとの交付枚数を黄色のセルに入力します。曜日別・月の合計は自動で計算され、実績の月は本表1-1 の②交付枚数に反映されます。")
+    days = plan.daily.days
+    with_data = {f"{d.year}-{d.month:02d}" for d in days} | {
+        m for m, t in plan.daily.declared.items() if t.total or any(t.weekday)
+    }
+    for month, block in lay.daily_blocks.items():
+        if sh.values_only and month not in with_data:
+            continue  # the prefecture's copy carries only the calendars that hold counts
+        sh.label(ref(1, block.top), month_label(month, short=False), fill=HEADER_FILL)
+        ws.merge_cells(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
+        for i, wd in enumerate("月火水木金土日"):
+            sh.label(ref(DAILY_FIRST_COL + i, block.header_row), wd, align=CENTER)
+        sh.label(ref(DAILY_FIRST_COL + 7, block.header_row), "合計", align=CENTER)
+        sh.label(ref(1, block.header_row), "", fill=LABEL_FILL)
+        for day, date_cell, count_cell in block.cells():
+            sh.label(date_cell, f"{day.day}日", fill=None, font=NOTE_FONT, align=CENTER)
+            sh.input(count_cell, days.get(day), "#,##0")
+        weekday, total = derived.daily.get(month, ([Decimal(0)] * 7, Decimal(0)))
+        sh.label(ref(1, block.totals_row), "曜日別合計", align=CENTER)
+        for i in range(7):
+            col = DAILY_FIRST_COL + i
+            cells = [c for d, _dc, c in block.cells() if d.weekday() == i]
+            sh.calc(ref(col, block.totals_row), "=SUM(" + ",".join(cells) + ")", weekday[i], "#,##0")
+        first_total = block.weekday_total_cell(0)
+        last_total = block.weekday_total_cell(6)
+        sh.calc(block.month_total_cell, f"=SUM({first_total}:{last_total})", total, "#,##0")
+    ws.column_dimensions["A"].width = 14
+    for i in range(8):
+        ws.column_dimensions[col_letter(DAILY_FIRST_COL + i)].width = 9
+    ws.freeze_panes = "A4"
+
+
+# ---------------------------------------------------------------- 実績比較
+
+
+def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedule: Schedule, wb: Workbook, actuals: Mapping[str, Any]) -> None:
+    """実績比較: the plan per month-end against the actual (input rows 実績取込 fills)."""
+    from kofu_xl.app.followup import plan_by_month, required_monthly
+
+    ws = sh.ws
+    _heading(
+        ws,
+        f"実績比較（計画と実績）　{plan.basic.municipality or ''}",
+        "黄色の行に月末の累計交付枚数を入力します（「実績取込」ボタンで公表統計から取り込めます）。率はすべて本表1-1 の人口に対する値です。"
+        "公表統計の率は人口の基準日が毎年秋に変わるため、参考として別の行に示します。年度の列の計画は12か月に均等に割り振ります。",
+    )
+    months = lay.followup_months
+    first, last = FU_FIRST_COL, lay.last_col_fu
+    pop = plan.basic.population
+    # the denominator of every rate on this sheet
+    sh.label(f"A{FU_BASE_ROW}", "率の分母（本表1-1 の人口・人）", align=CENTER)
+    ws.merge_cells(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
+    sh.calc(FU_POPULATION_CELL, f"={POPULATION_NAME}", _empty(pop), "#,##0")
+    sh.label(ref(_col(FU_POPULATION_DATE_CELL) - 1, FU_BASE_ROW), "人口の基準日", align=CENTER)
+    pop_date = lay.scalars["basic.population_date"]
+    day = plan.basic.population_date
+    sh.calc(FU_POPULATION_DATE_CELL, f"=KOFU_WAREKI({_abs(pop_date.sheet, pop_date.cell)},TRUE)", wareki_date(day) if day else "", "@")
+    # months
+    sh.label(f"A{FU_HEADER_ROW}", "年月（月末）", fill=HEADER_FILL, align=CENTER)
+    ws.merge_cells(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
+    for month in months:
+        sh.label(ref(lay.col_fu(month), FU_HEADER_ROW), month_label(month), fill=HEADER_FILL, align=CENTER)
+    hdr = f"{ref(first, FU_HEADER_ROW)}:{ref(last, FU_HEADER_ROW)}"
+    r = lay.rows_fu
+
+    def rng(key: str) -> str:
+        return f"{ref(first, r[key])}:{ref(last, r[key])}"
+
+    planned = plan_by_month(plan.columns, derived.cumulative)
+    plan_rate = {m: calc.coverage_rate(planned.get(m), pop) for m in months}
+    actual = {m: (actuals[m].cumulative if m in actuals else None) for m in months}
+    actual_rate = {m: calc.coverage_rate(actual[m], pop) for m in months}
+    bounds = {m: (schedule.lower_pct(cp), schedule.upper_pct(cp)) for m in months if (cp := schedule.checkpoint_for_key(m))}
+    nxt = {m: next((cp for cp in schedule.checkpoints if cp.month > m), None) for m in months}
+    months_left = {m: (_month_index(cp.month) - _month_index(m)) if cp else None for m, cp in nxt.items()}
+    next_lower = {m: schedule.lower_pct(cp) / 100 if cp else None for m, cp in nxt.items()}
+    s11_header = f"{_abs(S11, ref(FIRST_DATA_COL, ROW_HEADER))}:{_abs(S11, ref(lay.last_col11, ROW_HEADER)).split('!')[1]}"
+    lower_label = f"$B${r['calc.lower']}"
+    for spec in ROWS_FU:
+        row = r[spec.key]
+        for i, text in enumerate(spec.labels):
+            sh.label(ref(1 + i, row), text)
+        cells = [(m, ref(lay.col_fu(m), row)) for m in months]
+        if spec.key == "calc.plan_cumulative":
+            sh.calc_row(first, last, row, f"=KOFU_PLAN_CUMULATIVE({_row_name('calc.cumulative')},{s11_header},{hdr})", [_empty(planned.get(m)) for m in months], spec.fmt)
+        elif spec.key == "calc.plan_rate":
+            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('calc.plan_cumulative')},{POPULATION_NAME})", [_empty(plan_rate[m]) for m in months], spec.fmt)
+        elif spec.key in ("calc.lower", "calc.upper"):
+            idx = 0 if spec.key == "calc.lower" else 1
+            values = [_empty(bounds[m][idx] / 100) if m in bounds else "" for m in months]
+            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({hdr},$B${row})", values, spec.fmt)
+        elif spec.key == "followup.actual_cumulative":
+            for m, cell in cells:
+                sh.input(cell, actual[m], spec.fmt)
+        elif spec.key == "followup.official_population":
+            for m, cell in cells:
+                sh.input(cell, actuals[m].official_population if m in actuals else None, spec.fmt)
+        elif spec.key == "followup.official_rate":
+            for m, cell in cells:
+                pct = actuals[m].official_rate_pct if m in actuals else None
+                sh.input(cell, None if pct is None else pct / 100, spec.fmt)
+        elif spec.key == "calc.actual_rate":
+            sh.calc_row(first, last, row, f"=KOFU_RATE({rng('followup.actual_cumulative')},{POPULATION_NAME})", [_empty(actual_rate[m]) for m in months], spec.fmt)
+        elif spec.key in ("calc.gap_cards", "calc.gap_rate", "calc.vs_plan"):
+            a_key, p_key = ("followup.actual_cumulative", "calc.plan_cumulative") if spec.key != "calc.gap_rate" else ("calc.actual_rate", "calc.plan_rate")
+            for m, cell in cells:
+                col = lay.col_fu(m)
+                a, p = ref(col, r[a_key]), ref(col, r[p_key])
+                both = actual[m] is not None and planned.get(m) is not None
+                if spec.key == "calc.gap_cards":
+                    formula, value = f'=IF(OR({a}="",{p}=""),"",{a}-{p})', actual[m] - planned[m] if both else ""
+                elif spec.key == "calc.gap_rate":
+                    formula, value = f'=IF(OR({a}="",{p}=""),"",{a}-{p})', actual_rate[m] - plan_rate[m] if both and pop else ""
+                else:
+                    formula = f'=IF(OR({a}="",{p}=""),"",IF({a}<{p},"{VS_PLAN_BEHIND}","{VS_PLAN_OK}"))'
+                    value = (VS_PLAN_BEHIND if actual[m] < planned[m] else VS_PLAN_OK) if both else ""
+                sh.calc(cell, formula, value, spec.fmt)
+        elif spec.key == "calc.check":
+            values = []
+            for m in months:
+                status = calc.bound_status(actual_rate[m], *bounds[m]) if m in bounds else None
+                values.append({"ok": "OK", "below": "下限値未満", "above": "上限値超", None: ""}[status])
+            sh.calc_row(first, last, row, f"=KOFU_CHECK({rng('calc.actual_rate')},{hdr})", values, spec.fmt)
+        elif spec.key == "calc.next_checkpoint":
+            for m, cell in cells:
+                _static(sh, cell, month_label(nxt[m].month) if nxt[m] else None, spec.fmt)
+        elif spec.key == "calc.months_left":
+            for m, cell in cells:
+                _static(sh, cell, months_left[m], spec.fmt)
+        elif spec.key == "calc.next_lower":
+            sh.calc_row(first, last, row, f"=KOFU_THRESHOLD({rng('calc.next_checkpoint')},{lower_label})", [_empty(next_lower[m]) for m in months], spec.fmt)
+        elif spec.key == "calc.required_monthly":
+            values = []
+            for m in months:
+                ok = actual[m] is not None and nxt[m] is not None and pop
+                values.append(required_monthly(actual[m], next_lower[m], pop, months_left[m]) if ok else "")
+            formula = f"=KOFU_REQUIRED_MONTHLY({rng('followup.actual_cumulative')},{rng('calc.next_lower')},{POPULATION_NAME},{rng('calc.months_left')})"
+            sh.calc_row(first, last, row, formula, values, spec.fmt)
+        if spec.name:
+            wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(FOLLOWUP, ref(first, row))}:{_abs(FOLLOWUP, ref(last, row)).split('!')[1]}")
+    # validation of the input rows, colours of the verdicts
+    counts = DataValidation(
+        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
+        errorTitle="実績", error="月末の累計交付枚数・人口を 0 以上の整数で入力してください。",
+    )
+    rates = DataValidation(
+        type="decimal", operator="between", formula1="0", formula2="1", allow_blank=True, showErrorMessage=True,
+        errorTitle="公表値 交付枚数率", error="率を 0%〜100% で入力してください（例: 20.5%）。",
+    )
+    ws.add_data_validation(counts)
+    ws.add_data_validation(rates)
+    counts.add(rng("followup.actual_cumulative"))
+    counts.add(rng("followup.official_population"))
+    rates.add(rng("followup.official_rate"))
+    red = PatternFill("solid", fgColor="FFC7CE", bgColor="FFC7CE")
+    orange = PatternFill("solid", fgColor="FFEB9C", bgColor="FFEB9C")
+    ws.conditional_formatting.add(rng("calc.check"), CellIsRule(operator="equal", formula=['"下限値未満"'], fill=red, font=Font(color="9C0006", bold=True)))
+    ws.conditional_formatting.add(rng("calc.vs_plan"), CellIsRule(operator="equal", formula=[f'"{VS_PLAN_BEHIND}"'], fill=orange, font=Font(color="9C5700")))
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 30
+    for col in range(first, last + 1):
+        ws.column_dimensions[col_letter(col)].width = 10.5
+    ws.freeze_panes = ref(first, FU_HEADER_ROW + 1)
+    _merge_label_runs(ws, [(r[spec.key], spec.labels) for spec in ROWS_FU])
+    _print_setup(ws, f"A1:{ref(last, max(r.values()))}", f"1:{FU_HEADER_ROW}", "A:B")
+
+
+VS_PLAN_BEHIND = "計画を下回る"
+VS_PLAN_OK = "計画以上"
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def _row_name(key: str) -> str:
+    """The defined name of a 本表1-1 row."""
+    return next(spec.name for spec in ROWS_11 if spec.key == key and spec.name)
+
+
+def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
+    """A computed cell holding a value the builder derives from the schedule (no formula)."""
+    c = sh.ws[cell]
+    c.value = _cell_value(value)
+    _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+
+
+# ---------------------------------------------------------------- 国基準, charts, result sheets
+
+
+def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb: Workbook) -> int:
+    ws = sh.ws
+    _heading(ws, "国基準・設定")
+    sh.label("B3", "設定", fill=HEADER_FILL)
+    sh.label("C3", "値", fill=HEADER_FILL)
+    for path in ("basic.population_date", "basic.base_issued_date", "parameters.capacity_cards_per_month", "parameters.capacity_staff", "title"):
+        s = lay.scalars[path]
+        assert s.label_cell
+        sh.label(s.label_cell, s.label)
+        sh.input(s.cell, _get(plan, path), s.fmt)
+    wb.defined_names[CAPACITY_CARDS_NAME] = DefinedName(CAPACITY_CARDS_NAME, attr_text=_abs(NATIONAL, lay.scalars["parameters.capacity_cards_per_month"].cell))
+    wb.defined_names[CAPACITY_STAFF_NAME] = DefinedName(CAPACITY_STAFF_NAME, attr_text=_abs(NATIONAL, lay.scalars["parameters.capacity_staff"].cell))
+    top = 10
+    ws.cell(row=top - 1, column=2, value=schedule.title).font = LABEL_FONT
+    heads = ("時点（月末）", "説明", "交付枚数 下限（枚）", "交付枚数 上限（枚）", "基準人口（人）", "下限値", "上限値")
+    for i, h in enumerate(heads):
+        sh.label(ref(2 + i, top), h, fill=HEADER_FILL, align=CENTER)
+    for j, cp in enumerate(schedule.checkpoints):
+        row = top + 1 + j
+        sh.label(ref(2, row), month_label(cp.month, short=False) + "末", fill=None, font=CALC_FONT)
+        sh.label(ref(3, row), cp.title, fill=None, font=CALC_FONT)
+        for k, v in enumerate((cp.lower_cards, cp.upper_cards, schedule.base_population)):
+            c = ws.cell(row=row, column=4 + k, value=v)
+            c.number_format = "#,##0"
+            c.border = BORDER
+        # ROUND(cards / population, 3): the bound in 0.1 % as the form prints it
+        sh.calc(ref(7, row), f"=ROUND({ref(4, row)}/{ref(6, row)},3)", schedule.lower_pct(cp) / 100, "0.0%")
+        sh.calc(ref(8, row), f"=ROUND({ref(5, row)}/{ref(6, row)},3)", schedule.upper_pct(cp) / 100, "0.0%")
+    note = top + len(schedule.checkpoints) + 2
+    ws.cell(row=note, column=2, value=f"基準人口は {schedule.base_population_date:%Y年%m月%d日} 時点の全国人口。下限値・上限値は交付枚数÷基準人口を小数第1位の%に四捨五入した値です。").font = NOTE_FONT
+    # dropdown answers for the start dates
+    choices = month_choices()
+    sh.label("J3", "開始時期の選択肢", fill=HEADER_FILL)
+    for i, text in enumerate(choices):
+        ws.cell(row=4 + i, column=10, value=text).protection = LOCKED
+    rng = f"'{NATIONAL}'!$J$4:$J${3 + len(choices)}"
+    wb.defined_names[MONTH_LIST_NAME] = DefinedName(MONTH_LIST_NAME, attr_text=rng)
+    ws.column_dimensions["B"].width = 30
+    ws.column_dimensions["C"].width = 44
+    for col in "DEFGH":
+        ws.column_dimensions[col].width = 14
+    ws.column_dimensions["J"].width = 20
+    return len(choices)
+
+
+def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
+    """One line chart over the months of 実績比較: the plan, the actual, the national band."""
+    _heading(ws, "推移グラフ: 計画・実績の交付枚数率と国の想定（下限値・上限値）", "率はすべて本表1-1 の人口に対する値です。実績は「実績比較」シートの月末の累計交付枚数（「実績取込」で公表統計から取り込み）。")
+    chart = LineChart()
+    chart.title = "人口に対する交付枚数率の推移（計画と実績）"
+    chart.y_axis.title = "交付枚数率"
+    chart.y_axis.number_format = "0%"
+    chart.x_axis.title = "月末"
+    chart.height = 12
+    chart.width = 30
+    first, last = FU_FIRST_COL, lay.last_col_fu
+    cats = Reference(ws_fu, min_col=first, max_col=last, min_row=FU_HEADER_ROW, max_row=FU_HEADER_ROW)
+    series = (
+        ("calc.plan_rate", "計画（交付枚数率）", "circle", "2F5597"),
+        ("calc.lower", "国の下限値", "triangle", "548235"),
+        ("calc.upper", "国の上限値", "triangle", "548235"),
+        ("calc.actual_rate", "実績（交付枚数率）", "square", "C00000"),
+    )
+    for key, title, _marker, _colour in series:
+        row = lay.rows_fu[key]
+        data = Reference(ws_fu, min_col=first, max_col=last, min_row=row, max_row=row)
+        chart.add_data(data, from_rows=True, titles_from_data=False)
+        chart.series[-1].tx = SeriesLabel(v=title)
+    chart.set_categories(cats)
+    for s, (key, _title, marker, colour) in zip(chart.series, series, strict=True):
+        s.marker.symbol = marker
+        s.marker.graphicalProperties = GraphicalProperties(solidFill=colour)
+        s.marker.graphicalProperties.line.solidFill = colour
+        s.smooth = False
+        if key in ("calc.lower", "calc.upper"):
+            s.graphicalProperties.line.noFill = True  # the band: markers at the checkpoints only
+        else:
+            s.graphicalProperties.line.solidFill = colour
+            s.graphicalProperties.line.width = 22225  # 1.75 pt
+        if key == "calc.actual_rate":
+            s.graphicalProperties.line.dashStyle = "dash"
+    chart.display_blanks = "gap"
+    ws.add_chart(chart, "A3")
+
+
+def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple[int, ...]) -> None:
+    ws = sh.ws
+    _heading(ws, title)
+    for i, h in enumerate(headers):
+        sh.label(ref(1 + i, 3), h, fill=HEADER_FILL, align=CENTER)
+        ws.column_dimensions[col_letter(1 + i)].width = widths[i]
+    ws.freeze_panes = "A4"
+
+
+def _results_memo(ws: Worksheet) -> None:
+    """Captions of the hidden colour memo (K:N) that lets 検証 put cell colours back."""
+    from kofu_xl.excel import HIGHLIGHT_MEMO_COL, HIGHLIGHT_MEMO_HEADERS
+    from kofu_xl.book.surfaces import MEMO_STYLE_HEADER
+
+    for i, text in enumerate((*HIGHLIGHT_MEMO_HEADERS, MEMO_STYLE_HEADER)):
+        ws.cell(row=3, column=HIGHLIGHT_MEMO_COL + i, value=text).font = NOTE_FONT
+        ws.column_dimensions[col_letter(HIGHLIGHT_MEMO_COL + i)].hidden = True
+
+
+def _sheet_conf(ws: Worksheet) -> None:
+    for i, (k, v) in enumerate(XLWINGS_CONF, start=1):
+        ws.cell(row=i, column=1, value=k)
+        ws.cell(row=i, column=2, value=v)
+    ws.column_dimensions["A"].width = 32
+    ws.column_dimensions["B"].width = 40
+    ws.sheet_state = "hidden"
+
+
+# ---------------------------------------------------------------- names, validation, formats
+
+
+def _names(wb: Workbook, lay: Layout) -> None:
+    def row_name(name: str, sheet: str, row: int, first: int, last: int) -> None:
+        rng = f"{_abs(sheet, ref(first, row))}:{_abs(sheet, ref(last, row)).split('!')[1]}"
+        wb.defined_names[name] = DefinedName(name, attr_text=rng)
+
+    years = len(lay.cost_years)
+    for spec in ROWS_11:
+        if spec.name:
+            row_name(spec.name, S11, lay.rows11[spec.key], FIRST_DATA_COL, lay.last_col11)
+    for spec in ROWS_12:
+        if spec.name:
+            row_name(spec.name, S12, lay.rows12[spec.key], COST_FIRST_COL, COST_FIRST_COL + years - 1)
+    for spec in ROWS_WORK:
+        if spec.name:
+            row_name(spec.name, WORK, lay.rows_work[spec.key], WORK_FIRST_COL, WORK_FIRST_COL + years - 1)
+    for s in lay.scalars.values():
+        if s.name:
+            wb.defined_names[s.name] = DefinedName(s.name, attr_text=_abs(s.sheet, s.cell))
+
+
+def _validation(ws11: Worksheet, ws12: Worksheet, ws_work: Worksheet, ws_daily: Worksheet, lay: Layout) -> None:
+    months = DataValidation(
+        type="list",
+        formula1=f"={MONTH_LIST_NAME}",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="warning",
+        errorTitle="開始時期",
+        error="一覧から選んでください（「未定(実施予定なし)」または年月）。",
+        promptTitle="開始時期",
+        prompt="一覧から選びます。",
+        showInputMessage=True,
+    )
+    counts = DataValidation(
+        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
+        errorTitle="件数・枚数", error="0 以上の整数を入力してください。",
+    )
+    amounts = DataValidation(
+        type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
+        errorTitle="人数・台数・金額", error="0 以上の数値を入力してください。",
+    )
+    for dv in (months, counts, amounts):
+        ws11.add_data_validation(dv)
+    for s in lay.scalars.values():
+        if s.sheet == S11 and s.dropdown == "month":
+            months.add(s.cell)
+    for spec in ROWS_11:
+        if spec.role != "input":
+            continue
+        _s, rng = lay.series_range(spec.key)
+        (counts if spec.fmt == "#,##0" else amounts).add(rng)
+    for ws, rows, first in ((ws12, lay.rows12, COST_FIRST_COL), (ws_work, lay.rows_work, WORK_FIRST_COL)):
+        dv = DataValidation(
+            type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
+            errorTitle="金額・数量", error="0 以上の数値を入力してください。",
+        )
+        ws.add_data_validation(dv)
+        specs = ROWS_12 if ws is ws12 else ROWS_WORK
+        for spec in specs:
+            if spec.role == "input" and spec.fmt != "@":
+                row = rows[spec.key]
+                dv.add(f"{ref(first, row)}:{ref(first + len(lay.cost_years) - 1, row)}")
+    dv = DataValidation(
+        type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True, showErrorMessage=True,
+        errorTitle="日次実績", error="その日の交付枚数を 0 以上の整数で入力してください。",
+    )
+    ws_daily.add_data_validation(dv)
+    for block in lay.daily_blocks.values():
+        for _d, _dc, count_cell in block.cells():
+            dv.add(count_cell)
+
+
+def _conditional(ws11: Worksheet, lay: Layout) -> None:
+    first, last = FIRST_DATA_COL, lay.last_col11
+    check_row = lay.rows11["calc.check"]
+    rate_row = lay.rows11["calc.rate"]
+    red = PatternFill("solid", fgColor="FFC7CE", bgColor="FFC7CE")
+    orange = PatternFill("solid", fgColor="FFEB9C", bgColor="FFEB9C")
+    rng = f"{ref(first, check_row)}:{ref(last, check_row)}"
+    ws11.conditional_formatting.add(rng, CellIsRule(operator="equal", formula=['"下限値未満"'], fill=red, font=Font(color="9C0006", bold=True)))
+    ws11.conditional_formatting.add(rng, CellIsRule(operator="equal", formula=['"上限値超"'], fill=orange, font=Font(color="9C5700", bold=True)))
+    rate_rng = f"{ref(first, rate_row)}:{ref(last, rate_row)}"
+    top = ref(first, check_row).replace(str(check_row), f"${check_row}")
+    ws11.conditional_formatting.add(rate_rng, FormulaRule(formula=[f'{top}="下限値未満"'], fill=red))
+    ws11.conditional_formatting.add(rate_rng, FormulaRule(formula=[f'{top}="上限値超"'], fill=orange))
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def build_sheets(
+    plan: Plan,
+    *,
+    schedule: Schedule | None = None,
+    blank: bool = False,
+    values_only: bool = False,
+    actuals: Mapping[str, Any] | None = None,
+) -> BuiltSheets:
+    """Draw every sheet of the workbook for ``plan``; return the .xlsx and each formula's value.
+
+    ``blank`` makes a new plan: totals, 実績 and costs are prefilled with formulas
+    over their parts even where the plan has no figure yet. ``values_only`` writes
+    what the prefecture receives: the same sheets with values instead of formulas,
+    and without the tool's own sheets (検証結果, 提出記録, xlwings.conf). ``actuals``
+    ({"YYYY-MM": kofu_xl.followup.Actual}) prefill 実績比較's input rows.
+    """
+    schedule = schedule or default_schedule()
+    lay = layout_for(plan.parameters)
+    derived = calc.derive(plan, schedule.bounds_by_column(plan.columns))
+    out = BuiltSheets(b"", layout=lay)
+    wb = Workbook()
+    wb.remove(wb.active)
+    sheets: dict[str, Worksheet] = {}
+    for name, code_name in SHEETS:
+        if values_only and name in (RESULTS, LOG, CONF):
+            continue
+        ws = wb.create_sheet(name)
+        ws.sheet_properties.codeName = code_name
+        sheets[name] = ws
+    wb.code_name = "ThisWorkbook"
+    wb.properties.creator = "kofu-xl"
+    wb.properties.title = plan.title or "マイナンバーカード交付円滑化計画"
+    fixed = dt.datetime(2019, 10, 3, 0, 0, 0)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.lastModifiedBy = "kofu-xl"
+
+    wb.defined_names[POPULATION_NAME] = DefinedName(POPULATION_NAME, attr_text=_abs(S11, lay.scalars["basic.population"].cell))
+    wb.defined_names[BASE_ISSUED_NAME] = DefinedName(BASE_ISSUED_NAME, attr_text=_abs(S11, lay.scalars["basic.base_issued"].cell))
+    s = {name: _Sheet(ws, out, values_only) for name, ws in sheets.items()}
+    _sheet_11(s[S11], plan, lay, derived, schedule, blank)
+    _sheet_12(s[S12], plan, lay, derived, blank)
+    _sheet_work(s[WORK], plan, lay, derived)
+    _sheet_daily(s[DAILY], plan, lay, derived)
+    _sheet_national(s[NATIONAL], plan, lay, schedule, wb)
+    _sheet_followup(s[FOLLOWUP], plan, lay, derived, schedule, wb, actuals or {})
+    _sheet_chart(sheets[CHART], sheets[FOLLOWUP], lay)
+    if not values_only:
+        _sheet_table(s[RESULTS], "検証結果（「検証」ボタンで更新されます）", RESULT_HEADERS, (8, 22, 30, 16, 12, 14, 14, 80))
+        _results_memo(sheets[RESULTS])
+        _sheet_table(s[LOG], "提出記録（「検証して提出」ボタンで追記されます）", LOG_HEADERS, (20, 60, 68, 8, 8, 8, 68))
+        _sheet_conf(sheets[CONF])
+    _names(wb, lay)
+    _validation(sheets[S11], sheets[S12], sheets[WORK], sheets[DAILY], lay)
+    _conditional(sheets[S11], lay)
+    for name in (S11, S12, WORK, DAILY, FOLLOWUP, NATIONAL):
+        _protect(sheets[name])
+    wb.active = 0
+    buf = io.BytesIO()
+    wb.save(buf)
+    out.xlsx = buf.getvalue()
+    return out
+
+
+# ---------------------------------------------------------------- the .xlsm
+
+UDF_MODULE = "KofuUdfs"
+UDF_PYTHON_MODULE = "kofu_udfs"
+
+
+def vba_modules() -> list[Any]:
+    """Every module of the workbook's VBA project, in project order."""
+    import kofu_udfs
+
+    from kofu_xl.ooxml.vba.ovba import VbaModule
+    from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, ribbon_vba, workbook_module_vba
+    from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
+
+    modules = [VbaModule("ThisWorkbook", "document", workbook_module_vba())]
+    modules += [VbaModule(code, "document", "") for _name, code in SHEETS]
+    for m in runtime_modules():
+        modules.append(VbaModule(m.name, "class" if m.kind == "class" else "standard", m.source))
+    udfs = generate_udf_wrappers(UDF_PYTHON_MODULE, kofu_udfs) + "\r\n" + generate_macro_options(kofu_udfs)
+    modules.append(VbaModule(UDF_MODULE, "standard", udfs))
+    modules.append(VbaModule(RIBBON_MODULE_NAME, "standard", ribbon_vba()))
+    return modules
+
+
+def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False) -> bytes:
+    """The macro-enabled workbook for ``plan``, byte-identical for identical input."""
+    from kofu_xl.ooxml.vba.ovba import build_vba_project
+    from kofu_xl.ooxml.package import assemble_xlsm
+    from kofu_xl.ooxml.ribbon import custom_ui_xml
+
+    built = build_sheets(plan, schedule=schedule, blank=blank)
+    vba = build_vba_project(vba_modules(), project_name="KofuXl")
+    return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)

@@ -1,0 +1,63 @@
+"""Where plans come from: the project's JSON, workbooks, the shipped plan.
+
+This is an edge: it reads files and hands raw data to the core. Every failure
+to read becomes :class:`UnreadableInput` with a Japanese message naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from kofu_xl.errors import CannotWrite, KofuError, UnreadableInput
+
+__all__ = ["CannotWrite", "KofuError", "MAX_JSON_BYTES", "UnreadableInput", "load_raw", "shipped_plan_raw"]
+
+MAX_JSON_BYTES = 20 * 1024 * 1024
+
+
+def shipped_plan_raw() -> dict[str, Any]:
+    """白井市's plan of 2019-10-03 as printed (the package's embedded default)."""
+    return json.loads(resources.files("kofu_xl.data").joinpath("shiroi_2019.plan.json").read_bytes())
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise UnreadableInput(path, f"ファイルが大きすぎます（{size:,} バイト、上限 {MAX_JSON_BYTES:,} バイト）")
+        data = json.loads(path.read_bytes())
+    except UnreadableInput:
+        raise
+    except FileNotFoundError:
+        raise UnreadableInput(path, "ファイルが見つかりません") from None
+    except IsADirectoryError:
+        raise UnreadableInput(path, "フォルダーです。ファイルを指定してください") from None
+    except PermissionError:
+        raise UnreadableInput(path, "読み取りの権限がありません") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnreadableInput(path, f"JSON として読めません（{exc.__class__.__name__}）") from None
+    except RecursionError:
+        raise UnreadableInput(path, "JSON の入れ子が深すぎます") from None
+    except OSError as exc:
+        raise UnreadableInput(path, f"読み込みに失敗しました（{exc.strerror or exc}）") from None
+    if not isinstance(data, dict):
+        raise UnreadableInput(path, "計画の JSON ではありません（最上位がオブジェクトではありません）")
+    if "plan" in data and isinstance(data["plan"], dict):  # a submission package's JSON
+        data = data["plan"]
+    return data
+
+
+def load_raw(path: str | Path) -> tuple[dict[str, Any], Any]:
+    """Raw plan data from a file, by its extension, and the workbook layout it was
+    read with (None for JSON)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        return load_json(p), None
+    if suffix in (".xlsx", ".xlsm"):
+        from kofu_xl.book.read import read_workbook
+
+        return read_workbook(p)
+    raise UnreadableInput(p, "対応していない形式です（.xlsm / .xlsx / .json を指定してください）")

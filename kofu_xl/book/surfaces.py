@@ -1,0 +1,161 @@
+"""The file surface of validate-and-submit: a workbook on disk, edited in place.
+
+Reads values with python-calamine; writes only 検証結果, 提出記録 and the fills
+of the cells findings point at, through :class:`~kofu_xl.xlsx_edit.XlsxEditor`,
+which copies every other part of the package unchanged (VBA, ribbon, charts,
+cached values). Nothing is written until :meth:`FileSurface.save`, which
+replaces the file atomically and refuses when the file changed meanwhile.
+
+The colour memo in 検証結果 K:M (sheet, cell, original fill) is shared with the
+live-Excel surface (:mod:`kofu_xl.excel`); this surface adds column N, the
+original style index, so it can put a cell back exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from kofu_xl.excel import HIGHLIGHT_MEMO_COL, NO_FILL, builder_fills, parse_memo
+from kofu_xl.book.layout import LOG, RESULTS, Layout
+from kofu_xl.book.sources import CannotWrite, UnreadableInput
+from kofu_xl.app.submit import FIRST_LOG_ROW, FIRST_RESULT_ROW
+from kofu_xl.book.read import GridSource, _guard_zip, workbook_layout
+
+__all__ = ["FileSurface"]
+
+_RESULT_WIDTH = 8  # A:H
+MEMO_STYLE_HEADER = "元の書式番号"  # column N, written by the builder beside the K:M captions
+
+
+class FileSurface:
+    """Validate-and-submit on a .xlsm/.xlsx file."""
+
+    def __init__(self, path: Path, *, quiet: bool = False) -> None:
+        from kofu_xl.ooxml.edit import CannotEdit, XlsxEditor
+
+        self.path = Path(path)
+        self.book_name = self.path.name
+        self.book_dir = self.path.resolve().parent
+        self.quiet = quiet
+        _guard_zip(self.path)
+        try:
+            self._original = self.path.read_bytes()
+        except OSError as exc:
+            raise UnreadableInput(self.path, f"読み込めません（{exc.strerror or exc}）") from None
+        self._digest = hashlib.sha256(self._original).digest()
+        self._grid = GridSource.from_path(self.path)
+        for sheet in (RESULTS, LOG):
+            if sheet not in self._grid.sheet_names():
+                raise UnreadableInput(self.path, f"シート「{sheet}」がありません。kofu-xl で作成したワークブックで実行してください")
+        try:
+            self.editor = XlsxEditor(self._original)
+        except CannotEdit as exc:
+            raise UnreadableInput(self.path, str(exc)) from None
+        self._layout: Layout | None = None
+        self._changed = False
+        self.messages: list[str] = []
+
+    # -- reading
+    def cells(self) -> GridSource:
+        return self._grid
+
+    @property
+    def layout(self) -> Layout:
+        if self._layout is None:
+            self._layout = workbook_layout(self._grid, self.path)
+        return self._layout
+
+    def log_rows(self) -> list[list[Any]]:
+        return [r for r in self.editor.read_rows(LOG, FIRST_LOG_ROW) if any(v not in (None, "") for v in r)]
+
+    # -- writing (in memory until save)
+    def show_findings(self, rows: list[list[Any]], links: dict[int, str], highlights: dict[tuple[str, str], str]) -> None:
+        ed = self.editor
+        old_rows = ed.read_rows(RESULTS, FIRST_RESULT_ROW)
+        memo_cols = slice(HIGHLIGHT_MEMO_COL - 1, HIGHLIGHT_MEMO_COL + 3)
+        memo_rows = [(list(r) + [None] * 16)[memo_cols] for r in old_rows]
+        colours = parse_memo([r[:3] for r in memo_rows])
+        styles: dict[tuple[str, str], int] = {}
+        for r in memo_rows:
+            if r[0] and r[3] not in (None, ""):
+                try:
+                    styles[(str(r[0]), str(r[1]))] = int(r[3])
+                except (TypeError, ValueError):
+                    pass
+        # 1. put back every cell of the previous run
+        restore: dict[str, dict[str, int]] = {}
+        for key, colour in colours.items():
+            sheet, cell = key
+            if sheet not in ed.sheet_names():
+                continue
+            if key in styles:
+                restore.setdefault(sheet, {})[cell] = styles[key]
+            elif colour is not None:  # coloured by the live surface: give back its fill
+                restore.setdefault(sheet, {})[cell] = ed.highlight_style(ed.cell_style(sheet, cell), colour.lstrip("#"))
+        for sheet, cells in restore.items():
+            ed.set_styles(sheet, cells)
+        # 2. colour this run's cells, remembering what they were
+        fills = builder_fills(self.layout)
+        memo: list[list[Any]] = []
+        per_sheet: dict[str, dict[str, int]] = {}
+        for (sheet, cell), rgb in highlights.items():
+            if sheet not in ed.sheet_names():
+                continue
+            original = ed.cell_style(sheet, cell)
+            memo.append([sheet, cell, fills.get((sheet, cell), NO_FILL), original])
+            per_sheet.setdefault(sheet, {})[cell] = ed.highlight_style(original, rgb)
+        for sheet, cells in per_sheet.items():
+            ed.set_styles(sheet, cells)
+        # 3. results A:H and the memo K:N, from row 4 down
+        out: list[list[Any]] = []
+        height = max(len(rows), len(memo))
+        for i in range(height):
+            line = list(rows[i]) if i < len(rows) else [None] * _RESULT_WIDTH
+            line += [None] * (HIGHLIGHT_MEMO_COL - 1 - len(line))
+            line += memo[i] if i < len(memo) else []
+            out.append(line)
+        hyperlinks = {f"D{FIRST_RESULT_ROW + i}": target for i, target in links.items()}
+        ed.replace_rows(RESULTS, FIRST_RESULT_ROW, out, hyperlinks=hyperlinks)
+        self._changed = True
+
+    def set_values(self, sheet: str, values: dict[str, Any]) -> None:
+        """Write constants into single cells ({"C5": 2000}); styles stay."""
+        self.editor.set_values(sheet, values)
+        self._changed = True
+
+    def append_log(self, row: list[Any]) -> None:
+        self.editor.append_row(LOG, row, min_row=FIRST_LOG_ROW)
+        self._changed = True
+
+    def status(self, text: str) -> None:
+        self.messages.append(text)
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def save(self) -> None:
+        """Replace the workbook atomically with the edited package (only when changed)."""
+        if not self._changed:
+            return
+        from kofu_xl.ooxml.package import atomic_write
+
+        data = self.editor.to_bytes()
+        try:
+            now = self.path.read_bytes()
+        except OSError as exc:
+            raise UnreadableInput(self.path, f"保存前の確認で読み込めません（{exc.strerror or exc}）") from None
+        if hashlib.sha256(now).digest() != self._digest:
+            raise UnreadableInput(self.path, "実行中にファイルが変更されました。Excel で開いている場合は閉じてから、もう一度実行してください")
+        try:
+            atomic_write(self.path, data)
+        except OSError as exc:
+            raise CannotWrite.from_os_error(self.path, exc) from None
+        self._changed = False
+
+    def discard(self) -> None:
+        from kofu_xl.ooxml.edit import XlsxEditor
+
+        self.editor = XlsxEditor(self._original)
+        self._changed = False

@@ -1,0 +1,687 @@
+"""The plan: 本表1-1, 本表1-2, the cost working behind it and the daily calendar.
+
+The pydantic classes below are the typed plan. Every leaf that a clerk fills
+carries a :class:`Meta` with the form's own Japanese label, the kind of value and
+whether the form requires it. :func:`load_plan` reads raw data (the project's
+JSON, or values read from a workbook), reads what clerks type tolerantly
+(full-width digits, "1,000", "14.9%", 令和 dates), and returns the plan with one
+finding per value it could not take or had to rewrite, each naming its field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kofu_xl.core.numbers import NumberError, parse_number
+from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month
+from kofu_xl.core.findings import Finding, RuleSpec, Severity, register
+
+__all__ = [
+    "IMPLEMENTED",
+    "UNDECIDED",
+    "Meta",
+    "Plan",
+    "iter_leaves",
+    "load_plan",
+]
+
+UNDECIDED = "未定(実施予定なし)"
+"""The form's answer for an activity with no planned start."""
+IMPLEMENTED = "実施済み"
+"""The form's answer for an activity already running before the plan's first column."""
+
+Kind = Literal["count", "amount", "money", "yen", "factor", "pct", "text", "code", "date", "month"]
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the form says about one field."""
+
+    label: str
+    kind: Kind
+    required: bool = False
+    series: bool = False  # one value per column of 本表1-1
+
+
+def _f(label: str, kind: Kind, *, required: bool = False) -> Meta:
+    return Meta(label, kind, required)
+
+
+def _s(label: str, kind: Kind = "count", *, required: bool = False) -> Meta:
+    return Meta(label, kind, required, series=True)
+
+
+Num = Decimal | None
+Text = str | None
+Series = list[Decimal | None]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+# ---------------------------------------------------------------- 本表1-1
+
+
+class Basic(_Part):
+    dantai_code: Annotated[Text, _f("団体コード", "code", required=True)] = None
+    prefecture: Annotated[Text, _f("都道府県名", "text", required=True)] = None
+    municipality: Annotated[Text, _f("市町村名", "text", required=True)] = None
+    population: Annotated[Num, _f("人口", "count", required=True)] = None
+    population_date: Annotated[dt.date | None, _f("人口の基準日", "date")] = dt.date(2019, 1, 1)
+    base_issued: Annotated[Num, _f("交付枚数（基準日時点）", "count", required=True)] = None
+    base_issued_date: Annotated[dt.date | None, _f("交付枚数の基準日", "date")] = dt.date(2019, 8, 31)
+    base_rate_pct: Annotated[Num, _f("人口に対する交付枚数率", "pct")] = None
+    department: Annotated[Text, _f("担当課名", "text", required=True)] = None
+    phone: Annotated[Text, _f("担当課電話番号", "text", required=True)] = None
+    email: Annotated[Text, _f("担当課メールアドレス", "text", required=True)] = None
+
+
+class Promotion(_Part):
+    start: Annotated[Text, _f("①部局横断型の推進体制 構築時期", "month", required=True)] = None
+    detail: Annotated[Text, _f("①部局横断型の推進体制 詳細", "text")] = None
+
+
+class Declared(_Part):
+    """The form's derived rows as printed, or as cached in a workbook's formula cells."""
+
+    cumulative: Annotated[Series, _s("交付枚数(累計)")] = Field(default_factory=list)
+    rate_pct: Annotated[Series, _s("人口に対する交付枚数率", "pct")] = Field(default_factory=list)
+    increase_pct: Annotated[Series, _s("人口に対する交付枚数率の前月からの増加分", "pct")] = Field(default_factory=list)
+    per_window: Annotated[Series, _s("1窓口当たり交付枚数", "amount")] = Field(default_factory=list)
+    per_staff: Annotated[Series, _s("1人当たり交付枚数", "amount")] = Field(default_factory=list)
+    per_issuing_terminal: Annotated[Series, _s("交付用統合端末1台当たり交付枚数", "amount")] = Field(default_factory=list)
+    per_presetting_terminal: Annotated[Series, _s("交付前設定用統合端末1台当たり交付枚数", "amount")] = Field(
+        default_factory=list
+    )
+
+
+class Windows(_Part):
+    total: Annotated[Series, _s("③窓口数 合計", required=True)] = Field(default_factory=list)
+    honcho: Annotated[Series, _s("③窓口数 本庁")] = Field(default_factory=list)
+    shisho: Annotated[Series, _s("③窓口数 支所")] = Field(default_factory=list)
+    other: Annotated[Series, _s("③窓口数 その他")] = Field(default_factory=list)
+
+
+class Openings(_Part):
+    weekend_start: Annotated[Text, _f("④土日・夜間開庁 開始時期 土日", "month", required=True)] = None
+    evening_start: Annotated[Text, _f("④土日・夜間開庁 開始時期 平日夜間", "month")] = None
+    detail: Annotated[Text, _f("④土日・夜間開庁 詳細", "text")] = None
+    honcho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 本庁", "month")] = None
+    shisho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 支所", "month")] = None
+    other_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 その他", "month")] = None
+    honcho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "amount")] = None
+    shisho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 支所", "amount")] = None
+    other_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) その他", "amount")] = None
+
+
+class Staff(_Part):
+    total: Annotated[Series, _s("⑤職員配置数 合計", "amount", required=True)] = Field(default_factory=list)
+    honcho_regular: Annotated[Series, _s("⑤職員配置数 本庁 正規職員", "amount")] = Field(default_factory=list)
+    honcho_temporary: Annotated[Series, _s("⑤職員配置数 本庁 臨時・非常勤職員", "amount")] = Field(default_factory=list)
+    honcho_other: Annotated[Series, _s("⑤職員配置数 本庁 その他", "amount")] = Field(default_factory=list)
+    shisho_regular: Annotated[Series, _s("⑤職員配置数 支所 正規職員", "amount")] = Field(default_factory=list)
+    shisho_temporary: Annotated[Series, _s("⑤職員配置数 支所 臨時・非常勤職員", "amount")] = Field(default_factory=list)
+    shisho_other: Annotated[Series, _s("⑤職員配置数 支所 その他", "amount")] = Field(default_factory=list)
+    other_regular: Annotated[Series, _s("⑤職員配置数 その他 正規職員", "amount")] = Field(default_factory=list)
+    other_temporary: Annotated[Series, _s("⑤職員配置数 その他 臨時・非常勤職員", "amount")] = Field(default_factory=list)
+    other_other: Annotated[Series, _s("⑤職員配置数 その他 その他", "amount")] = Field(default_factory=list)
+
+    PARTS: ClassVar[tuple[str, ...]] = (
+        "honcho_regular",
+        "honcho_temporary",
+        "honcho_other",
+        "shisho_regular",
+        "shisho_temporary",
+        "shisho_other",
+        "other_regular",
+        "other_temporary",
+        "other_other",
+    )
+
+
+class Terminals(_Part):
+    total: Annotated[Series, _s("⑥統合端末台数 合計", "amount", required=True)] = Field(default_factory=list)
+    issuing: Annotated[Series, _s("⑥統合端末台数 交付", "amount", required=True)] = Field(default_factory=list)
+    presetting: Annotated[Series, _s("⑥統合端末台数 交付前設定", "amount", required=True)] = Field(default_factory=list)
+    honcho: Annotated[Series, _s("⑥統合端末台数 本庁", "amount")] = Field(default_factory=list)
+    honcho_issuing: Annotated[Series, _s("⑥統合端末台数 本庁 交付", "amount")] = Field(default_factory=list)
+    honcho_presetting: Annotated[Series, _s("⑥統合端末台数 本庁 交付前設定", "amount")] = Field(default_factory=list)
+    shisho: Annotated[Series, _s("⑥統合端末台数 支所", "amount")] = Field(default_factory=list)
+    shisho_issuing: Annotated[Series, _s("⑥統合端末台数 支所 交付", "amount")] = Field(default_factory=list)
+    shisho_presetting: Annotated[Series, _s("⑥統合端末台数 支所 交付前設定", "amount")] = Field(default_factory=list)
+    other: Annotated[Series, _s("⑥統合端末台数 その他", "amount")] = Field(default_factory=list)
+    other_issuing: Annotated[Series, _s("⑥統合端末台数 その他 交付", "amount")] = Field(default_factory=list)
+    other_presetting: Annotated[Series, _s("⑥統合端末台数 その他 交付前設定", "amount")] = Field(default_factory=list)
+
+    PLACES: ClassVar[tuple[str, ...]] = ("honcho", "shisho", "other")
+
+
+class Invite(_Part):
+    honcho_start: Annotated[Text, _f("⑦来庁者への申請勧奨 本庁", "month", required=True)] = None
+    shisho_start: Annotated[Text, _f("⑦来庁者への申請勧奨 支所", "month")] = None
+
+
+class AtApplication(_Part):
+    counts: Annotated[Series, _s("⑧申請時来庁 受付件数")] = Field(default_factory=list)
+    honcho_start: Annotated[Text, _f("⑧申請時来庁 開始時期 本庁", "month", required=True)] = None
+    shisho_start: Annotated[Text, _f("⑧申請時来庁 開始時期 支所", "month")] = None
+    other_start: Annotated[Text, _f("⑧申請時来庁 開始時期 その他", "month")] = None
+
+
+class Outreach(_Part):
+    counts: Annotated[Series, _s("⑨出張申請受付 受付件数")] = Field(default_factory=list)
+    start: Annotated[Text, _f("⑨出張申請受付 開始時期", "month", required=True)] = None
+    detail: Annotated[Text, _f("⑨出張申請受付 詳細", "text")] = None
+
+
+class Support(_Part):
+    honcho_start: Annotated[Text, _f("⑩申請サポート 開始時期 本庁", "month", required=True)] = None
+    shisho_start: Annotated[Text, _f("⑩申請サポート 開始時期 支所", "month")] = None
+    other_start: Annotated[Text, _f("⑩申請サポート 開始時期 その他", "month")] = None
+
+
+# ---------------------------------------------------------------- 本表1-2 (千円) and its working (円)
+
+
+class Purchase(_Part):
+    count: Annotated[Num, _f("購入台数", "count")] = None
+    cost: Annotated[Num, _f("購入経費", "money")] = None
+    subsidized: Annotated[Num, _f("うち補助対象分", "money")] = None
+
+
+class CostYear(_Part):
+    """One fiscal year of 本表1-2, in 千円 as the form asks."""
+
+    total: Annotated[Num, _f("①補助対象経費", "money", required=True)] = None
+    personnel_total: Annotated[Num, _f("I. 個人番号カード交付のための人件費", "money", required=True)] = None
+    personnel_regular: Annotated[Num, _f("I. 人件費 正規職員", "money", required=True)] = None
+    personnel_temporary: Annotated[Num, _f("I. 人件費 臨時・非常勤職員", "money", required=True)] = None
+    personnel_other: Annotated[Num, _f("I. 人件費 その他", "money", required=True)] = None
+    tablet: Purchase = Field(default_factory=Purchase)
+    printer: Purchase = Field(default_factory=Purchase)
+    webcam: Purchase = Field(default_factory=Purchase)
+    postage: Annotated[Num, _f("III. 本人限定受取郵便の送付に係る経費", "money", required=True)] = None
+    reservation: Annotated[Num, _f("IV. 交付予約に関する経費", "money", required=True)] = None
+    terminals: Annotated[Num, _f("V. 統合端末等に係る経費", "money", required=True)] = None
+    other: Annotated[Num, _f("その他補助対象経費", "money", required=True)] = None
+
+    PURCHASES: ClassVar[dict[str, str]] = {"tablet": "II-1. タブレット端末", "printer": "II-2. モバイルプリンター", "webcam": "II-3. ウェブカメラ"}
+
+
+class Overtime(_Part):
+    """時間外勤務手当 = 時給 × 割増率 × 日数 × 人数 × 時間 (円)."""
+
+    hourly_yen: Annotated[Num, _f("時間外勤務手当 時給(円)", "yen")] = None
+    premium: Annotated[Num, _f("時間外勤務手当 割増率", "factor")] = None
+    days: Annotated[Num, _f("時間外勤務手当 日数", "count")] = None
+    staff: Annotated[Num, _f("時間外勤務手当 人数", "amount")] = None
+    hours: Annotated[Num, _f("時間外勤務手当 時間", "amount")] = None
+
+
+class Postage(_Part):
+    """本人限定受取郵便 = 人数/月 × 月数 × 単価 (円)."""
+
+    per_month: Annotated[Num, _f("本人限定受取郵便 月当たり人数", "count")] = None
+    months: Annotated[Num, _f("本人限定受取郵便 月数", "count")] = None
+    unit_yen: Annotated[Num, _f("本人限定受取郵便 単価(円)", "yen")] = None
+
+
+class Working(_Part):
+    """The cost working (積算) behind one fiscal year of 本表1-2, in 円."""
+
+    overtime: Overtime = Field(default_factory=Overtime)
+    temporary_yen: Annotated[Num, _f("臨時・非常勤職員 所要額(円)", "yen")] = None
+    temporary_note: Annotated[Text, _f("臨時・非常勤職員 積算の説明", "text")] = None
+    postage: Postage = Field(default_factory=Postage)
+    tablet_unit_yen: Annotated[Num, _f("タブレット端末 単価(円)", "yen")] = None
+    printer_unit_yen: Annotated[Num, _f("モバイルプリンター 単価(円)", "yen")] = None
+    webcam_unit_yen: Annotated[Num, _f("ウェブカメラ 単価(円)", "yen")] = None
+
+
+# ---------------------------------------------------------------- daily calendar and parameters
+
+
+class DailyTotals(_Part):
+    """Totals printed under one month's calendar (月..日 and the month)."""
+
+    weekday: list[Decimal | None] = Field(default_factory=list)  # 7 values, Monday first
+    total: Decimal | None = None
+
+
+class Daily(_Part):
+    days: dict[dt.date, Decimal] = Field(default_factory=dict)
+    declared: dict[str, DailyTotals] = Field(default_factory=dict)  # month key -> totals as printed
+
+    def months(self) -> list[str]:
+        return sorted({f"{d.year}-{d.month:02d}" for d in self.days} | set(self.declared))
+
+
+class Parameters(_Part):
+    """Form shape and assumptions. Defaults are the 2019 form and the strategy meeting's."""
+
+    first_month: str = "2019-08"
+    last_month: str = "2021-03"
+    fiscal_years: list[int] = Field(default_factory=lambda: [2021, 2022])
+    actual_through: str | None = "2019-08"
+    cost_years: list[int] = Field(default_factory=lambda: [2019, 2020])
+    # "過去の実績から月1,000件を交付する場合、職員6名体制が必要" (meeting of 2019-10-03).
+    capacity_cards_per_month: Decimal = Decimal(1000)
+    capacity_staff: Decimal = Decimal(6)
+
+
+class Plan(_Part):
+    title: Annotated[Text, _f("計画の名称", "text")] = None
+    parameters: Parameters = Field(default_factory=Parameters)
+    basic: Basic = Field(default_factory=Basic)
+    promotion: Promotion = Field(default_factory=Promotion)
+    issuance: Annotated[Series, _s("②交付枚数", required=True)] = Field(default_factory=list)
+    issuance_note: Annotated[Text, _f("②交付枚数の想定 説明", "text")] = None
+    declared: Declared = Field(default_factory=Declared)
+    expiry_card: Annotated[Series, _s("マイナンバーカード有効期限切れ件数")] = Field(default_factory=list)
+    expiry_cert: Annotated[Series, _s("電子証明書有効期限切れ件数")] = Field(default_factory=list)
+    windows: Windows = Field(default_factory=Windows)
+    openings: Openings = Field(default_factory=Openings)
+    staff: Staff = Field(default_factory=Staff)
+    terminals: Terminals = Field(default_factory=Terminals)
+    invite: Invite = Field(default_factory=Invite)
+    at_application: AtApplication = Field(default_factory=AtApplication)
+    outreach: Outreach = Field(default_factory=Outreach)
+    support: Support = Field(default_factory=Support)
+    costs: dict[str, CostYear] = Field(default_factory=dict)  # "FY2019" -> 本表1-2 column
+    working: dict[str, Working] = Field(default_factory=dict)  # "FY2019" -> 積算
+    budget_timing: Annotated[list[str | None], _s("②補正予算案の提出予定時期", "text")] = Field(default_factory=list)
+    daily: Daily = Field(default_factory=Daily)
+
+    @property
+    def columns(self) -> list[Column]:
+        p = self.parameters
+        return form_columns(p.first_month, p.last_month, p.fiscal_years, p.actual_through)
+
+    @property
+    def column_keys(self) -> list[str]:
+        return [c.key for c in self.columns]
+
+    @property
+    def cost_keys(self) -> list[str]:
+        return [f"FY{y}" for y in self.parameters.cost_years]
+
+    def series(self, path: str) -> Series:
+        """A series by model path ("staff.total"), padded to the plan's columns."""
+        obj: Any = self
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        n = len(self.columns)
+        values = list(obj)[:n]
+        return values + [None] * (n - len(values))
+
+
+# ---------------------------------------------------------------- leaves of the model
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One fillable field: its model path, its metadata and, for costs, its year."""
+
+    path: str  # "staff.total", "costs.personnel_regular", "working.overtime.days"
+    meta: Meta
+    attr_path: tuple[str, ...]  # attributes below the plan or below a CostYear/Working
+    group: str | None = None  # "costs" / "working" for per-fiscal-year fields
+
+
+def _meta_of(info: Any) -> Meta | None:
+    for m in info.metadata:
+        if isinstance(m, Meta):
+            return m
+    return None
+
+
+def _leaves(cls: type[BaseModel], prefix: tuple[str, ...], group: str | None) -> Iterator[Leaf]:
+    for name, info in cls.model_fields.items():
+        ann = info.annotation
+        meta = _meta_of(info)
+        here = (*prefix, name)
+        if meta is not None:
+            label = meta.label
+            if cls is Purchase:  # purchases are labelled by their item
+                label = f"{CostYear.PURCHASES[prefix[-1]]} {meta.label}"
+                meta = Meta(label, meta.kind, meta.required, meta.series)
+            base = (group,) if group else ()
+            yield Leaf(".".join((*base, *here)), meta, here, group)
+        elif isinstance(ann, type) and issubclass(ann, BaseModel) and ann not in (Parameters, Daily):
+            yield from _leaves(ann, here, group)
+        elif get_origin(ann) is dict and name in ("costs", "working"):
+            (_, sub) = get_args(ann)
+            yield from _leaves(sub, (), name)
+
+
+_LEAVES: tuple[Leaf, ...] | None = None
+
+
+def iter_leaves() -> tuple[Leaf, ...]:
+    """Every fillable field of a plan, in form order."""
+    global _LEAVES
+    if _LEAVES is None:
+        _LEAVES = tuple(_leaves(Plan, (), None))
+    return _LEAVES
+
+
+def leaf_label(path: str) -> str:
+    """The form's label of a field by its model path."""
+    return _LABELS()[path]
+
+
+def _LABELS() -> dict[str, str]:  # noqa: N802 - a cached table
+    global _LABEL_TABLE
+    if _LABEL_TABLE is None:
+        _LABEL_TABLE = {leaf.path: leaf.meta.label for leaf in iter_leaves()}
+    return _LABEL_TABLE
+
+
+_LABEL_TABLE: dict[str, str] | None = None
+
+
+# ---------------------------------------------------------------- loading raw input
+
+NOT_A_NUMBER = register(
+    RuleSpec(
+        "not-a-number",
+        Severity.ERROR,
+        "数値ではない",
+        "数値を入れる欄に、数値として読めない値が入っています。",
+        "半角または全角の数字だけを入力してください（桁区切りのカンマ・単位は可）。",
+        "数値を入力するすべての欄",
+        "{field}{col}の「{actual}」は数値として読めません（{reason}）。数値を入力してください。",
+    )
+)
+NEGATIVE = register(
+    RuleSpec(
+        "negative-value",
+        Severity.ERROR,
+        "負の値",
+        "件数・人数・台数・金額に負の値が入っています。",
+        "0 以上の値を入力してください。",
+        "件数・人数・台数・金額の欄",
+        "{field}{col}が負の値 {actual} です。0 以上の値を入力してください。",
+    )
+)
+INVALID_DATE = register(
+    RuleSpec(
+        "invalid-date",
+        Severity.ERROR,
+        "日付・年月が読めない",
+        "日付や開始時期の欄に、日付・年月として読めない値が入っています。",
+        "「令和2年4月」「2020-04」「未定(実施予定なし)」のように入力してください。",
+        "開始時期・基準日の欄",
+        "{field}{col}の「{actual}」は{reason}。",
+    )
+)
+NORMALIZED = register(
+    RuleSpec(
+        "normalized-input",
+        Severity.INFO,
+        "入力値の読み替え",
+        "全角数字・桁区切り・単位・%・和暦などを、計算できる形に読み替えました。値そのものは変わりません。",
+        "対応は不要です。気になる場合は半角数字で入力し直してください。",
+        "すべての入力欄",
+        "{field}{col}: {note}。",
+    )
+)
+BAD_SHAPE = register(
+    RuleSpec(
+        "invalid-structure",
+        Severity.ERROR,
+        "計画データの形が正しくない",
+        "計画データの項目の形（列の数、表の形）が様式と合いません。",
+        "様式の列（R元年8月〜R4年度）に合わせて入力してください。",
+        "計画データ全体",
+        "{field}: {reason}",
+    )
+)
+
+DAILY = Meta("日次実績 交付枚数", "count")
+DAILY_WEEKDAY = Meta("日次実績 曜日別合計", "count")
+DAILY_TOTAL = Meta("日次実績 月合計", "count")
+
+# No figure of a municipal plan reaches a trillion (yen included); larger values are typos
+# or hostile, and would overflow the 34-digit exact arithmetic of the rates.
+MAX_MAGNITUDE = Decimal(10) ** 12
+MIN_MAGNITUDE = Decimal("1e-6")
+_PLAIN_MIN, _PLAIN_MAX = 1e-6, 1e12  # plain numbers in these bounds need none of the checks below
+
+_NONNEGATIVE: frozenset[Kind] = frozenset({"count", "amount", "money", "yen", "factor", "pct"})
+_IMPLEMENTED_WORDS = {"実施済み", "実施済", "実施中", "既に実施"}
+_MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "なし", "予定なし"}
+
+
+def canonical(value: Decimal) -> Decimal:
+    """One spelling per number (103.0 and 103 are the same count), so equal plans hash equal."""
+    if value == value.to_integral_value():
+        return Decimal(int(value))
+    return value.normalize()
+
+
+class _Loader:
+    def __init__(self, columns: list[str], cost_keys: list[str]) -> None:
+        self.columns = columns
+        self.cost_keys = cost_keys
+        self.findings: list[Finding] = []
+
+    # -- one value
+    def value(self, raw: object, meta: Meta, path: str, column: str | None) -> Any:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if meta.kind in ("text", "code"):
+            return self._text(raw, meta, path, column)
+        if meta.kind == "date":
+            return self._date(raw, meta, path, column)
+        if meta.kind == "month":
+            return self._month(raw, meta, path, column)
+        return self._number(raw, meta, path, column)
+
+    def _add(self, spec: RuleSpec, meta: Meta, path: str, column: str | None, actual: object = None, **params: Any) -> None:
+        self.findings.append(Finding(spec, meta.label, path, column, actual=actual, params=params))
+
+    def _number(self, raw: object, meta: Meta, path: str, column: str | None) -> Decimal | None:
+        kind = type(raw)
+        if kind is float and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
+            return Decimal(int(raw))  # the commonest cell: a whole number (already canonical)
+        if (kind is float or kind is int) and (raw == 0 or _PLAIN_MIN <= abs(raw) < _PLAIN_MAX):  # type: ignore[arg-type]
+            # a number cell: exact through the float's shortest repr
+            value = Decimal(repr(raw)) if kind is float else Decimal(raw)  # type: ignore[arg-type]
+            if value >= 0 and (meta.kind != "count" or value == value.to_integral_value()):
+                return canonical(value)
+        try:
+            parsed = parse_number(raw)
+        except NumberError as exc:
+            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason=exc.reason)
+            return None
+        value = parsed.value
+        if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
+            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason=f"桁が大きすぎます（{MAX_MAGNITUDE:,} 未満で入力してください）")
+            return None
+        if value and abs(value) < MIN_MAGNITUDE:
+            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="小数点以下の桁が多すぎます（0.000001 以上で入力してください）")
+            return None
+        if parsed.percent and meta.kind != "pct":
+            # "50%" in a count field is no count; in a factor field it means 0.5.
+            if meta.kind == "factor":
+                value = value / 100
+            else:
+                self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="% は率の欄にだけ使えます")
+                return None
+        if value < 0 and meta.kind in _NONNEGATIVE:
+            self._add(NEGATIVE, meta, path, column, actual=value)
+            return None
+        if meta.kind == "count" and value != value.to_integral_value():
+            self._add(NOT_A_NUMBER, meta, path, column, actual=str(raw), reason="整数で入力してください")
+            return None
+        if parsed.normalized:
+            self._add(NORMALIZED, meta, path, column, actual=str(raw), note=parsed.note)
+        return canonical(value)
+
+    def _text(self, raw: object, meta: Meta, path: str, column: str | None) -> str:
+        if meta.kind == "code" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            if float(raw).is_integer() and 0 < raw < 1_000_000:
+                text = f"{int(raw):06d}"
+                if len(str(int(raw))) < 6:
+                    self._add(NORMALIZED, meta, path, column, actual=raw, note=f"数値 {int(raw)} を先頭の0を補って {text} と読み替えました")
+                return text
+        text = str(raw)
+        norm = unicodedata.normalize("NFKC", text).strip()
+        if meta.kind == "code" and norm != text:
+            self._add(NORMALIZED, meta, path, column, actual=text, note=f"「{text}」を「{norm}」と読み替えました")
+            return norm
+        return text.strip()
+
+    def _date(self, raw: object, meta: Meta, path: str, column: str | None) -> dt.date | None:
+        try:
+            day = parse_date(raw)
+        except CalendarError as exc:
+            self._add(INVALID_DATE, meta, path, column, actual=str(raw), reason=exc.reason)
+            return None
+        if isinstance(raw, str) and raw.strip() != day.isoformat():
+            self._add(NORMALIZED, meta, path, column, actual=raw, note=f"「{raw}」を {day.isoformat()} と読み替えました")
+        return day
+
+    def _month(self, raw: object, meta: Meta, path: str, column: str | None) -> str | None:
+        text = unicodedata.normalize("NFKC", str(raw)).strip()
+        if text.replace(" ", "") in _IMPLEMENTED_WORDS:
+            if text != IMPLEMENTED:
+                self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{IMPLEMENTED}」と読み替えました")
+            return IMPLEMENTED
+        if text.replace(" ", "") in _MONTH_WORDS:
+            if text != UNDECIDED:
+                self._add(NORMALIZED, meta, path, column, actual=str(raw), note=f"「{raw}」を「{UNDECIDED}」と読み替えました")
+            return UNDECIDED
+        try:
+            month = parse_month(raw if isinstance(raw, (dt.date, dt.datetime)) else text)
+        except CalendarError as exc:
+            self._add(INVALID_DATE, meta, path, column, actual=str(raw), reason=f"{exc.reason}。「令和2年4月」のような年月、「{IMPLEMENTED}」か「{UNDECIDED}」を入力してください")
+            return None
+        return month
+
+    # -- a series over the form's columns
+    def series(self, raw: object, meta: Meta, path: str, keys: list[str]) -> list[Any]:
+        if raw is None:
+            return [None] * len(keys)
+        if isinstance(raw, dict):
+            unknown = [k for k in raw if k not in keys]
+            if unknown:
+                self.findings.append(
+                    Finding(BAD_SHAPE, meta.label, path, params={"reason": f"様式にない列 {', '.join(map(str, unknown))} があります"})
+                )
+            items = [raw.get(k) for k in keys]
+        elif isinstance(raw, (list, tuple)):
+            if len(raw) > len(keys):
+                extra = [v for v in raw[len(keys) :] if v not in (None, "")]
+                if extra:
+                    self.findings.append(
+                        Finding(BAD_SHAPE, meta.label, path, params={"reason": f"列が {len(raw)} 個あります（様式は {len(keys)} 列）"})
+                    )
+            items = list(raw[: len(keys)]) + [None] * (len(keys) - len(raw))
+        else:
+            self.findings.append(Finding(BAD_SHAPE, meta.label, path, params={"reason": "列ごとの値の並びではありません"}))
+            return [None] * len(keys)
+        return [self.value(v, meta, path, k) for k, v in zip(keys, items, strict=True)]
+
+    # -- the daily calendar
+    def daily(self, raw: object) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or not isinstance(raw.get("days") or {}, dict) or not isinstance(raw.get("declared") or {}, dict):
+            self.findings.append(Finding(BAD_SHAPE, DAILY.label, "daily", params={"reason": "日次実績の表ではありません"}))
+            return {}
+        days: dict[dt.date, Decimal] = {}
+        for key, count in (raw.get("days") or {}).items():
+            try:
+                day = parse_date(key)
+            except CalendarError as exc:
+                self.findings.append(
+                    Finding(INVALID_DATE, DAILY.label, "daily.days", str(key), actual=str(key), params={"reason": exc.reason})
+                )
+                continue
+            value = self.value(count, DAILY, "daily.days", day.isoformat())
+            if value is not None:
+                days[day] = value
+        declared: dict[str, Any] = {}
+        for month, totals in (raw.get("declared") or {}).items():
+            totals = totals if isinstance(totals, dict) else {}
+            declared[month] = {
+                "weekday": self.series(totals.get("weekday"), DAILY_WEEKDAY, "daily.weekday", [f"{month}:{w}" for w in range(7)]),
+                "total": self.value(totals.get("total"), DAILY_TOTAL, "daily.total", month),
+            }
+        return {"days": days, "declared": declared}
+
+    # -- a model
+    def model(self, cls: type[BaseModel], raw: object, prefix: str, column: str | None) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.findings.append(Finding(BAD_SHAPE, prefix.rstrip(".") or "計画", prefix.rstrip("."), params={"reason": "項目の表ではありません"}))
+            return {}
+        out: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            if name not in raw:
+                continue
+            value = raw[name]
+            meta = _meta_of(info)
+            path = prefix + name
+            if cls is Purchase and meta is not None:
+                item = prefix.rstrip(".").rsplit(".", 1)[-1]
+                meta = Meta(f"{CostYear.PURCHASES[item]} {meta.label}", meta.kind, meta.required, meta.series)
+            ann = info.annotation
+            if meta is not None and meta.series:
+                keys = self.columns if name != "budget_timing" else ["1", "2", "3"]
+                out[name] = self.series(value, meta, path, keys)
+            elif meta is not None:
+                out[name] = self.value(value, meta, path, column)
+            elif name in ("costs", "working") and cls is Plan:
+                sub_cls = CostYear if name == "costs" else Working
+                out[name] = {}
+                if value is not None and not isinstance(value, dict):
+                    self.findings.append(Finding(BAD_SHAPE, name, name, params={"reason": "年度ごとの表ではありません"}))
+                    continue
+                for year_key, sub in (value or {}).items():
+                    if year_key not in self.cost_keys:
+                        self.findings.append(Finding(BAD_SHAPE, name, name, params={"reason": f"様式にない年度「{year_key}」があります（{', '.join(self.cost_keys)}）"}))
+                        continue
+                    out[name][year_key] = self.model(sub_cls, sub, f"{name}.", str(year_key))
+            elif ann is Daily:
+                out[name] = self.daily(value)
+            elif isinstance(ann, type) and issubclass(ann, BaseModel) and ann is not Parameters:
+                out[name] = self.model(ann, value, f"{path}.", column)
+            else:
+                out[name] = value  # parameters, daily: validated strictly by pydantic
+        return out
+
+
+def load_plan(raw: dict[str, Any]) -> tuple[Plan, list[Finding]]:
+    """Raw data -> (plan, findings of reading it).
+
+    Never raises for bad values: each becomes a finding naming its field and column
+    and the value is left empty. Raises :class:`pydantic.ValidationError` only when
+    the parameters or the daily calendar themselves are malformed.
+    """
+    bad_params = None
+    try:
+        params = Parameters.model_validate(raw.get("parameters") or {})
+        columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        bad_params = f"様式の設定（parameters）が読めないため、2019年の様式として読みました（{str(exc).splitlines()[0][:120]}）"
+        params = Parameters()
+        columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
+    loader = _Loader(columns, [f"FY{y}" for y in params.cost_years])
+    if bad_params:
+        loader.findings.append(Finding(BAD_SHAPE, "様式の設定", "parameters", params={"reason": bad_params}))
+    data = loader.model(Plan, raw, "", None)
+    data["parameters"] = params
+    plan = Plan.model_validate(data)
+    return plan, loader.findings

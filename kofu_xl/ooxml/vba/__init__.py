@@ -1,0 +1,1 @@
+"""VBA projects: the MS-OVBA writer and reader and the xlwings wrapper generator."""

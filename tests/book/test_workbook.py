@@ -1,0 +1,264 @@
+"""The official workbook: built from source, reproducible, and read back by independent readers."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from kofu_xl.book.build import SHEETS, build_sheets, build_xlsm, vba_modules
+from kofu_xl.book.layout import ROWS_11, S11, S12, layout_for
+from kofu_xl.core.model import iter_leaves, load_plan
+from kofu_xl.core.rules import check_plan
+from kofu_xl.book.sources import load_raw, shipped_plan_raw
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "workbook" / "交付円滑化計画.xlsm"
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return load_plan(shipped_plan_raw())[0]
+
+
+@pytest.fixture(scope="module")
+def xlsm(plan) -> bytes:
+    return build_xlsm(plan)
+
+
+def test_shipped_workbook_equals_a_fresh_build(xlsm):
+    assert SHIPPED.read_bytes() == xlsm, "workbook/交付円滑化計画.xlsm is stale: run `kofu-xl build`"
+
+
+def test_two_builds_are_byte_identical(plan, xlsm):
+    assert build_xlsm(plan) == xlsm
+
+
+def test_package_parts(xlsm):
+    z = zipfile.ZipFile(io.BytesIO(xlsm))
+    names = z.namelist()
+    assert "xl/vbaProject.bin" in names and "customUI/customUI14.xml" in names
+    ct = z.read("[Content_Types].xml").decode()
+    assert "application/vnd.ms-excel.sheet.macroEnabled.main+xml" in ct
+    assert "application/vnd.ms-office.vbaProject" in ct
+    assert "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility" in z.read("_rels/.rels").decode()
+    assert "relationships/vbaProject" in z.read("xl/_rels/workbook.xml.rels").decode()
+
+
+def test_olevba_extracts_every_module_equal_to_the_generated_source(xlsm):
+    from oletools.olevba import VBA_Parser
+
+    parser = VBA_Parser("交付円滑化計画.xlsm", data=xlsm)
+    got = {name.rsplit(".", 1)[0] if False else stream.split("/")[-1]: code for _f, stream, name, code in parser.extract_macros()}
+    expected = {m.name: m for m in vba_modules()}
+    assert set(got) == set(expected)
+    for name, module in expected.items():
+        body = "\n".join(line for line in got[name].replace("\r\n", "\n").split("\n") if not line.startswith("Attribute VB_"))
+        source = "\n".join(
+            line for line in module.source.replace("\r\n", "\n").split("\n")
+            if not line.startswith("Attribute VB_") and not line.startswith(("VERSION 1.0", "BEGIN", "  MultiUse", "END"))
+        )
+        assert body.strip() == source.strip(), name
+    # every KOFU_* function has its generated wrapper
+    import kofu_udfs
+
+    for fname in kofu_udfs.FUNCTION_NAMES:
+        assert f"Function {fname}(" in got["KofuUdfs"]
+    # document modules match the workbook's code names
+    for _sheet, code in SHEETS:
+        assert code in got
+
+
+def test_ribbon_actions_name_existing_callbacks(xlsm):
+    import re
+
+    z = zipfile.ZipFile(io.BytesIO(xlsm))
+    ui = z.read("customUI/customUI14.xml").decode()
+    assert "交付円滑化計画" in ui and "検証して提出" in ui
+    actions = set(re.findall(r'onAction="([^"]+)"', ui))
+    ribbon = next(m for m in vba_modules() if m.name == "KofuRibbon").source
+    for action in actions:
+        assert re.search(rf"Sub {action}\(control As IRibbonControl\)", ribbon), action
+    assert len(actions) >= 2
+
+
+def test_openpyxl_loads_it_with_vba_and_reads_cached_values(tmp_path, xlsm, plan):
+    path = tmp_path / "交付円滑化計画.xlsm"
+    path.write_bytes(xlsm)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    assert [ws.title for ws in wb.worksheets] == [name for name, _ in SHEETS]
+    values = openpyxl.load_workbook(path, data_only=True)
+    lay = layout_for(plan.parameters)
+    ws = values[S11]
+    row = lay.rows11["calc.cumulative"]
+    assert [ws.cell(row=row, column=lay.col11(k)).value for k in lay.columns][-1] == 61831
+    rate_row = lay.rows11["calc.rate"]
+    assert abs(ws.cell(row=rate_row, column=lay.col11("2020-07")).value - 15031 / 63723) < 1e-12
+    assert ws.cell(row=lay.rows11["calc.check"], column=lay.col11("2020-07")).value == "OK"
+    assert values[S12][f"D{lay.rows12['calc.cost_total_check']}"].value == 3153
+
+
+def test_every_formula_cell_has_a_cached_value(xlsm):
+    from kofu_xl.ooxml.package import uncached_formula_cells
+
+    assert uncached_formula_cells(xlsm) == []
+
+
+def test_seed_inputs_round_trip_through_the_workbook(tmp_path, xlsm, plan):
+    path = tmp_path / "w.xlsm"
+    path.write_bytes(xlsm)
+    raw, _lay = load_raw(path)
+    back, reading = load_plan(raw)
+    assert [f for f in reading if f.severity.value != "info"] == []
+    for leaf in iter_leaves():
+        if leaf.path.startswith("declared.") or leaf.path == "basic.base_rate_pct":
+            continue  # derived: the workbook computes them
+        if leaf.group:
+            for key in plan.cost_keys:
+                a, b = plan.costs.get(key) if leaf.group == "costs" else plan.working.get(key), (back.costs if leaf.group == "costs" else back.working).get(key)
+                for part in leaf.attr_path:
+                    a = None if a is None else getattr(a, part)
+                    b = None if b is None else getattr(b, part)
+                assert a == b, (leaf.path, key)
+        elif leaf.meta.series:
+            assert plan.series(leaf.path) == back.series(leaf.path), leaf.path
+        else:
+            obj_a, obj_b = plan, back
+            for part in leaf.attr_path:
+                obj_a, obj_b = getattr(obj_a, part), getattr(obj_b, part)
+            assert obj_a == obj_b, leaf.path
+    assert back.daily.days == plan.daily.days
+    assert back.parameters == plan.parameters
+
+
+def test_check_on_the_workbook_reports_the_seed_inconsistencies_with_cells(tmp_path, xlsm):
+    from tests.core.test_rules import SEED_FINDINGS
+
+    path = tmp_path / "w.xlsm"
+    path.write_bytes(xlsm)
+    raw, lay = load_raw(path)
+    _plan, findings = check_plan(raw)
+    keys = {(f.rule, f.path, f.column, f.expected, f.actual) for f in findings}
+    assert keys == SEED_FINDINGS
+    located = {(f.rule, f.column): (f.sheet, f.cell) for f in lay.locate_findings(findings)}
+    assert located[("staff-total-mismatch", "2020-03")] == (S11, f"L{lay.rows11['staff.total']}")
+    assert located[("cost-total-mismatch", "FY2019")] == (S12, f"D{lay.rows12['costs.total']}")
+    assert located[("invalid-email", None)] == (S11, lay.scalars["basic.email"].cell)
+
+
+def test_inputs_unlocked_calculations_locked_and_named(tmp_path, xlsm, plan):
+    path = tmp_path / "w.xlsm"
+    path.write_bytes(xlsm)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[S11]
+    lay = layout_for(plan.parameters)
+    assert ws.protection.sheet
+    for spec in ROWS_11:
+        row = lay.rows11[spec.key]
+        cell = ws.cell(row=row, column=lay.col11("2020-04"))
+        if spec.role == "input":
+            assert cell.protection.locked is False, spec.key
+        elif spec.role == "calc":
+            assert cell.protection.locked is True, spec.key
+        if spec.name:
+            assert spec.name in wb.defined_names, spec.name
+    # no constant inside the row formulas of 本表1-1 (FAST): references and names only
+    import re
+
+    for spec in ROWS_11:
+        if spec.role == "calc":
+            formula = ws.cell(row=lay.rows11[spec.key], column=lay.col11(lay.columns[0])).value
+            text = getattr(formula, "text", formula)
+            assert text.startswith("=KOFU_"), spec.key
+            assert not re.search(r"(?<![A-Z$])\d+(\.\d+)?(?![\d:])(?=[,)])", re.sub(r"\$?[A-Z]{1,3}\$?\d+", "", text)), text
+    # data validation: start dates are dropdowns
+    assert any(dv.type == "list" for dv in ws.data_validations.dataValidation)
+    assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == ws.PAPERSIZE_A3 == "8"  # A3
+    assert ws.freeze_panes == "E7"
+
+
+def test_new_plan_prefills_basic_info_for_any_municipality(tmp_path):
+    from kofu_xl.book.build import build_xlsm as build
+    from kofu_xl.app.municipalities import new_plan
+
+    plan = new_plan("011002")
+    assert (plan.basic.prefecture, plan.basic.municipality, plan.basic.population) == ("北海道", "札幌市", Decimal(1955457))
+    path = tmp_path / "n.xlsm"
+    path.write_bytes(build(plan, blank=True))
+    raw, _ = load_raw(path)
+    back, _ = load_plan(raw)
+    assert back.basic.dantai_code == "011002" and back.basic.population == 1955457
+    # totals are prefilled with formulas over their parts
+    wb = openpyxl.load_workbook(path)
+    lay = layout_for(back.parameters)
+    assert str(wb[S11].cell(row=lay.rows11["staff.total"], column=5).value).startswith("=SUM(")
+    with pytest.raises(LookupError):
+        new_plan("122328")
+
+
+def test_headless_recalculation_proves_every_formula_cell(plan):
+    """pycel with the KOFU_* plugged in recalculates the shipped workbook: every formula
+    cell equals the value the core computes for it (which the build cached)."""
+    from tests.support.recalc import formula_cells, recalculate, same_value
+
+    core = build_sheets(plan).cached
+    got = recalculate(SHIPPED)
+    cells = {(c.sheet, c.cell) for c in formula_cells(SHIPPED)}
+    assert cells and cells <= set(got)
+    wrong = [(k, got[k], core.get(k)) for k in sorted(got) if not same_value(got[k], _excel(core.get(k)))]
+    assert wrong == []
+
+
+def _excel(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    return "" if value is None else value
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")
+def test_libreoffice_agrees_on_the_native_formulas(tmp_path):
+    from tests.support.recalc import cross_check
+
+    values, mismatches = cross_check(SHIPPED, tmp_path)
+    assert values and mismatches == []
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")
+def test_libreoffice_renders_the_official_form(tmp_path, plan):
+    import subprocess
+    import uuid
+
+    path = tmp_path / "本表.xlsx"
+    path.write_bytes(build_sheets(plan, values_only=True).xlsx)
+    profile = f"file:///tmp/kofu-lo-{uuid.uuid4().hex}"
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+        check=True, timeout=180, capture_output=True,
+    )
+    pdf = tmp_path / "本表.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("【本表1-1】交付枚数想定・体制整備等", "【本表1-2】所要経費見込み額", "61,831", "23.5%", "47.1%", "70.6%", "14.9%", "3,143", "8,521", "実績", "122327", "下限値", "上限値"):
+        assert expected in text, expected
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice not installed")
+def test_libreoffice_imports_every_module_of_the_shipped_workbook(tmp_path):
+    import subprocess
+    import uuid
+
+    src = tmp_path / "交付円滑化計画.xlsm"
+    src.write_bytes(SHIPPED.read_bytes())
+    profile = f"file:///tmp/kofu-lo-{uuid.uuid4().hex}"
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "ods", "--outdir", str(tmp_path), str(src)],
+        check=True, timeout=180, capture_output=True,
+    )
+    with zipfile.ZipFile(tmp_path / "交付円滑化計画.ods") as z:
+        basic = {n.split("/")[-1].removesuffix(".xml") for n in z.namelist() if n.startswith("Basic/") and n.endswith(".xml") and not n.endswith(("script-lb.xml", "script-lc.xml"))}
+        xlwings = z.read("Basic/KofuXl/xlwings.xml").decode("utf-8")  # the VBA project is named KofuXl
+    assert {m.name for m in vba_modules()} <= basic
+    assert 'XLWINGS_VERSION As String = &quot;0.37.8&quot;' in xlwings or 'XLWINGS_VERSION As String = "0.37.8"' in xlwings
