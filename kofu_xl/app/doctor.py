@@ -642,7 +642,7 @@ def check_conf(ctx: Context) -> CheckResult:
         return book
     from kofu_xl.book.build import XLWINGS_CONF
 
-    rows_text = "、".join(f"{k} = {v}" for k, v in XLWINGS_CONF)
+    rows_text = "、".join(f"{k} = {v or '（空欄）'}" for k, v in XLWINGS_CONF)
     manual = f"手で直す場合は、シート名 xlwings.conf（非表示）の A 列に設定名、B 列に値を 1 行目から空行なしで書きます: {rows_text}。"
     if book.conf_rows is None:
         return _ng("xlwings-conf", title, "xlwings.conf シートがありません。xlwings は ADD_WORKBOOK_TO_PYTHONPATH を既定の True とみなし、"
@@ -678,9 +678,14 @@ def check_conf_values(ctx: Context) -> CheckResult:
     diffs = []
     for key, expected in XLWINGS_CONF:
         actual = settings.get(key.upper())
-        same = _is_false(actual) if expected == "False" else (actual is not None and str(actual).strip().casefold() == expected.casefold())
+        if expected == "False":
+            same = _is_false(actual)
+        elif expected == "":
+            same = actual in (None, "")
+        else:
+            same = actual is not None and str(actual).strip().casefold() == expected.casefold()
         if not same and key.upper() != "ADD_WORKBOOK_TO_PYTHONPATH":  # that one is checked above
-            diffs.append(f"{key} が {_shown(actual)}（既定は {expected}）")
+            diffs.append(f"{key} が {_shown(actual)}（既定は {expected or '空欄'}）")
     extra = sorted(set(settings) - {k.upper() for k, _v in XLWINGS_CONF})
     extra_text = f" 追加の設定: {'、'.join(f'{k} = {_shown(settings[k])}' for k in extra)}。" if extra else ""
     if diffs:
@@ -1140,6 +1145,69 @@ def check_defender_win32(ctx: Context) -> CheckResult:
 
 
 Check = Callable[[Context], "CheckResult | list[CheckResult]"]
+_ADDIN = "xlwings.xlam"
+_IMPORTED_UDFS = "xlwings_udfs"  # the module xlwings' Import Functions writes (udfs.import_udfs)
+
+
+def _addin_places(ctx: Context) -> list[str]:
+    """Where the xlwings add-in is installed: the user's XLSTART folder (`xlwings addin
+    install`), Excel's own XLSTART (`--glob`), and the add-ins Excel opens (Options\OPEN*)."""
+    s = ctx.system
+    found = []
+    appdata = s.environ.get("APPDATA") or ""
+    folders = [ntpath.join(appdata, "Microsoft", "Excel", "XLSTART")] if appdata else []
+    excel = _excel_info(ctx).exe if s.registry is not None else None
+    if excel:
+        folders.append(ntpath.join(ntpath.dirname(excel), "XLSTART"))
+    for folder in folders:
+        path = ntpath.join(folder, _ADDIN)
+        if s.is_file(path):
+            found.append(path)
+    if s.registry is not None:
+        for version in ("16.0", "15.0"):
+            key = rf"HKCU\Software\Microsoft\Office\{version}\Excel\Options"
+            try:
+                values = s.registry.values(key)
+            except PermissionError:
+                continue
+            for name, value in sorted(values.items()):
+                if name.upper().startswith("OPEN") and _ADDIN in str(value).casefold():
+                    found.append(f"{key}\{name} = {value}")
+    return found
+
+
+def check_xlwings_addin(ctx: Context) -> CheckResult:
+    """The xlwings add-in is not needed (the book carries the runtime); its Import Functions
+    would add a second set of KOFU_* wrappers to the book."""
+    title = "xlwings アドイン（入れないこと）"
+    if not ctx.system.windows:
+        return _not_windows(ctx, "xlwings-addin", title, required=False)
+    places = _addin_places(ctx)
+    if places:
+        return _ng("xlwings-addin", title,
+                   f"xlwings アドインが入っています（{'、'.join(places)}）。このブックには xlwings の VBA が入っているため、アドインは要りません。"
+                   "アドインの「Import Functions」をこのブックで押すと、KOFU_* 関数がもう一組（モジュール xlwings_udfs）加わり、名前が重複して関数もボタンも動かなくなります。",
+                   f"事務担当者のユーザーで `xlwings addin remove` を実行するか、Excel の ファイル → オプション → アドイン で xlwings を外してください（{_INSTALL}「4.4」）。",
+                   required=False)
+    return _ok("xlwings-addin", title, "xlwings アドインは入っていません（ブックの xlwings.conf シートの設定だけが使われます）。", required=False)
+
+
+def check_imported_udfs(ctx: Context) -> CheckResult:
+    """A module xlwings_udfs in the book: Import Functions was pressed, KOFU_* are doubled."""
+    title = "ブックの KOFU_* 関数の重複（Import Functions）"
+    book = _book_or_problem(ctx, "xlwings-addin-udfs", title)
+    if isinstance(book, CheckResult):
+        return book
+    doubled = sorted({name for module, src in book.vba.items() if module.casefold() == _IMPORTED_UDFS
+                      for name in re.findall(r"^\s*(?:Public\s+)?Function\s+(KOFU_\w+)\(", src, re.MULTILINE | re.IGNORECASE)})
+    if doubled:
+        return _ng("xlwings-addin-udfs", title,
+                   f"ブックにモジュール {_IMPORTED_UDFS}（xlwings アドインの Import Functions で加わったもの）があり、{'、'.join(doubled[:5])} など {len(doubled)} 個の関数が重複しています。"
+                   "名前が重複すると VBA がコンパイルできず、関数もボタンも動きません。",
+                   f"`kofu-xl upgrade` でブックを作り直してください（{_INSTALL}「7. 更新する」）。xlwings アドインも外してください。")
+    return _ok("xlwings-addin-udfs", title, "KOFU_* 関数の重複はありません。")
+
+
 def check_log(ctx: Context) -> CheckResult:
     """Where the helpdesk finds the log, and whether it can be written."""
     from kofu_xl.logs import log_path
@@ -1171,6 +1239,8 @@ CHECKS: list[Check] = [
     check_macro_security,
     check_defender,
     check_defender_win32,
+    check_xlwings_addin,
+    check_imported_udfs,
     check_log,
 ]
 

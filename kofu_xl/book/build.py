@@ -71,7 +71,7 @@ from kofu_xl.book.layout import (
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working
 from kofu_xl.core.schedule import Schedule, default_schedule
 
-__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "build_sheets", "month_choices"]
+__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "month_choices"]
 
 # ---------------------------------------------------------------- styles
 
@@ -95,12 +95,32 @@ RESULT_HEADERS = ("重要度", "ルール", "項目", "場所", "列", "期待�
 LOG_HEADERS = ("提出日時", "ファイル", "SHA-256", "エラー", "警告", "情報", "計画のハッシュ")
 
 # xlwings reads its settings from this sheet: keys in column A from A1 down, values in B.
+# A key on the sheet wins over the folder's and the user's xlwings.conf (what the xlwings
+# add-in's ribbon writes), even with an empty value, so every key xlwings.bas 0.37.8 reads
+# (GetConfig) is pinned here to what kofu-xl needs or to xlwings' own default, except the
+# interpreter: IT chooses it per PC in the folder's xlwings.conf (docs/install.md 4.3).
 XLWINGS_CONF: tuple[tuple[str, str], ...] = (
     ("UDF Modules", "kofu_udfs"),  # a Japanese workbook name cannot become a module name
     ("ADD_WORKBOOK_TO_PYTHONPATH", "False"),  # kofu-xl is installed; the folder may be OneDrive/Japanese
     ("Show Console", "False"),
     ("Use UDF Server", "False"),
+    ("Debug UDFs", "False"),
+    ("PYTHONPATH", ""),  # kofu-xl and kofu_udfs are installed packages: nothing to add
+    ("Conda Path", ""),  # a python.org interpreter, no conda activation
+    ("Conda Env", ""),
+    ("LICENSE_KEY", ""),  # the VBA runtime needs none (no embedded code)
+    ("SHOW_ERROR_POPUPS", "True"),
+    ("TEMP DIR", "%TEMP%"),  # where xlwings puts its log while Python starts (xlwings' default)
+    ("ONEDRIVE_CONSUMER_WIN", ""),
+    ("ONEDRIVE_COMMERCIAL_WIN", ""),
+    ("SHAREPOINT_WIN", ""),
+    ("INTERPRETER_MAC", ""),
+    ("ONEDRIVE_CONSUMER_MAC", ""),
+    ("ONEDRIVE_COMMERCIAL_MAC", ""),
+    ("SHAREPOINT_MAC", ""),
 )
+# Read by xlwings.bas but deliberately left to the folder's xlwings.conf (see above).
+XLWINGS_CONF_UNPINNED = ("INTERPRETER_WIN", "INTERPRETER")
 
 CAPACITY_CARDS_NAME = "処理能力枚数"
 CAPACITY_STAFF_NAME = "処理能力職員数"
@@ -961,7 +981,8 @@ def _results_memo(ws: Worksheet) -> None:
 def _sheet_conf(ws: Worksheet) -> None:
     for i, (k, v) in enumerate(XLWINGS_CONF, start=1):
         ws.cell(row=i, column=1, value=k)
-        ws.cell(row=i, column=2, value=v)
+        if v:  # an empty B cell is an empty value (the key still pins it)
+            ws.cell(row=i, column=2, value=v)
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 40
     ws.sheet_state = "hidden"
