@@ -133,6 +133,9 @@ _MSG_FAILED = (
 
 
 _MSG_LOG = "ログ: "
+_MSG_BUSY = "を実行しています。Python を起動しています…"
+# Excel's constants as numbers (the module needs no reference to the Excel library)
+XL_WAIT, XL_DEFAULT, XL_CALCULATION_MANUAL = 2, -4143, -4135
 
 
 def _check() -> None:
@@ -217,19 +220,49 @@ def ribbon_vba() -> str:
     for b in RIBBON_BUTTONS:
         out += [
             f"Public Sub {b.callback}(control As IRibbonControl)",
-            "    Dim result As Variant",
+            "    Dim result As Variant, busy As String, calc As Long, screen As Boolean",
             "    On Error GoTo PythonNotStarted",
+            *vba_assign_string("busy", f"「{b.label}」{_MSG_BUSY}"),
+            "    KofuBusy busy, calc, screen",
             f"    result = RunPython({vba_string_literal(b.python_command)})",
+            "    KofuDone busy, calc, screen",
             "    On Error GoTo 0",
             "    If IsNumeric(result) Then",
             f"        If result = -1 Then KofuPythonFailed {vba_string_literal(b.label)}",
             "    End If",
             "    Exit Sub",
             "PythonNotStarted:",
+            "    KofuDone busy, calc, screen",
             f"    KofuPythonNotStarted {vba_string_literal(b.label)}, Err.Number, Err.Description",
             "End Sub",
             "",
         ]
+    out += [
+        "' Feedback while Python starts and writes: the status bar says what runs, the wait",
+        "' cursor shows, screen updating and calculation pause. KofuDone puts back what",
+        "' KofuBusy found, on every path (the callers' error handler calls it too), and gives",
+        "' the status bar back to Excel unless Python left a message there.",
+        "Private Sub KofuBusy(ByVal busy As String, ByRef calc As Long, ByRef screen As Boolean)",
+        "    calc = Application.Calculation",
+        "    screen = Application.ScreenUpdating",
+        "    Application.StatusBar = busy",
+        f"    Application.Cursor = {XL_WAIT}",
+        "    Application.ScreenUpdating = False",
+        f"    Application.Calculation = {XL_CALCULATION_MANUAL}",
+        "End Sub",
+        "",
+        "Private Sub KofuDone(ByVal busy As String, ByVal calc As Long, ByVal screen As Boolean)",
+        "    On Error Resume Next",
+        "    If calc <> 0 Then Application.Calculation = calc",
+        "    Application.ScreenUpdating = screen Or (calc = 0)",
+        f"    Application.Cursor = {XL_DEFAULT}",
+        "    If VarType(Application.StatusBar) = vbString Then",
+        "        If Application.StatusBar = busy Then Application.StatusBar = False",
+        "    End If",
+        "    On Error GoTo 0",
+        "End Sub",
+        "",
+    ]
     out += [
         "Private Sub KofuPythonNotStarted(ByVal action As String, ByVal errNumber As Long, "
         "ByVal errDescription As String)",
