@@ -53,6 +53,7 @@ from kofu_xl.core.model import Parameters
 from kofu_xl.core.schedule import default_schedule
 
 FUNCTION_NAMES = (
+    "KOFU_ACTUALS",
     "KOFU_CAPACITY",
     "KOFU_CHECK",
     "KOFU_CUMULATIVE",
@@ -471,6 +472,29 @@ def KOFU_WHY(function_name, *args):
         raise problem("関数名", "KOFU_ の関数名でない")
     found = reasons(globals()[name], *args)
     return "／".join(_why_text(r) for r in found)
+
+
+# ---------------------------------------------------------------- official statistics (a table)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("code", doc="団体コード（6桁。先頭の 0 は省略可）。", **_IN)
+@xw.ret(index=False, header=True)
+@excel_function
+def KOFU_ACTUALS(code):
+    """同梱の公表統計（2019年4月〜2022年12月）から、その市区町村の交付枚数の推移を表で返します（見出し付き、日付は日付）。"""
+    from kofu_xl.app.frames import statistics  # pandas: xlwings' DataFrame converter writes the table
+
+    value = single(code, "団体コード")
+    if text(value) is None:
+        raise problem("団体コード", "未入力")
+    try:
+        frame = statistics(value)
+    except LookupError:
+        raise problem("団体コード", "公表統計にない") from None
+    except Exception:  # noqa: BLE001 - a code the statistics cannot read
+        raise problem("団体コード", "読めない") from None
+    return frame.astype({"交付枚数": "int64", "人口": "int64"})
 
 
 def functions() -> dict[str, object]:

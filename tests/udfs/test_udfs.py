@@ -501,6 +501,7 @@ def test_wareki_of_a_header_row():
 # ---------------------------------------------------------------- cells as xlwings and pycel pass them
 
 SAMPLE_ARGS = {
+    "KOFU_ACTUALS": (122327.0,),
     "KOFU_WHY": ("KOFU_RATE", 9470.0, "たくさん"),
     "KOFU_RATE": (9470.0, 63723.0),
     "KOFU_CUMULATIVE": (9470.0, 103.0),
@@ -528,6 +529,9 @@ def test_every_argument_may_be_a_one_cell_range():
     for name, args in SAMPLE_ARGS.items():
         fn = getattr(kofu_udfs, name)
         plain = fn(*args)
+        if name == "KOFU_ACTUALS":  # a DataFrame (xlwings' converter writes it)
+            assert fn(*([[a]] for a in args)).equals(plain) and fn(*(((a,),) for a in args)).equals(plain)
+            continue
         assert plain != "" and not (isinstance(plain, str) and plain.startswith("#")), (name, plain)
         assert fn(*([[a]] for a in args)) == plain, name
         assert fn(*(((a,),) for a in args)) == plain, name
@@ -701,3 +705,37 @@ def test_officejs_calls_round_trip(officejs):
     # An Excel error cell arrives as a typed value and goes back as the same Excel error
     error = {"type": "Error", "basicValue": "#DIV/0!", "errorType": "Div0"}
     assert call(server, module, "KOFU_RATE", [[9470]], [[error]]) == [[{"type": "Error", "errorType": "Div0"}]]
+
+
+# ---------------------------------------------------------------- =KOFU_ACTUALS(団体コード): a table through xlwings' DataFrame converter
+
+
+def test_kofu_actuals_spills_the_official_figures_of_shiroi_through_xlwings(officejs):
+    """Evaluated headlessly through xlwings itself (its Office.js custom-functions call, which
+    runs the same DataFrame converter as the COM UDF server): a header row, then the 40
+    publications of 白井市, dates as dates (Excel serials with a date format), 13,039 cards
+    counted on 2020-08-01."""
+    server, module = officejs
+    got = call(server, module, "KOFU_ACTUALS", [[122327]])
+    header, rows = got[0], got[1:]
+    assert header == ["交付件数基準日", "月末", "交付枚数", "人口", "人口算出基準日", "人口に対する交付枚数率（%）"]
+    assert len(rows) == 40
+    first = rows[0][0]
+    assert first == {"type": "FormattedNumber", "basicValue": 43556.0, "numberFormat": "yyyy/m/d"}  # 2019-04-01
+    by_date = {_excel.serial_to_date(r[0]["basicValue"]).isoformat(): r for r in rows}
+    assert by_date["2020-08-01"][1:4] == ["2020-07", 13039, 63723]
+    assert by_date["2021-04-01"][2] == 20768 and by_date["2020-08-01"][5] == 20.5
+    # leading zero optional, the code may be text; an unknown code is an Excel error, explained
+    assert call(server, module, "KOFU_ACTUALS", [["122327"]]) == got
+    assert call(server, module, "KOFU_ACTUALS", [[""]]) == [[{"type": "Error", "errorType": "Value"}]]
+    assert kofu_udfs.KOFU_WHY("KOFU_ACTUALS", "") == "団体コードが未入力"
+
+
+def test_kofu_actuals_returns_a_dataframe_for_xlwings_and_the_com_wrapper_exists(wrappers):
+    import pandas as pd
+
+    frame = kofu_udfs.KOFU_ACTUALS(122327.0)
+    assert isinstance(frame, pd.DataFrame) and frame.shape == (40, 6)
+    assert str(frame["交付件数基準日"].dtype).startswith("datetime64")
+    assert kofu_udfs.KOFU_ACTUALS.__wrapped__ is not None
+    assert 'KOFU_ACTUALS = KofuCellErrors(XLPy.CallUDF("kofu_udfs", "KOFU_ACTUALS", Array(code), ThisWorkbook, Application.Caller))' in wrappers
