@@ -452,9 +452,36 @@ def submit_book(out_dir: str | Path | None = None, *, now: dt.datetime | None = 
         folder = Path(os.path.expandvars(os.path.expanduser(str(target)))) if target else None
         if folder is None and surface.book_dir is None:
             folder = _documents() / "交付円滑化計画" / "提出"
-        return submit(surface, folder, now=now)
+        return submit(surface, folder, now=now, pdf=excel_pdf(surface.book))
 
     return _run("検証して提出", run)
+
+
+def excel_pdf(book: Any) -> Callable[[bytes], bytes]:
+    """The package's PDF by Excel itself: xlwings' Book.to_pdf of 本表1-1, 本表1-2 and
+    推移グラフ of the live book (kofu_xl.app.pdf.PdfMaker; the values-only bytes are unused)."""
+    from kofu_xl.app.pdf import PDF_SHEETS, PdfLeftOut, error_cells
+
+    def make(_xlsx: bytes) -> bytes:
+        grids = []
+        for name in PDF_SHEETS:
+            values = book.sheets[name].used_range.options(ndim=2, err_to_str=True).value or [[]]
+            grids.append((name, values))
+        bad = error_cells(grids)
+        if bad:
+            raise PdfLeftOut(f"エラー値のセルがあるため PDF を作成しませんでした（{'、'.join(bad[:5])}。used range の左上からの位置）")
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="kofu-pdf-") as tmp:
+            target = Path(tmp) / "package.pdf"
+            try:
+                book.to_pdf(str(target), include=list(PDF_SHEETS))
+            except Exception as exc:  # noqa: BLE001 - Excel's export failed: the package goes without
+                log.exception("Book.to_pdf failed")
+                raise PdfLeftOut(f"Excel が PDF を作成できませんでした（{exc.__class__.__name__}）") from None
+            return target.read_bytes()
+
+    return make
 
 
 def doctor_book() -> Any:

@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -191,8 +191,12 @@ def _package_files(result: CheckResult) -> dict[str, bytes]:
     }
 
 
-def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | None = None) -> SubmitOutcome:
-    """「検証して提出」: validate; with no error write the package and log it."""
+def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | None = None,
+           pdf: Callable[[bytes], bytes] | None = None) -> SubmitOutcome:
+    """「検証して提出」: validate; with no error write the package and log it.
+
+    ``pdf`` (kofu_xl.app.pdf.PdfMaker) makes the package's PDF from its values-only workbook;
+    when it raises PdfLeftOut the package goes without one and the message says why."""
     now = now or dt.datetime.now().replace(microsecond=0)
     outcome = validate(surface)
     result = outcome.result
@@ -218,6 +222,15 @@ def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | 
         raise CannotWrite.from_os_error(out_dir, exc) from None
     surface.status("提出ファイルを作成しています…")
     files = _package_files(result)
+    pdf_note = ""
+    if pdf is not None:
+        from kofu_xl.app.pdf import PdfLeftOut
+
+        surface.status("PDF を作成しています…")
+        try:
+            files[".pdf"] = pdf(files[".xlsx"])
+        except PdfLeftOut as exc:
+            pdf_note = f"（{exc.reason}）"
     stem = _stem(result, now, out_dir)
     temps: dict[Path, Path] = {}
     done: list[Path] = []
@@ -242,7 +255,7 @@ def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | 
             final.unlink(missing_ok=True)
         surface.discard()
         raise
-    message = f"提出ファイルを作成しました（警告 {c['warning']} 件）: {out_dir}"
+    message = f"提出ファイルを作成しました（警告 {c['warning']} 件）: {out_dir}{pdf_note}"
     surface.status(message)
     return SubmitOutcome("written", result, message, files=list(temps))
 

@@ -147,10 +147,11 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from kofu_xl.book.surfaces import FileSurface
+    from kofu_xl.app.pdf import libreoffice_pdf
     from kofu_xl.app.submit import submit
 
     surface = FileSurface(Path(args.path))
-    outcome = submit(surface, Path(args.out) if args.out else None)
+    outcome = submit(surface, Path(args.out) if args.out else None, pdf=libreoffice_pdf)
     print(outcome.message)
     for f in outcome.files:
         print(f"  {f}")
