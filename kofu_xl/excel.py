@@ -91,6 +91,7 @@ HIGHLIGHT_MEMO_HEADER_ROW = FIRST_RESULT_ROW - 1
 HIGHLIGHT_MEMO_HEADERS = ("色の記録（kofu-xl 用）シート", "セル", "元の色")
 NO_FILL = "none"
 
+NO_MESSAGE_BOX_ENV = "KOFU_NO_MESSAGE_BOX"  # unattended runs: the status bar instead of message boxes
 SUBMIT_DIR_ENV = "KOFU_SUBMIT_DIR"  # overrides where 「検証して提出」 writes the package
 MESSAGE_TITLE = "交付円滑化計画"
 
@@ -617,8 +618,11 @@ def failure_message(action: str, exc: BaseException) -> str:
 
 
 def _tell(book: Any, surface: BookSurface | None, text: str, *, critical: bool) -> None:
-    """A message box when the engine can show one; the status bar otherwise."""
+    """A message box when the engine can show one; the status bar otherwise (and always when
+    $KOFU_NO_MESSAGE_BOX is set: unattended runs such as tests/excel/acceptance.py)."""
     try:
+        if os.environ.get(NO_MESSAGE_BOX_ENV):
+            raise RuntimeError(f"{NO_MESSAGE_BOX_ENV} is set")
         book.app.alert(text, title=MESSAGE_TITLE, buttons="ok", mode="critical" if critical else "info")
     except Exception:
         log.debug("no message box; using the status bar", exc_info=True)
