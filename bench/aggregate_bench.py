@@ -89,11 +89,11 @@ def scaled_plan_raw(template: dict, code: str) -> dict:
 
 
 def _generate_one(args: tuple[str, str]) -> None:
-    from kofu_xl.book.build import build_sheets
     from kofu_xl.app.report import make_result
-    from kofu_xl.core.rules import check_plan
-    from kofu_xl.book.sources import shipped_plan_raw
     from kofu_xl.app.submit import package_json, safe_filename
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.core.rules import check_plan
 
     code, out = args
     plan, findings = check_plan(scaled_plan_raw(shipped_plan_raw(), code))

@@ -29,6 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "EXIT_ERRORS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_UNREADABLE",
     "CalendarError",
     "CannotEdit",
     "CannotWrite",
@@ -42,6 +46,11 @@ __all__ = [
     "StatsLookupError",
     "UnreadableInput",
 ]
+
+EXIT_OK = 0  # done; no error finding
+EXIT_ERRORS = 1  # done; the plan has error findings (or a submit was refused)
+EXIT_UNREADABLE = 2  # an input could not be read or an output not written (KofuError)
+EXIT_INTERNAL = 3  # a defect of kofu-xl
 
 
 class KofuError(Exception):

@@ -45,8 +45,7 @@ from kofu_udfs._excel import (
     text,
     to_excel,
 )
-from kofu_xl.app import followup
-from kofu_xl.core import calc
+from kofu_xl.core import calc, followup
 from kofu_xl.core.calendar import CalendarError, Column, column_label, parse_column, parse_date, wareki_date
 from kofu_xl.core.dantai import dantai_problem
 from kofu_xl.core.model import Parameters

@@ -30,8 +30,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from kofu_xl.core.numbers import NumberError, parse_number
 from kofu_xl.core.calendar import CalendarError, parse_column, parse_date
+from kofu_xl.core.numbers import NumberError, parse_number
 
 __all__ = [
     "EMPTY",

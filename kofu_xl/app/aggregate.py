@@ -27,9 +27,7 @@ with the bounds as printed).
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import multiprocessing
 import os
 import sys
@@ -42,14 +40,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal, TextIO
 
-from kofu_xl.core.numbers import CTX, to_json_number
+import python_calamine  # noqa: F401  (loaded before the pool forks)
+from pydantic import ValidationError
+
+from kofu_xl.app.report import CheckResult
+from kofu_xl.book.layout import layout_for
+from kofu_xl.book.sources import load_raw
 from kofu_xl.core.calc import bound_status, coverage_rate, cumulative, rate_pct, subsidy_sum
 from kofu_xl.core.calendar import column_label, fiscal_year_label
 from kofu_xl.core.dantai import PREFECTURES, dantai_problem
 from kofu_xl.core.findings import Finding, count_by_severity, format_value, sort_findings
-from kofu_xl.core.model import CostYear, Plan
-from kofu_xl.app.report import CheckResult
+from kofu_xl.core.model import CostYear, Plan, iter_leaves
+from kofu_xl.core.numbers import CTX, to_json_number
+from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import Checkpoint, Schedule, default_schedule
+from kofu_xl.errors import UnreadableInput
+from kofu_xl.ooxml.stream import XlsxStream
 
 __all__ = [
     "AGGREGATE_MARKER",
@@ -60,9 +66,7 @@ __all__ = [
     "Rollup",
     "Subtotal",
     "Unused",
-    "add_aggregate_parser",
     "aggregate",
-    "cmd_aggregate",
     "collect_inputs",
     "plan_row",
     "read_inputs",
@@ -468,12 +472,6 @@ def _is_aggregate_output(path: Path) -> bool:
 
 def read_plan_file(path: str | Path) -> PlanRow | Unused:
     """Read and check one input; never raises for a bad file."""
-    from pydantic import ValidationError
-
-    from kofu_xl.book.layout import layout_for
-    from kofu_xl.core.rules import check_plan
-    from kofu_xl.book.sources import UnreadableInput, load_raw
-
     p = Path(path)
     source = str(p)
     try:
@@ -517,16 +515,9 @@ def _read_chunk(paths: Sequence[str]) -> list[PlanRow | Unused]:
 
 def _warm_up() -> None:
     """Import and cache what every file needs, once, before the pool forks."""
-    from kofu_xl.book.layout import layout_for
-    from kofu_xl.core.model import iter_leaves
-    from kofu_xl.core.rules import check_plan  # noqa: F401  (registers the catalogue)
-    from kofu_xl.book.sources import load_raw  # noqa: F401
-    from kofu_xl.book.read import read_workbook  # noqa: F401
-
     iter_leaves()
     layout_for(None)
     default_schedule()
-    import python_calamine  # noqa: F401
 
 
 def _jobs(requested: int | None) -> int:
@@ -719,8 +710,6 @@ NOTES = (
 def write_workbook(rollup: Rollup, fh: IO[bytes] | None = None) -> bytes:
     """The roll-up as an .xlsx: 集計, 指摘事項, 読めなかったファイル. Writes into ``fh`` when
     given (and returns b""), else returns the bytes. Text from inputs is always a text cell."""
-    from kofu_xl.ooxml.stream import XlsxStream
-
     buf = io.BytesIO() if fh is None else fh
     book = XlsxStream(buf, title="マイナンバーカード交付円滑化計画 集計", keywords=AGGREGATE_MARKER)
     head = book.style(bold=True, fill=HEADER_FILL, wrap=True)
@@ -851,16 +840,7 @@ class Progress:
 DEFAULT_OUT = "集計.xlsx"
 
 
-def add_aggregate_parser(sub: Any) -> None:
-    a = sub.add_parser("aggregate", help="提出された計画をまとめて検証し、都道府県・全国の集計表（.xlsx）を作成する")
-    a.add_argument("inputs", nargs="+", metavar="INPUT", help="提出ファイル（.xlsx/.xlsm/.json）またはフォルダー（中のファイルをすべて読む）")
-    a.add_argument("--out", default=DEFAULT_OUT, help=f"集計表の出力先（省略時は {DEFAULT_OUT}）")
-    a.add_argument("--json", action="store_true", help="集計結果を JSON で標準出力に出す")
-    a.add_argument("--jobs", type=int, default=None, help="並列に読むプロセス数（省略時は CPU の数）")
-    a.set_defaults(func=cmd_aggregate)
-
-
-def _out_problem(out: Path) -> str | None:
+def out_problem(out: Path) -> str | None:
     """Why the table cannot be written to ``out`` (Japanese), or None."""
     if out.suffix.lower() != ".xlsx":
         return "集計表の出力先は .xlsx にしてください"
@@ -869,44 +849,3 @@ def _out_problem(out: Path) -> str | None:
     if out.exists() and not _is_aggregate_output(out):
         return "同じ名前のファイルが既にあり、kofu-xl の集計表ではありません。上書きしないため、別の --out を指定してください"
     return None
-
-
-def cmd_aggregate(args: argparse.Namespace) -> int:
-    """Exit 0: every input was used. 1: the table was written, but some inputs could not be
-    read (or contradicted each other) and are listed in 読めなかったファイル. 2: no plan
-    could be read at all (the table is still written, with the reasons), or the table
-    cannot be written. Findings inside the plans (even errors) do not change the exit
-    code: reporting them is the table's job."""
-    from kofu_xl.cli import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, _write_new_file
-    from kofu_xl.book.sources import UnreadableInput
-
-    out = Path(args.out)
-    if problem := _out_problem(out):
-        print(f"エラー: 集計表の出力先「{out}」: {problem}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    bar = Progress()
-    try:
-        rollup = aggregate(args.inputs, exclude=[out], jobs=args.jobs, progress=bar.update, on_total=bar.set_total)
-    finally:
-        bar.close()
-    try:
-        _write_new_file(out, write_workbook(rollup), replace_ok=True)
-    except UnreadableInput as exc:
-        print(f"エラー: 集計表「{out}」を書き込めません: {exc.reason}", file=sys.stderr)
-        return EXIT_UNREADABLE
-
-    failed = [u for u in rollup.unused if u.counts_as_failure]
-    plans = rollup.national.plans
-    if args.json:
-        sys.stdout.write(json.dumps(rollup_json(rollup), ensure_ascii=False, indent=1) + "\n")
-    else:
-        n = rollup.national
-        print(f"{plans:,} 団体の計画を集計しました（エラーのある計画 {n.plans_with_errors:,}、集計できなかったファイル {len(failed):,}）: {out}")
-    for u in failed[:20]:
-        print(f"  {UNUSED_JA[u.kind]}: {u.source}: {u.reason}", file=sys.stderr)
-    if len(failed) > 20:
-        print(f"  ほか {len(failed) - 20:,} 件（「{SHEET_UNUSED}」シートを参照）", file=sys.stderr)
-    if plans == 0:
-        print(f"エラー: 集計できる計画がありませんでした（「{SHEET_UNUSED}」シートを参照: {out}）", file=sys.stderr)
-        return EXIT_UNREADABLE
-    return EXIT_ERRORS if failed else EXIT_OK

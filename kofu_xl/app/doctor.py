@@ -20,15 +20,14 @@ the workbook's VBA runtime, modules, xlwings.conf) -- Excel itself was not check
 
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib
 import io
-import json
 import ntpath
 import os
 import re
 import shutil
+import site
 import struct
 import subprocess
 import sys
@@ -36,8 +35,16 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
+
+from kofu_xl.book.build import XLWINGS_CONF
+from kofu_xl.book.read import GridSource
+from kofu_xl.errors import UnreadableInput
+from kofu_xl.ooxml.ribbon import RIBBON_BUTTONS
+from kofu_xl.ooxml.vba.ovba_read import MAX_VBA_PROJECT_BYTES, OvbaError, read_module_sources
+from kofu_xl.ooxml.vba.xlwings_vba import vba_runtime_version
 
 __all__ = [
     "ASR_OFFICE_CHILD_PROCESS",
@@ -49,8 +56,6 @@ __all__ = [
     "Registry",
     "Status",
     "System",
-    "add_doctor_parser",
-    "cmd_doctor",
     "current_system",
     "default_workbook",
     "doctor_message",
@@ -187,9 +192,7 @@ class System:
         return self.platform == "win32"
 
 
-def _package_version(name: str) -> str | None:
-    from importlib import metadata
-
+def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -197,8 +200,6 @@ def _package_version(name: str) -> str | None:
 
 
 def _package_requires(name: str) -> list[str]:
-    from importlib import metadata
-
     try:
         return list(metadata.requires(name) or [])
     except metadata.PackageNotFoundError:
@@ -246,8 +247,6 @@ def _run(args: list[str]) -> tuple[int, str]:
 
 
 def current_system() -> System:
-    import site
-
     return System(
         platform=sys.platform,
         executable=sys.executable,
@@ -255,7 +254,7 @@ def current_system() -> System:
         bits=struct.calcsize("P") * 8,
         environ=os.environ,
         import_module=importlib.import_module,
-        package_version=_package_version,
+        package_version=package_version,
         package_requires=_package_requires,
         registry=WinRegistry() if sys.platform == "win32" else None,
         is_file=os.path.isfile,
@@ -282,8 +281,6 @@ class BookFacts:
 
     @property
     def runtime_version(self) -> str | None:
-        from kofu_xl.ooxml.vba.xlwings_vba import vba_runtime_version
-
         source = self.vba.get("xlwings")
         return vba_runtime_version(source) if source else None
 
@@ -305,10 +302,6 @@ class BookFacts:
 
 
 def load_book(path: Path) -> BookFacts:
-    from kofu_xl.book.sources import UnreadableInput
-    from kofu_xl.book.read import GridSource
-    from kofu_xl.ooxml.vba.ovba_read import MAX_VBA_PROJECT_BYTES, OvbaError, read_module_sources
-
     try:
         grids = GridSource.from_path(path)  # refuses what is not a workbook, and zip bombs
     except UnreadableInput as exc:
@@ -602,8 +595,6 @@ def check_functions(ctx: Context) -> CheckResult:
         udfs, buttons = book.udf_calls(), book.ribbon_calls()
         source = "ブックのマクロ"
     else:
-        from kofu_xl.ooxml.ribbon import RIBBON_BUTTONS
-
         udfs = []
         buttons = sorted({(b.python_module, b.python_function) for b in RIBBON_BUTTONS})
         source = "kofu-xl のリボン定義（ブックは未確認）"
@@ -672,8 +663,6 @@ def check_conf_values(ctx: Context) -> CheckResult:
         return _no_book(ctx, "xlwings-conf-values", title, required=False)
     if book.error or book.conf_rows is None:
         return _skip("xlwings-conf-values", title, "xlwings.conf シートを読めないため省略しました（上の xlwings-conf を参照）。", required=False)
-    from kofu_xl.book.build import XLWINGS_CONF
-
     settings = conf_entries(book.conf_rows)[0]
     diffs = []
     for key, expected in XLWINGS_CONF:
@@ -1374,26 +1363,3 @@ def doctor_message(report: DoctorReport, *, limit: int = 900) -> str:
 
 
 # ---------------------------------------------------------------- command line
-
-
-def add_doctor_parser(sub: Any) -> None:
-    d = sub.add_parser("doctor", help="この PC の動作環境とブックの設定を診断する（OK/NG と対処を表示）")
-    d.add_argument("workbook", nargs="?", help="診断するブック（.xlsm）。省略時はチェックアウトの workbook/交付円滑化計画.xlsm（なければブックの確認を省略）")
-    d.add_argument("--json", action="store_true", help="結果を JSON で出力する")
-    d.set_defaults(func=cmd_doctor)
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    """Exit 0 when every required check passed (SKIP does not fail), else 1."""
-    if args.workbook:
-        path: Path | None = Path(args.workbook)
-        note = None
-    else:
-        path = default_workbook()
-        note = None if path else "ブックが指定されておらず、カレントフォルダーに workbook/交付円滑化計画.xlsm もありません"
-    report = run_doctor(path, workbook_note=note)
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n")
-    else:
-        sys.stdout.write(render_text(report, version=_package_version("kofu-xl")) + "\n")
-    return report.exit_code

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kofu_xl.core.model import Basic, Plan
 from kofu_xl.app.stats import StatsFormatError, load_municipalities, normalize_dantai_code
+from kofu_xl.core.model import Basic, Plan
 
 __all__ = ["new_plan"]
 

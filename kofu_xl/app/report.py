@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kofu_xl.core.numbers import to_json_number
 from kofu_xl.core.calc import Derived, derive, personnel_sum, subsidy_sum
 from kofu_xl.core.calendar import fiscal_year_label
 from kofu_xl.core.findings import Finding, HasFindings, Severity, sort_findings
 from kofu_xl.core.model import CostYear, Plan
+from kofu_xl.core.numbers import to_json_number
 from kofu_xl.core.schedule import Schedule, default_schedule
 
 __all__ = ["CheckResult", "SCHEMA_VERSION", "make_result", "render_text"]

@@ -35,11 +35,11 @@ import io
 import os
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from collections.abc import Iterable, Mapping
 from typing import IO, NamedTuple, Union
 
 # JIS X 0401 prefecture codes and the modulus-11 check digit live in the core module;

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
-from kofu_xl.book.layout import LOG, RESULTS, Layout
 from kofu_xl.app.report import CheckResult, make_result
-from kofu_xl.core.rules import check_plan
-from kofu_xl.book.sources import CannotWrite
+from kofu_xl.app.summary import summary_html
+from kofu_xl.book.build import build_sheets
+from kofu_xl.book.layout import FIRST_RESULT_ROW, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
+from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
+from kofu_xl.core.rules import check_plan
+from kofu_xl.errors import CannotWrite
 
 __all__ = [
     "FIRST_RESULT_ROW",
@@ -39,8 +41,6 @@ __all__ = [
     "validate",
 ]
 
-FIRST_RESULT_ROW = 4  # 検証結果: title in row 1, headers in row 3
-FIRST_LOG_ROW = 4
 HIGHLIGHT = {Severity.ERROR: "FFC7CE", Severity.WARNING: "FFEB9C", Severity.INFO: "DDEBF7"}
 
 
@@ -180,8 +180,6 @@ def _write_temp(out_dir: Path, final: Path, data: bytes) -> Path:
 
 
 def _package_files(result: CheckResult) -> dict[str, bytes]:
-    from kofu_xl.book.build import build_sheets
-    from kofu_xl.app.summary import summary_html
 
     built = build_sheets(result.plan, schedule=result.schedule, values_only=True)
     return {

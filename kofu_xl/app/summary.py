@@ -9,11 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
-from kofu_xl.core.numbers import round_half_up
+from kofu_xl.app.report import CheckResult, _year_code
 from kofu_xl.core.calc import personnel_sum
 from kofu_xl.core.findings import Severity, format_value
 from kofu_xl.core.model import CostYear
-from kofu_xl.app.report import CheckResult, _year_code
+from kofu_xl.core.numbers import round_half_up
 
 __all__ = ["summary_html", "rate_chart_svg"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from kofu_xl.core.findings import Severity
 from kofu_xl.book.layout import LOG, RESULTS
-from kofu_xl.book.sources import CannotWrite, UnreadableInput
+from kofu_xl.errors import CannotWrite, UnreadableInput
 from kofu_xl.book.read import GridSource, read_plan_raw, workbook_layout
 
 __all__ = ["UpgradeOutcome", "default_out", "upgrade"]
@@ -73,7 +73,7 @@ def _rows(editor: Any, sheet: str, first: int) -> list[list[Any]]:
 
 
 def _records(data: bytes) -> tuple[list[list[Any]], list[list[Any]]]:
-    from kofu_xl.app.submit import FIRST_LOG_ROW, FIRST_RESULT_ROW
+    from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW
     from kofu_xl.ooxml.edit import XlsxEditor
 
     ed = XlsxEditor(data)

@@ -31,9 +31,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
-from kofu_xl.core import calc
-from kofu_xl.ooxml.cellref import col_letter, ref
-from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, months_of_fiscal_year, wareki_date
+import kofu_udfs
 from kofu_xl.book.layout import (
     CHART,
     CONF,
@@ -47,8 +45,13 @@ from kofu_xl.book.layout import (
     FU_HEADER_ROW,
     FU_POPULATION_CELL,
     FU_POPULATION_DATE_CELL,
+    HIGHLIGHT_MEMO_COL,
+    HIGHLIGHT_MEMO_HEADERS,
     LOG,
+    LOG_HEADERS,
+    MEMO_STYLE_HEADER,
     NATIONAL,
+    RESULT_HEADERS,
     RESULTS,
     ROW_BASIC_LABELS,
     ROW_BASIC_VALUES,
@@ -68,8 +71,16 @@ from kofu_xl.book.layout import (
     RowSpec,
     layout_for,
 )
+from kofu_xl.core import calc
+from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, months_of_fiscal_year, wareki_date
+from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working
 from kofu_xl.core.schedule import Schedule, default_schedule
+from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
+from kofu_xl.ooxml.package import assemble_xlsm
+from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, workbook_module_vba
+from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
+from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
 
 __all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "month_choices"]
 
@@ -91,8 +102,6 @@ LOCKED = Protection(locked=True)
 WRAP = Alignment(wrap_text=True, vertical="center")
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
-RESULT_HEADERS = ("重要度", "ルール", "項目", "場所", "列", "期待値", "実際の値", "メッセージ")
-LOG_HEADERS = ("提出日時", "ファイル", "SHA-256", "エラー", "警告", "情報", "計画のハッシュ")
 
 # xlwings reads its settings from this sheet: keys in column A from A1 down, values in B.
 # A key on the sheet wins over the folder's and the user's xlwings.conf (what the xlwings
@@ -377,8 +386,6 @@ def first_header(lay: Layout) -> str:
 
 
 def _col(cell: str) -> int:
-    from kofu_xl.ooxml.cellref import parse_ref
-
     return parse_ref(cell)[1]
 
 
@@ -572,8 +579,6 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
 
 
 def _row(cell: str) -> int:
-    from kofu_xl.ooxml.cellref import parse_ref
-
     return parse_ref(cell)[0]
 
 
@@ -703,13 +708,8 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
             sh.input(count_cell, days.get(day), "#,##0")
         weekday, total = derived.daily.get(month, ([Decimal(0)] * 7, Decimal(0)))
         sh.label(ref(1, block.totals_row), "曜日別合計", align=CENTER)
-        for i in range(7):
-            col = DAILY_FIRST_COL + i
-            cells = [c for d, _dc, c in block.cells() if d.weekday() == i]
-            sh.calc(ref(col, block.totals_row), "=SUM(" + ",".join(cells) + ")", weekday[i], "#,##0")
-        first_total = block.weekday_total_cell(0)
-        last_total = block.weekday_total_cell(6)
-        sh.calc(block.month_total_cell, f"=SUM({first_total}:{last_total})", total, "#,##0")
+        for i, cell in block.total_cells():
+            sh.calc(cell, block.total_formula(i), total if i == 7 else weekday[i], "#,##0")
     ws.column_dimensions["A"].width = 14
     for i in range(8):
         ws.column_dimensions[col_letter(DAILY_FIRST_COL + i)].width = 9
@@ -721,8 +721,6 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
 
 def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedule: Schedule, wb: Workbook, actuals: Mapping[str, Any]) -> None:
     """実績比較: the plan per month-end against the actual (input rows 実績取込 fills)."""
-    from kofu_xl.app.followup import plan_by_month, required_monthly
-
     ws = sh.ws
     _heading(
         ws,
@@ -970,9 +968,6 @@ def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple
 
 def _results_memo(ws: Worksheet) -> None:
     """Captions of the hidden colour memo (K:N) that lets 検証 put cell colours back."""
-    from kofu_xl.excel import HIGHLIGHT_MEMO_COL, HIGHLIGHT_MEMO_HEADERS
-    from kofu_xl.book.surfaces import MEMO_STYLE_HEADER
-
     for i, text in enumerate((*HIGHLIGHT_MEMO_HEADERS, MEMO_STYLE_HEADER)):
         ws.cell(row=3, column=HIGHLIGHT_MEMO_COL + i, value=text).font = NOTE_FONT
         ws.column_dimensions[col_letter(HIGHLIGHT_MEMO_COL + i)].hidden = True
@@ -1153,12 +1148,6 @@ UDF_PYTHON_MODULE = "kofu_udfs"
 
 def vba_modules() -> list[Any]:
     """Every module of the workbook's VBA project, in project order."""
-    import kofu_udfs
-
-    from kofu_xl.ooxml.vba.ovba import VbaModule
-    from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, ribbon_vba, workbook_module_vba
-    from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
-
     modules = [VbaModule("ThisWorkbook", "document", workbook_module_vba())]
     modules += [VbaModule(code, "document", "") for _name, code in SHEETS]
     for m in runtime_modules():
@@ -1171,10 +1160,6 @@ def vba_modules() -> list[Any]:
 
 def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False) -> bytes:
     """The macro-enabled workbook for ``plan``, byte-identical for identical input."""
-    from kofu_xl.ooxml.vba.ovba import build_vba_project
-    from kofu_xl.ooxml.package import assemble_xlsm
-    from kofu_xl.ooxml.ribbon import custom_ui_xml
-
     built = build_sheets(plan, schedule=schedule, blank=blank)
     vba = build_vba_project(vba_modules(), project_name="KofuXl")
     return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kofu_xl.ooxml.cellref import ref as _c
-from kofu_xl.core.calendar import iter_days, month_range
+from kofu_xl.core.calendar import form_columns, iter_days, month_range
 from kofu_xl.core.findings import Finding
 from kofu_xl.core.model import Parameters, iter_leaves
+from kofu_xl.ooxml.cellref import ref as _c
 
 __all__ = [
     "Layout",
@@ -272,6 +272,13 @@ class DailyBlock:
         """The formula cells under the calendar: (0..6 = 月..日 totals, 7 = month total, cell)."""
         return [(i, self.weekday_total_cell(i)) for i in range(7)] + [(7, self.month_total_cell)]
 
+    def total_formula(self, index: int) -> str:
+        """The formula of a totals cell (0..6 = 月..日, 7 = the month): what the builder writes
+        and what the checks compare the clerk's cell with."""
+        if index == 7:
+            return f"=SUM({self.weekday_total_cell(0)}:{self.weekday_total_cell(6)})"
+        return "=SUM(" + ",".join(c for d, _dc, c in self.cells() if d.weekday() == index) + ")"
+
 
 @functools.lru_cache(maxsize=512)  # pure; every workbook read walks the same blocks
 def _block_cells(month: str, top: int) -> tuple[tuple[dt.date, str, str], ...]:
@@ -482,8 +489,6 @@ def _scalars() -> list[Scalar]:
 
 def layout_for(params: Parameters | None = None, daily_months: list[str] | None = None) -> Layout:
     """The layout of a plan of this shape. ``daily_months`` lists the calendar blocks."""
-    from kofu_xl.core.calendar import form_columns
-
     params = params or Parameters()
     cols = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
     years = [f"FY{y}" for y in params.cost_years]
@@ -578,3 +583,21 @@ def _check_complete(lay: Layout) -> None:
             missing.append(leaf.path)
     if missing:
         raise AssertionError(f"layout has no place for {missing}")
+
+
+# ---------------------------------------------------------------- 検証結果, 提出記録 and the colour memo
+
+FIRST_RESULT_ROW = 4  # 検証結果: title in row 1, headers in row 3
+FIRST_LOG_ROW = 4  # 提出記録: the same
+RESULT_HEADERS = ("重要度", "ルール", "項目", "場所", "列", "期待値", "実際の値", "メッセージ")
+LOG_HEADERS = ("提出日時", "ファイル", "SHA-256", "エラー", "警告", "情報", "計画のハッシュ")
+RESULT_COLS = len(RESULT_HEADERS)  # 検証結果 A–H
+RESULT_LINK_COL = 4  # D 場所: the hyperlink to the cell
+LOG_COLS = len(LOG_HEADERS)  # 提出記録 A–G
+HIGHLIGHT_MEMO_COL = 11  # K: sheet, L: cell, M: original fill (see kofu_xl.book.memo)
+HIGHLIGHT_MEMO_WIDTH = 3
+HIGHLIGHT_MEMO_FIRST_ROW = FIRST_RESULT_ROW
+HIGHLIGHT_MEMO_HEADER_ROW = FIRST_RESULT_ROW - 1
+HIGHLIGHT_MEMO_HEADERS = ("色の記録（kofu-xl 用）シート", "セル", "元の色")
+MEMO_STYLE_HEADER = "元の書式番号"  # column N, written by the builder beside the K:M captions
+NO_FILL = "none"

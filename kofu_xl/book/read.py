@@ -8,6 +8,7 @@ is read from the sheets' own header rows, so a workbook describes itself.
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 import zlib
@@ -16,9 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from kofu_xl.ooxml.cellref import parse_ref
-from kofu_xl.ooxml.cellref import ref as _ref
-from kofu_xl.core.calendar import CalendarError, parse_column
+import python_calamine
+
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -36,8 +36,12 @@ from kofu_xl.book.layout import (
     Layout,
     layout_for,
 )
+from kofu_xl.core.calendar import CalendarError, parse_column
+from kofu_xl.core.daily import SHEET_FACTS_KEY
 from kofu_xl.core.model import Parameters, canonical, iter_leaves
-from kofu_xl.book.sources import UnreadableInput
+from kofu_xl.errors import UnreadableInput
+from kofu_xl.ooxml.cellref import parse_ref
+from kofu_xl.ooxml.cellref import ref as _ref
 
 __all__ = [
     "CellSource",
@@ -67,10 +71,15 @@ class CellSource(Protocol):
 
 
 class GridSource:
-    """Cell values held as one 2-D list per sheet (row 1 / column 1 at [0][0])."""
+    """Cell values held as one 2-D list per sheet (row 1 / column 1 at [0][0]).
 
-    def __init__(self, grids: dict[str, list[list[Any]]]) -> None:
+    ``formulas``: {sheet: cells holding a formula} for the sheets whose formulas were read
+    (from a file); a sheet missing there has unknown formulas (a live book read as values).
+    """
+
+    def __init__(self, grids: dict[str, list[list[Any]]], formulas: dict[str, frozenset[str]] | None = None) -> None:
         self.grids = grids
+        self.formulas = formulas or {}
 
     def sheet_names(self) -> list[str]:
         return list(self.grids)
@@ -88,8 +97,7 @@ class GridSource:
     @classmethod
     def from_path(cls, path: Path, sheets: Iterable[str] | None = None) -> GridSource:
         """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros)."""
-        errors = _guard_zip(path, sheets)
-        import python_calamine
+        errors, formulas = _guard_zip(path, sheets)
 
         try:
             book = python_calamine.CalamineWorkbook.from_path(str(path))
@@ -110,16 +118,17 @@ class GridSource:
             raise
         except Exception as exc:  # calamine raises its own error types for broken files
             raise UnreadableInput(path, f"Excel ファイルとして読めません（{exc.__class__.__name__}: {str(exc)[:200]}）") from None
-        return cls(grids)
+        return cls(grids, formulas)
 
 
-def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[str, dict[str, str]], dict[str, frozenset[str]]]:
     """Refuse what is not a safe workbook before any parser sees it.
 
     Checks the size of every part (a zip bomb expands far beyond a plan's ~0.5 MB),
     refuses XML with a DOCTYPE (entity expansion, external entities) and returns
     the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
-    reads them as empty, the clerk should hear which error is where. With ``sheets``
+    reads them as empty, the clerk should hear which error is where — and the cells that
+    hold a formula on the sheets of ``FORMULA_SHEETS``. With ``sheets``
     only the parts a reader of those sheets parses are looked into (faster; the other
     parts are never parsed).
     """
@@ -149,7 +158,7 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> dict[str, dic
             for part in wanted.values():
                 if part in names and (parsed is not None):
                     _refuse_doctype(path, z, z.getinfo(part))
-            return _error_cells(z, wanted)
+            return _error_cells(z, wanted), _formula_cells(z, {n: p for n, p in wanted.items() if n in FORMULA_SHEETS})
     except zipfile.BadZipFile:
         raise UnreadableInput(path, "Excel ブック（.xlsx/.xlsm）ではありません（壊れているか、別の形式です）") from None
     except (OSError, EOFError, zlib.error) as exc:
@@ -189,8 +198,6 @@ _REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
 
 def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     """{sheet name: zip part} from the workbook and its relationships."""
-    import html
-
     try:
         wb = z.read("xl/workbook.xml")
         rels = z.read("xl/_rels/workbook.xml.rels")
@@ -208,8 +215,6 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
 
 def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[str, str]]:
     """{sheet: {cell: "#REF!"}} for cells holding an Excel error value."""
-    import html
-
     out: dict[str, dict[str, str]] = {}
     for sheet, part in parts.items():
         try:
@@ -225,6 +230,27 @@ def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[st
                 cells[ref[1].decode()] = html.unescape(c[2].decode("utf-8", "replace"))
         if cells:
             out[sheet] = cells
+    return out
+
+
+_FORMULA_CELL_RE = re.compile(rb'<c\b([^>]*)>(?:(?!</c>).)*?<f\b', re.S)
+FORMULA_SHEETS = frozenset({DAILY})  # whose formulas the checks compare with the builder's
+
+
+def _formula_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, frozenset[str]]:
+    """{sheet: cells that hold a formula} (python-calamine gives values only)."""
+    out: dict[str, frozenset[str]] = {}
+    for sheet, part in parts.items():
+        try:
+            data = z.read(part)
+        except KeyError:
+            continue
+        cells = set()
+        for c in _FORMULA_CELL_RE.finditer(data):
+            ref = _REF_ATTR_RE.search(c[1])
+            if ref:
+                cells.add(ref[1].decode())
+        out[sheet] = frozenset(cells)
     return out
 
 
@@ -341,6 +367,7 @@ def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict
                 raw["parameters"][key.split(".")[1]] = canonical(Decimal(repr(float(value))))
     if DAILY in names:
         raw["daily"] = _read_daily(src, lay)
+        raw[SHEET_FACTS_KEY] = daily_sheet_facts(src, lay)
     return raw, lay
 
 
@@ -390,6 +417,22 @@ def read_daily_outside(src: CellSource, lay: Layout) -> list[tuple[str, Any, str
             if value is not None and not (isinstance(value, str) and not value.strip()):
                 out.append((month, day, count_ref, value))
     return out
+
+
+def daily_sheet_facts(src: CellSource, lay: Layout) -> dict[str, Any]:
+    """The facts of 日次実績 that the daily rules check (see ``kofu_xl.core.daily``): values in
+    the positions outside each month (all 6 × 7 are read) and, when the source knows the
+    sheet's formulas, whether each totals cell still holds the builder's formula."""
+    outside = [[month, day.isoformat(), cell, value] for month, day, cell, value in read_daily_outside(src, lay)]
+    formulas = getattr(src, "formulas", {}).get(DAILY)
+    totals = None
+    if formulas is not None:
+        totals = []
+        for month, block in lay.daily_blocks.items():
+            for index, cell in block.total_cells():
+                row, col = parse_ref(cell)
+                totals.append([month, index, cell in formulas, src.value(DAILY, row, col), cell, block.total_formula(index)])
+    return {"sheet": DAILY, "outside": outside, "totals": totals}
 
 
 def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = None) -> dict[str, dict[str, Any]]:

@@ -10,11 +10,32 @@ import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from kofu_xl.errors import CannotWrite, KofuError, UnreadableInput
 
-__all__ = ["CannotWrite", "KofuError", "MAX_JSON_BYTES", "UnreadableInput", "load_raw", "shipped_plan_raw"]
+from kofu_xl.book.read import read_workbook
+from kofu_xl.errors import UnreadableInput
+
+__all__ = ["MAX_JSON_BYTES", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
 
 MAX_JSON_BYTES = 20 * 1024 * 1024
+
+
+SHIPPED_WORKBOOK_NAME = "交付円滑化計画.xlsm"
+
+
+def shipped_workbook_path(cwd: Path | None = None) -> Path | None:
+    """The shipped workbook: the checkout's (``workbook/`` under the current folder) when run
+    from one, else the copy installed with the package; None (the embedded plan) when neither
+    exists."""
+    candidate = (cwd or Path.cwd()) / "workbook" / SHIPPED_WORKBOOK_NAME
+    if candidate.is_file():
+        return candidate
+    try:
+        installed = resources.files("kofu_xl.shipped").joinpath(SHIPPED_WORKBOOK_NAME)
+        if installed.is_file():
+            return Path(str(installed))
+    except (ModuleNotFoundError, FileNotFoundError):
+        pass
+    return None
 
 
 def shipped_plan_raw() -> dict[str, Any]:
@@ -57,7 +78,5 @@ def load_raw(path: str | Path) -> tuple[dict[str, Any], Any]:
     if suffix == ".json":
         return load_json(p), None
     if suffix in (".xlsx", ".xlsm"):
-        from kofu_xl.book.read import read_workbook
-
         return read_workbook(p)
     raise UnreadableInput(p, "対応していない形式です（.xlsm / .xlsx / .json を指定してください）")

@@ -18,24 +18,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kofu_xl.excel import HIGHLIGHT_MEMO_COL, NO_FILL, builder_fills, parse_memo
-from kofu_xl.book.layout import LOG, RESULTS, Layout
-from kofu_xl.book.sources import CannotWrite, UnreadableInput
-from kofu_xl.app.submit import FIRST_LOG_ROW, FIRST_RESULT_ROW
+from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW, HIGHLIGHT_MEMO_COL, LOG, NO_FILL, RESULTS, Layout
+from kofu_xl.book.memo import builder_fills, parse_memo
 from kofu_xl.book.read import GridSource, _guard_zip, workbook_layout
+from kofu_xl.errors import CannotEdit, CannotWrite, UnreadableInput
+from kofu_xl.ooxml.edit import XlsxEditor
+from kofu_xl.ooxml.package import atomic_write
 
 __all__ = ["FileSurface"]
 
 _RESULT_WIDTH = 8  # A:H
-MEMO_STYLE_HEADER = "元の書式番号"  # column N, written by the builder beside the K:M captions
 
 
 class FileSurface:
     """Validate-and-submit on a .xlsm/.xlsx file."""
 
     def __init__(self, path: Path, *, quiet: bool = False) -> None:
-        from kofu_xl.ooxml.edit import CannotEdit, XlsxEditor
-
         self.path = Path(path)
         self.book_name = self.path.name
         self.book_dir = self.path.resolve().parent
@@ -139,8 +137,6 @@ class FileSurface:
         """Replace the workbook atomically with the edited package (only when changed)."""
         if not self._changed:
             return
-        from kofu_xl.ooxml.package import atomic_write
-
         data = self.editor.to_bytes()
         try:
             now = self.path.read_bytes()
@@ -155,7 +151,5 @@ class FileSurface:
         self._changed = False
 
     def discard(self) -> None:
-        from kofu_xl.ooxml.edit import XlsxEditor
-
         self.editor = XlsxEditor(self._original)
         self._changed = False

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
-from kofu_xl.core.numbers import CTX, ceil_div_thousand, round_half_up
 from kofu_xl.core.calendar import Column
 from kofu_xl.core.model import CostYear, Plan, Working
+from kofu_xl.core.numbers import CTX, ceil_div_thousand, round_half_up
 
 __all__ = [
     "Derived",

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
 from kofu_xl.errors import CalendarError
 
 __all__ = [

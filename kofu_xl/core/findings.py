@@ -15,8 +15,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from kofu_xl.core.numbers import to_json_number
 from kofu_xl.core.calendar import column_label, wareki_date
+from kofu_xl.core.numbers import to_json_number
 
 __all__ = [
     "CATALOGUE",
@@ -112,7 +112,7 @@ class Finding:
         try:
             if len(self.column) == 10:  # a day of the daily calendar, "2019-08-05"
                 return wareki_date(dt.date.fromisoformat(self.column))
-            return column_label(self.column)
+            return column_label(self.column.split(":")[0])  # "2019-08:0": a weekday total of a month
         except ValueError:
             return self.column
 

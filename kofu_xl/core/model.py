@@ -19,9 +19,9 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kofu_xl.core.numbers import NumberError, parse_number
 from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month
 from kofu_xl.core.findings import Finding, RuleSpec, Severity, register
+from kofu_xl.core.numbers import NumberError, parse_number
 
 __all__ = [
     "IMPLEMENTED",
@@ -278,6 +278,9 @@ class Parameters(_Part):
 
 
 class Plan(_Part):
+    """A plan as the form holds it: 基礎情報, ② 交付枚数 … ⑧, 本表1-2 costs, the cost working and
+    the daily calendar, every value typed and validated (see :func:`load_plan` for reading raw data)."""
+
     title: Annotated[Text, _f("計画の名称", "text")] = None
     parameters: Parameters = Field(default_factory=Parameters)
     basic: Basic = Field(default_factory=Basic)

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kofu_xl.core.numbers import round_half_up
 from kofu_xl.core.calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from kofu_xl.core.calendar import Column, month_label, months_of_fiscal_year, wareki_date
+from kofu_xl.core.daily import SHEET_FACTS_KEY, daily_findings
 from kofu_xl.core.dantai import dantai_problem
 from kofu_xl.core.findings import CATALOGUE, Finding, RuleSpec, Severity, register
-from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label
+from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, iter_leaves, leaf_label, load_plan
+from kofu_xl.core.numbers import round_half_up
 from kofu_xl.core.schedule import Schedule, default_schedule
 
 __all__ = ["Context", "RULES", "check_plan", "run_rules"]
@@ -297,7 +298,6 @@ def _pct1(rate: Num) -> Num:
 @rule(CUM, RATE, PER_UNIT)
 def derived_rows(ctx: Context) -> Iterator[Finding]:
     plan, d = ctx.plan, ctx.derived
-    dec = plan.declared
     cols = plan.columns
     if plan.basic.base_rate_pct is not None and d.base_rate is not None:
         expected = _pct1(d.base_rate)
@@ -622,7 +622,7 @@ def daily_totals(ctx: Context) -> Iterator[Finding]:
         for i, value in enumerate(declared.weekday[:7]):
             if value is not None and value != weekday[i]:
                 yield Finding(
-                    DAILY, f"日次実績 {_WEEKDAYS[i]}曜日の合計", "daily.weekday", month, expected=weekday[i], actual=value, params={"basis": "日ごとの件数の和"}
+                    DAILY, f"日次実績 {_WEEKDAYS[i]}曜日の合計", "daily.weekday", f"{month}:{i}", expected=weekday[i], actual=value, params={"basis": "日ごとの件数の和"}
                 )
         if declared.total is not None and declared.total != total:
             yield Finding(DAILY, "日次実績 月合計", "daily.total", month, expected=total, actual=declared.total, params={"basis": "日ごとの件数の和"})
@@ -650,11 +650,16 @@ def run_rules(plan: Plan, schedule: Schedule | None = None) -> list[Finding]:
 
 
 def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[Finding]]:
-    """Load raw plan data and run the catalogue: reading findings first, then rules."""
-    from kofu_xl.core.model import load_plan
-
-    plan, findings = load_plan(raw)
-    return plan, findings + run_rules(plan, schedule)
+    """Load raw plan data and run the whole catalogue: reading findings first, then the plan's
+    rules, then the 日次実績 rules (over the sheet facts the reader put under
+    ``kofu_xl.core.daily.SHEET_FACTS_KEY``, when it read a workbook)."""
+    facts = raw.get(SHEET_FACTS_KEY)
+    plan, findings = load_plan({k: v for k, v in raw.items() if k != SHEET_FACTS_KEY})
+    daily = daily_findings(plan, facts)
+    # A total overwritten by a value is one fact: say it once, as daily-total-overwritten.
+    overwritten = {(f.path, f.column) for f in daily if f.rule == "daily-total-overwritten"}
+    rules = [f for f in run_rules(plan, schedule) if not (f.rule == "daily-total-mismatch" and (f.path, f.column) in overwritten)]
+    return plan, findings + rules + daily
 
 
 assert all(s.slug in CATALOGUE for specs, _ in RULES for s in specs)

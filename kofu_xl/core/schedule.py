@@ -15,8 +15,8 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict
 
-from kofu_xl.core.numbers import CTX, round_half_up
 from kofu_xl.core.calendar import Column, column_label
+from kofu_xl.core.numbers import CTX, round_half_up
 
 __all__ = ["Checkpoint", "Schedule", "default_schedule", "load_schedule"]
 

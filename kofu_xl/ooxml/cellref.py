@@ -9,7 +9,13 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["col_letter", "parse_ref", "ref"]
+__all__ = ["col_index", "col_letter", "parse_ref", "ref"]
+
+# The one convention of the package: ``ref(col, row)`` writes "E9" (column first, as A1 reads);
+# ``parse_ref("E9")`` returns ``(row, col)`` = (9, 5), the order of openpyxl's cell(row, column).
+
+MAX_ROW = 1_048_576  # Excel's grid
+MAX_COL = 16_384
 
 _REF_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
@@ -40,7 +46,10 @@ def ref(col: int, row: int) -> str:
 @functools.lru_cache(maxsize=16384)  # pure; a workbook read parses the same ~1,000 references each time
 def parse_ref(text: str) -> tuple[int, int]:
     """"E9" -> (row 9, column 5)."""
-    m = _REF_RE.match(text.upper())
+    m = _REF_RE.match(text.strip().upper()) if isinstance(text, str) else None
     if not m:
-        raise ValueError(f"not a cell reference: {text!r}")
-    return int(m[2]), col_index(m[1])
+        raise ValueError(f"セル番地として読めません: {text!r}")
+    row, col = int(m[2]), col_index(m[1])
+    if not (1 <= row <= MAX_ROW and 1 <= col <= MAX_COL):
+        raise ValueError(f"セル番地がシートの範囲外です: {text!r}")
+    return row, col

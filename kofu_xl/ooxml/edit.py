@@ -57,6 +57,7 @@ whole into memory (bounded by ``max_part_bytes`` each).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import numbers
@@ -67,14 +68,14 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-import datetime as dt
 from decimal import Decimal
 from urllib.parse import unquote
 
 from lxml import etree
 
-from kofu_xl.ooxml.cellref import col_index, col_letter
 from kofu_xl.errors import CannotEdit
+from kofu_xl.ooxml.cellref import MAX_COL, MAX_ROW, parse_ref
+from kofu_xl.ooxml.cellref import ref as cell_ref
 
 __all__ = [
     "MAX_CELL_CHARS",
@@ -98,10 +99,9 @@ REL_STYLES = NS_REL + "/styles"
 REL_SHARED_STRINGS = NS_REL + "/sharedStrings"
 REL_CALC_CHAIN = NS_REL + "/calcChain"
 
-MAX_ROW = 1_048_576
-MAX_COL = 16_384
 MAX_CELL_CHARS = 32_767  # Excel's limit, counted in UTF-16 code units
 MAX_ENTRIES = 10_000
+
 
 # CT_Worksheet's child sequence (ECMA-376 Part 1, 18.3.1.99; drawingHF from the 2nd edition on).
 WORKSHEET_ORDER = (
@@ -165,33 +165,15 @@ def _utf16_len(text: str) -> int:
 # ---------------------------------------------------------------- cell references
 
 
-_REF_RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
-
-
-def _parse_ref(text: str) -> tuple[int, int]:
-    """"E9" -> (9, 5); ValueError outside the sheet's grid."""
-    m = _REF_RE.match(text.strip()) if isinstance(text, str) else None
-    if not m:
-        raise ValueError(f"セル番地として読めません: {text!r}")
-    row, col = int(m[2]), col_index(m[1].upper())
-    if not (1 <= row <= MAX_ROW and 1 <= col <= MAX_COL):
-        raise ValueError(f"セル番地がシートの範囲外です: {text!r}")
-    return row, col
-
-
 def _parse_range(text: str) -> tuple[int, int, int, int]:
     first, _, last = text.partition(":")
-    r1, c1 = _parse_ref(first)
-    r2, c2 = _parse_ref(last) if last else (r1, c1)
+    r1, c1 = parse_ref(first)
+    r2, c2 = parse_ref(last) if last else (r1, c1)
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
 
-def _ref(row: int, col: int) -> str:
-    return f"{col_letter(col)}{row}"
-
-
 def _range_text(r1: int, c1: int, r2: int, c2: int) -> str:
-    return _ref(r1, c1) if (r1, c1) == (r2, c2) else f"{_ref(r1, c1)}:{_ref(r2, c2)}"
+    return cell_ref(c1, r1) if (r1, c1) == (r2, c2) else f"{cell_ref(c1, r1)}:{cell_ref(c2, r2)}"
 
 
 # ---------------------------------------------------------------- XML helpers
@@ -582,7 +564,7 @@ class XlsxEditor:
             for rn, row in self._rows(sd, sheet):
                 row.set("r", str(rn))
                 for col, c in self._cells(row, rn, sheet):
-                    c.set("r", _ref(rn, col))
+                    c.set("r", cell_ref(col, rn))
             self._edited_sheets.add(name)
         self._dirty.add(name)
         return root
@@ -612,7 +594,7 @@ class XlsxEditor:
                 col = last + 1
             else:
                 try:
-                    col = _parse_ref(r)[1]
+                    col = parse_ref(r)[1]
                 except ValueError:
                     raise CannotEdit(f"シート「{sheet}」に読めないセル番地があります: {r!r}", sheet=sheet) from None
             last = col
@@ -639,7 +621,7 @@ class XlsxEditor:
         for i, child in enumerate(row):
             if not _is(child, "c"):
                 continue
-            ccol = _parse_ref(child.get("r", ""))[1]
+            ccol = parse_ref(child.get("r", ""))[1]
             if ccol == col:
                 return child
             if ccol > col:
@@ -648,7 +630,7 @@ class XlsxEditor:
             pos = i + 1
         if not create:
             return None
-        c = etree.SubElement(row, _q("c"), r=_ref(rn, col))
+        c = etree.SubElement(row, _q("c"), r=cell_ref(col, rn))
         row.insert(pos, c)
         if row.get("spans") is not None:
             cols = [ccol for ccol, _ in self._cells(row, rn, sheet)]
@@ -830,7 +812,7 @@ class XlsxEditor:
                 continue
             row = etree.SubElement(sd, _q("row"), r=str(rn))
             for cell in cells:
-                c = etree.SubElement(row, _q("c"), r=_ref(rn, cell.col))
+                c = etree.SubElement(row, _q("c"), r=cell_ref(cell.col, rn))
                 if cell.style:
                     c.set("s", str(cell.style))
                 self._write_cell(sheet, c, cell.kind, cell.text)
@@ -866,7 +848,7 @@ class XlsxEditor:
         its style, a formula in it is replaced, None empties it."""
         planned = []
         for ref, value in values.items():
-            rn, col = _parse_ref(ref)
+            rn, col = parse_ref(ref)
             kind, text = _plan_value(value, f"{sheet}!{ref}")
             planned.append((rn, col, kind, text))
         root = self._edit_sheet(sheet)
@@ -909,7 +891,7 @@ class XlsxEditor:
         """The cellXfs index of a cell (its ``s``; 0 if absent). For a cell with no
         ``<c>`` element, the style Excel would give it: the row's style if the row
         is custom-formatted, else the column's, else 0."""
-        rn, col = _parse_ref(ref)
+        rn, col = parse_ref(ref)
         _name, root = self._sheet_root(sheet)
         sd = root.find(_q("sheetData"))
         row = self._find_row(sd, rn, sheet, create=False)
@@ -932,7 +914,7 @@ class XlsxEditor:
         wanted: dict[tuple[int, int], int] = {}
         for ref, style in styles.items():
             self._check_style(style, f"シート「{sheet}」{ref}", count)
-            wanted[_parse_ref(ref)] = style
+            wanted[parse_ref(ref)] = style
         if not wanted:
             return
         root = self._edit_sheet(sheet)
@@ -993,7 +975,7 @@ class XlsxEditor:
         cells = []
         for i, value in enumerate(values):
             col = i + 1
-            where = f"シート「{sheet}」{_ref(rn, col)}"
+            where = f"シート「{sheet}」{cell_ref(col, rn)}"
             kind, text = _plan_value(value, where)
             style = style_of(rn, col) if style_of else None
             if style is not None:
@@ -1009,7 +991,7 @@ class XlsxEditor:
         texts = {(rn, c.col): c.text for rn, cells in planned for c in cells if c.kind == "s"}
         links = []
         for ref, location in hyperlinks.items():
-            rn, col = _parse_ref(ref)
+            rn, col = parse_ref(ref)
             if rn < first_row:
                 raise ValueError(f"シート「{sheet}」のハイパーリンク {ref} が書き換える範囲（{first_row} 行目から）の外にあります。")
             if not isinstance(location, str) or not location.strip():
@@ -1057,7 +1039,7 @@ class XlsxEditor:
         if links and box is None:
             box = _new_child(root, "hyperlinks", WORKSHEET_ORDER)
         for rn, col, location, display in links:
-            etree.SubElement(box, _q("hyperlink"), ref=_ref(rn, col), location=location, display=display)
+            etree.SubElement(box, _q("hyperlink"), ref=cell_ref(col, rn), location=location, display=display)
         if box is not None and next(box.iterchildren(_q("hyperlink")), None) is None:
             root.remove(box)
         if dropped:

@@ -49,6 +49,7 @@ from openpyxl.utils.cell import (
     get_column_letter,
     range_boundaries,
 )
+
 from kofu_xl.errors import MissingCachedValuesError
 
 __all__ = [

@@ -20,12 +20,12 @@ import pytest
 
 from kofu_xl.app import aggregate as agg
 from kofu_xl.app.aggregate import Money, PlanRow, Point, Unused, collect_inputs, roll_up, subtotal, write_workbook
+from kofu_xl.app.report import make_result
+from kofu_xl.app.submit import package_json
 from kofu_xl.book.build import build_sheets, build_xlsm
 from kofu_xl.cli import main
-from kofu_xl.app.report import make_result
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import default_schedule
-from kofu_xl.app.submit import package_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.core.test_rules import corrected_seed  # noqa: E402

@@ -137,9 +137,8 @@ def test_sections_doctor_points_to_exist() -> None:
 
 def test_required_flags_in_the_table_match_doctor() -> None:
     """The install guide's table says 必須/推奨 as doctor decides it (on a fake Windows PC)."""
-    from tests.app.test_doctor import FakePC  # noqa: PLC0415 - the same fake PC as the doctor tests
-
     from kofu_xl.app import doctor
+    from tests.app.test_doctor import FakePC  # noqa: PLC0415 - the same fake PC as the doctor tests
 
     pc = FakePC(REPO / "workbook" / "交付円滑化計画.xlsm")
     results = doctor.run_doctor(pc.workbook, system=pc.system()).results

@@ -25,7 +25,6 @@ import pytest
 import xlwings
 
 from kofu_xl.app import doctor
-from kofu_xl.ooxml.vba.ovba_read import read_module_sources
 from kofu_xl.app.doctor import (
     ASR_OFFICE_CHILD_PROCESS,
     ASR_OFFICE_WIN32_API,
@@ -57,6 +56,7 @@ from kofu_xl.app.doctor import (
     render_text,
     run_doctor,
 )
+from kofu_xl.ooxml.vba.ovba_read import read_module_sources
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "workbook" / "交付円滑化計画.xlsm"

@@ -27,14 +27,14 @@ import pytest
 xw = pytest.importorskip("xlwings")
 
 from kofu_xl import excel  # noqa: E402
-from kofu_xl.ooxml.cellref import parse_ref, ref  # noqa: E402
+from kofu_xl.app.submit import HIGHLIGHT, plan_hash  # noqa: E402
 from kofu_xl.book.build import LOG_HEADERS, RESULT_HEADERS, build_sheets  # noqa: E402
-from kofu_xl.core.findings import Severity, sort_findings  # noqa: E402
 from kofu_xl.book.layout import DAILY, LOG, RESULTS, ROWS_11, ROWS_12, ROWS_WORK, S11, S12, WORK, Layout  # noqa: E402
+from kofu_xl.book.sources import shipped_plan_raw  # noqa: E402
+from kofu_xl.core.findings import Severity, sort_findings  # noqa: E402
 from kofu_xl.core.model import load_plan  # noqa: E402
 from kofu_xl.core.rules import check_plan  # noqa: E402
-from kofu_xl.book.sources import shipped_plan_raw  # noqa: E402
-from kofu_xl.app.submit import HIGHLIGHT, plan_hash  # noqa: E402
+from kofu_xl.ooxml.cellref import parse_ref, ref  # noqa: E402
 
 BOOK_NAME = "交付円滑化計画.xlsm"
 FIXED_NOW = dt.datetime(2019, 10, 3, 9, 30, 0)
@@ -579,3 +579,22 @@ def test_builder_fills_match_the_built_workbook(shipped: Built) -> None:
     assert len(set(fills.values())) == 2  # input and computed cells
     assert {key: shipped.fill(*key) for key in fills} == fills
     assert (S11, "A1") not in fills  # a title, not a data cell
+
+
+# ---------------------------------------------------------------- 日次実績: one catalogue for every entrance
+
+
+def test_both_buttons_report_a_daily_count_outside_its_month(corrected: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """日次実績!B7 stands for 2018-12-31 in the 2019-01 calendar: 「検証」 reports it with its cell,
+    「検証して提出」 refuses the plan (the corrected seed has no other error)."""
+    out = tmp_path / "提出"
+    monkeypatch.setenv(excel.SUBMIT_DIR_ENV, str(out))
+    payload = corrected.payload({DAILY: {"B7": 7}})
+    outcome, _actions = run(payload, excel.validate_book)
+    found = [(f.rule, f.sheet, f.cell) for f in outcome.result.findings if f.rule == "daily-outside-month"]
+    assert found == [("daily-outside-month", DAILY, "B7")]
+    outcome, actions = run(payload, excel.submit_book, now=FIXED_NOW)
+    assert outcome.status == "refused"
+    assert not out.exists() or not any(out.iterdir())
+    clean, _ = run(corrected.payload(), excel.validate_book)
+    assert not [f for f in clean.result.findings if f.rule.startswith("daily-outside")]

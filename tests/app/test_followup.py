@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from kofu_xl.app import followup
-from kofu_xl.core import calc
-from kofu_xl.core.calc import derive
-from kofu_xl.cli import main
-from kofu_xl.core.model import Plan, load_plan
 from kofu_xl.app.municipalities import new_plan
 from kofu_xl.book.sources import shipped_plan_raw
+from kofu_xl.cli import main
+from kofu_xl.core import calc
+from kofu_xl.core.calc import derive
+from kofu_xl.core.model import Plan, load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 SHIROI, SAPPORO, AWASHIMAURA, AOGASHIMA = "122327", "011002", "155861", "134023"
@@ -536,9 +536,8 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
 
 
 xw = pytest.importorskip("xlwings")
-from tests.app.test_excel import Built, alerts, area, remote_engine, run, sheet_of  # noqa: E402,F401  (remote_engine: autouse)
-
 from kofu_xl import excel  # noqa: E402
+from tests.app.test_excel import Built, alerts, area, remote_engine, run, sheet_of  # noqa: E402,F401  (remote_engine: autouse)
 
 
 @pytest.fixture(scope="module")

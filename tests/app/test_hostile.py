@@ -254,8 +254,8 @@ def test_unwritable_outputs(tmp_path):
 
 
 def test_file_vanishing_before_save(tmp_path):
-    from kofu_xl.book.sources import KofuError
     from kofu_xl.app.submit import validate
+    from kofu_xl.errors import KofuError
     from kofu_xl.book.surfaces import FileSurface
 
     path = tmp_path / "消える.xlsm"
@@ -298,11 +298,11 @@ _values = st.one_of(
 @given(st.dictionaries(st.sampled_from(["E4", "F4", "I4", "K4", "E8", "F8", "Y8", "K25", "E7", "F17", "E18", "D7", "D9", "C5", "C6", "E6", "F6"]), _values, max_size=8))
 def test_fuzz_workbook_reader_and_rules(cells):
     """Random values in the cells of a real workbook: reading and the whole catalogue never crash."""
-    from kofu_xl.ooxml.cellref import parse_ref
     from kofu_xl.book.layout import S11, S12, WORK
-    from kofu_xl.core.rules import check_plan
-    from kofu_xl.book.sources import KofuError
     from kofu_xl.book.read import GridSource, read_plan_raw
+    from kofu_xl.errors import KofuError
+    from kofu_xl.core.rules import check_plan
+    from kofu_xl.ooxml.cellref import parse_ref
 
     grids = {k: [list(r) for r in v] for k, v in _BASE_GRIDS.items()}
     for ref, value in cells.items():
@@ -326,8 +326,8 @@ def test_fuzz_workbook_reader_and_rules(cells):
 @given(st.recursive(_values, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4), max_leaves=20))
 def test_fuzz_model_loader(junk):
     """Arbitrary JSON-like data in place of plan sections: findings, never an exception."""
-    from kofu_xl.core.rules import check_plan
     from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.core.rules import check_plan
 
     raw = shipped_plan_raw()
     for key in ("basic", "issuance", "staff", "costs", "working", "openings", "budget_timing", "title"):
@@ -344,9 +344,27 @@ def _base_grids() -> dict:
 _BASE_GRIDS = _base_grids()
 
 
-def test_corpus_summary():
-    """Counts for the closing note (runs last in this module)."""
-    print(f"\ncorpus items: {len(CORPUS)}; check runs: {STATS['tried']}")
+def test_corpus_summary(corpus_dir):
+    """Every corpus item, checked in-process through the public API, gets the outcome it is
+    expected to get: a result, or a KofuError naming the file; the file never changes."""
+    from kofu_xl import KofuError, check
+
+    outcomes = {}
+    for item in sorted(CORPUS):
+        path = corpus_dir / f"計画 {item}.xlsm"
+        before = path.read_bytes()
+        try:
+            result = check(path)
+            outcomes[item] = "checked"
+            assert result.findings is not None
+        except KofuError as exc:
+            assert path.name in str(exc), (item, str(exc))
+            outcomes[item] = "unreadable"
+        assert path.read_bytes() == before, item
+    expected = {item: "unreadable" if EXPECT[item] == "unreadable" else "checked" for item in CORPUS}
+    assert outcomes == expected
+    assert len(CORPUS) >= 17
+    print(f"\ncorpus items: {len(CORPUS)}; unreadable: {sum(o == 'unreadable' for o in outcomes.values())}")
 
 
 def _stats_dir() -> Path:

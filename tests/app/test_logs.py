@@ -69,7 +69,7 @@ def test_a_kofu_function_failure_reaches_the_log(log_dir, monkeypatch):
 
 def test_every_failure_message_box_names_the_log(log_dir):
     from kofu_xl.excel import failure_message
-    from kofu_xl.book.sources import UnreadableInput
+    from kofu_xl.errors import UnreadableInput
 
     for exc in (RuntimeError("x"), PermissionError(13, "denied", "a.xlsx"), UnreadableInput(None, "読めません")):
         assert f"ログ: {log_dir / 'kofu-xl.log'}" in failure_message("検証", exc)

@@ -14,13 +14,13 @@ import openpyxl
 import pytest
 
 from kofu_xl.app import submit as submit_mod
+from kofu_xl.app.submit import submit, validate
 from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import LOG, RESULTS, S11, S12
+from kofu_xl.book.sources import load_raw, shipped_plan_raw
+from kofu_xl.book.surfaces import FileSurface
 from kofu_xl.core.model import iter_leaves, load_plan
 from kofu_xl.core.rules import check_plan
-from kofu_xl.book.sources import load_raw, shipped_plan_raw
-from kofu_xl.app.submit import submit, validate
-from kofu_xl.book.surfaces import FileSurface
 from tests.core.test_rules import corrected_seed
 
 NOW = dt.datetime(2019, 10, 4, 9, 30, 0)
@@ -181,7 +181,7 @@ def test_failure_mid_write_leaves_no_partial_file_and_the_workbook_unchanged(tmp
 
 
 def test_submit_refuses_when_the_file_changed_meanwhile(tmp_path):
-    from kofu_xl.book.sources import UnreadableInput
+    from kofu_xl.errors import UnreadableInput
 
     path = _book(tmp_path, corrected_seed())
     surface = FileSurface(path, quiet=True)

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from kofu_xl.cli import main
-from kofu_xl.book.sources import CannotWrite
+from kofu_xl.errors import CannotWrite
 from kofu_xl.app.upgrade import upgrade
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "previous_72cd2d8.xlsm"

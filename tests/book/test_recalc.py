@@ -22,11 +22,11 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from kofu_xl.core import calc
-from tests.support import recalc
 from kofu_xl.core.calendar import wareki_date
 from kofu_xl.core.dantai import dantai_problem
 from kofu_xl.core.model import load_plan
 from kofu_xl.core.schedule import default_schedule
+from tests.support import recalc
 
 SEED_PLAN = Path(calc.__file__).parents[1] / "data" / "shiroi_2019.plan.json"
 S11, S12, BASIC, SETTINGS = "本表1-1", "本表1-2", "基本 情報", "設定"

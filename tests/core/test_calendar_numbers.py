@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kofu_xl.core.numbers import NumberError, parse_number, round_half_up, to_decimal
 from kofu_xl.core.calendar import (
     CalendarError,
     column_label,
@@ -22,6 +21,8 @@ from kofu_xl.core.calendar import (
     parse_month,
     wareki_date,
 )
+from kofu_xl.core.numbers import parse_number, round_half_up, to_decimal
+from kofu_xl.errors import NumberError
 
 
 def test_form_columns_match_the_seed(seed_ref):

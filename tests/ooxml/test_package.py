@@ -35,8 +35,6 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
 
 from kofu_xl.ooxml import package, ribbon
-from kofu_xl.ooxml.vba import xlwings_vba
-from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
 from kofu_xl.ooxml.package import (
     MissingCachedValuesError,
     assemble_xlsm,
@@ -46,6 +44,8 @@ from kofu_xl.ooxml.package import (
     uncached_formula_cells,
     workbook_code_name,
 )
+from kofu_xl.ooxml.vba import xlwings_vba
+from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_udfs.py"
 FIXED = (2019, 10, 3, 0, 0, 0)

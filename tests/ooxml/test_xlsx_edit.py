@@ -292,7 +292,7 @@ def load(data: bytes) -> openpyxl.Workbook:
 
 def extent(root: etree._Element) -> str:
     """The range the cells of a worksheet part cover, computed here independently."""
-    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
     refs = [coordinate_from_string(c.get("r")) for c in root.iter(q("c"))]
     rows = [r for _, r in refs]

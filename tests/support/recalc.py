@@ -31,7 +31,7 @@ from pathlib import Path
 
 import openpyxl
 from openpyxl.formula.tokenizer import Token, Tokenizer
-from openpyxl.utils.cell import range_boundaries, get_column_letter
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
 __all__ = [

@@ -15,9 +15,13 @@ Every reader is bounded: input sizes are checked by the caller (see
 
 from __future__ import annotations
 
+import codecs
 import io
 import struct
 from dataclasses import dataclass
+
+import olefile
+
 from kofu_xl.errors import OvbaError
 
 __all__ = [
@@ -207,8 +211,6 @@ def parse_dir(data: bytes) -> ProjectInfo:
 
 
 def _codec(codepage: int) -> str:
-    import codecs
-
     try:
         return codecs.lookup(f"cp{codepage}").name
     except LookupError:
@@ -232,8 +234,6 @@ def read_module_sources(vba_project: bytes, names: set[str] | None = None) -> di
     ``vba_project`` is the content of ``xl/vbaProject.bin``. Raises OvbaError when
     it is too large or not a VBA project.
     """
-    import olefile
-
     if len(vba_project) > MAX_VBA_PROJECT_BYTES:
         raise OvbaError(f"VBA project larger than {MAX_VBA_PROJECT_BYTES:,} bytes")
     if not olefile.isOleFile(io.BytesIO(vba_project)):

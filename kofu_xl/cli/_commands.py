@@ -1,0 +1,165 @@
+"""One function per command: read the arguments, run the use case, print, return the exit code.
+
+The use case is imported inside each function (the CLI's per-command import), so that a
+command loads only the modules it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kofu_xl.errors import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, UnreadableInput
+
+AGGREGATE_OUT = "集計.xlsx"
+DEFAULT_WORKBOOK = Path("workbook") / "交付円滑化計画.xlsm"
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from kofu_xl.app.check import check
+    from kofu_xl.app.report import render_text
+    from kofu_xl.book.sources import shipped_workbook_path
+
+    result = check(Path(args.path) if args.path else shipped_workbook_path())
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        sys.stdout.write(render_text(result) + "\n")
+    return EXIT_ERRORS if result.has_errors else EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from kofu_xl.app.files import write_new_file
+    from kofu_xl.book.build import build_xlsm
+    from kofu_xl.book.sources import load_raw, shipped_plan_raw
+    from kofu_xl.core.model import load_plan
+
+    raw = load_raw(args.plan)[0] if args.plan else shipped_plan_raw()
+    plan, findings = load_plan(raw)
+    out = Path(args.out) if args.out else DEFAULT_WORKBOOK
+    # The shipped workbook is generated: replacing it is the point. Any other file is a
+    # clerk's and is never overwritten.
+    replace_ok = args.out is None or out.resolve() == DEFAULT_WORKBOOK.resolve()
+    write_new_file(out, build_xlsm(plan), replace_ok=replace_ok)
+    errors = [f for f in findings if f.severity.value == "error"]
+    print(f"ワークブックを作成しました: {out}" + (f"（読み取れなかった値 {len(errors)} 件は空欄にしました）" if errors else ""))
+    for f in errors:
+        print(f"  [{f.rule}] {f.message}")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from kofu_xl.app.files import write_new_file
+    from kofu_xl.app.municipalities import new_plan
+    from kofu_xl.app.submit import safe_filename
+    from kofu_xl.book.build import build_xlsm
+
+    try:
+        plan = new_plan(args.dantai)
+    except LookupError as exc:
+        raise UnreadableInput(None, str(exc)) from None
+    name = f"{plan.basic.dantai_code}_{safe_filename(plan.basic.municipality or '')}_交付円滑化計画.xlsm"
+    out = Path(args.out) if args.out else Path.cwd() / name
+    write_new_file(out, build_xlsm(plan, blank=True), replace_ok=False)
+    print(f"{plan.basic.prefecture}{plan.basic.municipality} の計画ワークブックを作成しました: {out}")
+    from kofu_xl.book.layout import layout_for
+    from kofu_xl.core.rules import BASE_DATE, run_rules
+
+    for f in run_rules(plan):
+        if f.spec is BASE_DATE:
+            where = layout_for(plan.parameters).locate(f.path, f.column)
+            print(f"  [{f.severity.ja}] {f.located(*where).message if where else f.message}")
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from kofu_xl.app.pdf import libreoffice_pdf
+    from kofu_xl.app.submit import submit
+    from kofu_xl.book.surfaces import FileSurface
+
+    surface = FileSurface(Path(args.path))
+    outcome = submit(surface, Path(args.out) if args.out else None, pdf=libreoffice_pdf)
+    print(outcome.message)
+    for f in outcome.files:
+        print(f"  {f}")
+    return EXIT_ERRORS if outcome.status == "refused" else EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from kofu_xl.app.upgrade import upgrade
+
+    print(upgrade(Path(args.path), Path(args.out) if args.out else None).message)
+    return EXIT_OK
+
+
+def cmd_followup(args: argparse.Namespace) -> int:
+    from kofu_xl.app.followup import followup_json, render_followup_text, run_followup
+    from kofu_xl.book.sources import shipped_workbook_path
+
+    path = Path(args.path) if args.path else shipped_workbook_path()
+    fu = run_followup(path, args.stats or (), args.as_of)
+    if args.json:
+        _print_json(followup_json(fu))
+    else:
+        sys.stdout.write(render_followup_text(fu) + "\n")
+    return EXIT_ERRORS if fu.has_errors else EXIT_OK
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    """Exit 0: every input was used. 1: the table was written, but some inputs could not be
+    read (or contradicted each other) and are listed in 読めなかったファイル. 2: no plan
+    could be read at all (the table is still written, with the reasons), or the table
+    cannot be written. Findings inside the plans (even errors) do not change the exit
+    code: reporting them is the table's job."""
+    from kofu_xl.app import aggregate as agg
+    from kofu_xl.app.files import write_new_file
+
+    out = Path(args.out)
+    if problem := agg.out_problem(out):
+        print(f"エラー: 集計表の出力先「{out}」: {problem}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    bar = agg.Progress()
+    try:
+        rollup = agg.aggregate(args.inputs, exclude=[out], jobs=args.jobs, progress=bar.update, on_total=bar.set_total)
+    finally:
+        bar.close()
+    write_new_file(out, agg.write_workbook(rollup), replace_ok=True)
+    failed = [u for u in rollup.unused if u.counts_as_failure]
+    plans = rollup.national.plans
+    if args.json:
+        _print_json(agg.rollup_json(rollup))
+    else:
+        n = rollup.national
+        print(f"{plans:,} 団体の計画を集計しました（エラーのある計画 {n.plans_with_errors:,}、集計できなかったファイル {len(failed):,}）: {out}")
+    for u in failed[:20]:
+        print(f"  {agg.UNUSED_JA[u.kind]}: {u.source}: {u.reason}", file=sys.stderr)
+    if len(failed) > 20:
+        print(f"  ほか {len(failed) - 20:,} 件（「{agg.SHEET_UNUSED}」シートを参照）", file=sys.stderr)
+    if plans == 0:
+        print(f"エラー: 集計できる計画がありませんでした（「{agg.SHEET_UNUSED}」シートを参照: {out}）", file=sys.stderr)
+        return EXIT_UNREADABLE
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 when every required check passed (SKIP does not fail), else 1."""
+    from kofu_xl.app import doctor
+
+    if args.workbook:
+        path: Path | None = Path(args.workbook)
+        note = None
+    else:
+        path = doctor.default_workbook()
+        note = None if path else "ブックが指定されておらず、カレントフォルダーに workbook/交付円滑化計画.xlsm もありません"
+    report = doctor.run_doctor(path, workbook_note=note)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        sys.stdout.write(doctor.render_text(report, version=doctor.package_version("kofu-xl")) + "\n")
+    return report.exit_code

@@ -1,0 +1,154 @@
+"""The architecture of DESIGN.md §3, held by import-linter contracts and by these tests.
+
+Each contract is run as the command line runs it; each test that says a back-edge fails plants
+one in a copy of the package and watches the linter refuse it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "kofu_xl"
+
+LINT = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports())"
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", LINT], cwd=root, capture_output=True, text=True, timeout=300)
+
+
+def _contracts() -> dict[str, dict]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    return {c["id"]: c for c in config["contracts"]}
+
+
+def test_the_contracts_hold() -> None:
+    r = _lint(REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "5 kept, 0 broken" in r.stdout
+
+
+def test_the_layers_are_declared_as_designed() -> None:
+    """Deleting or loosening a layer rule fails here (the linter alone would pass)."""
+    contracts = _contracts()
+    assert contracts["layers"]["layers"] == ["__main__", "cli | excel", "app", "book", "core | ooxml", "errors"]
+    assert contracts["layers"]["containers"] == ["kofu_xl"]
+    assert contracts["layers"].get("exhaustive") is True
+    assert {"kofu_xl.book", "kofu_xl.app", "kofu_xl.ooxml", "openpyxl", "xlwings", "pandas"} <= set(contracts["pure-core"]["forbidden_modules"])
+    assert {"kofu_xl.core", "kofu_xl.book", "kofu_xl.app"} <= set(contracts["ooxml-no-domain"]["forbidden_modules"])
+    assert {"kofu_xl.book", "kofu_xl.ooxml", "kofu_xl.cli"} <= set(contracts["udfs-over-core"]["forbidden_modules"])
+    assert contracts["acyclic"]["type"] == "acyclic_siblings" and contracts["acyclic"]["ancestors"] == ["kofu_xl"]
+    for contract in contracts.values():
+        assert not contract.get("ignore_imports"), f"{contract['id']} ignores imports"
+
+
+@pytest.fixture(scope="module")
+def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("arch")
+    shutil.copytree(PACKAGE, root / "kofu_xl", ignore=shutil.ignore_patterns("__pycache__", "*.xlsm"))
+    shutil.copytree(REPO / "udfs", root / "kofu_udfs", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "contract"),
+    [
+        ("core/calc.py", "import kofu_xl.app.submit", "The core is pure"),
+        ("core/rules.py", "import openpyxl", "The core is pure"),
+        ("book/layout.py", "import kofu_xl.cli", "Layers"),
+        ("ooxml/cellref.py", "import kofu_xl.core.calendar", "The OOXML toolkit knows no domain"),
+        ("app/report.py", "import kofu_xl.app.submit", "No import cycles"),
+        ("core/calendar.py", "import kofu_xl.core.rules", "No import cycles"),
+    ],
+)
+def test_a_planted_back_edge_fails(copy_root: Path, module: str, planted: str, contract: str) -> None:
+    target = copy_root / "kofu_xl" / module
+    original = target.read_text(encoding="utf-8")
+    try:
+        target.write_text(original.replace("from __future__ import annotations\n", f"from __future__ import annotations\n\n{planted}\n", 1), encoding="utf-8")
+        r = _lint(copy_root)
+    finally:
+        target.write_text(original, encoding="utf-8")
+    assert r.returncode != 0, f"{planted} in {module} passed the contracts"
+    broken = r.stdout[r.stdout.index("Broken contracts"):]
+    assert contract in broken, r.stdout
+
+
+def _imports_inside_functions() -> list[str]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        names = inner.module if isinstance(inner, ast.ImportFrom) else ", ".join(a.name for a in inner.names)
+                        out.append(f"{path.relative_to(REPO)}:{inner.lineno} {names}")
+    return out
+
+
+def test_imports_inside_functions_are_few_and_deliberate() -> None:
+    """At most 10 beyond the command line's per-command imports (cli/_commands.py) and the
+    package's lazy public names: optional heavy or platform modules (xlwings, winreg) and the
+    ribbon's per-button use cases."""
+    inside = [i for i in _imports_inside_functions() if not i.startswith(("kofu_xl/cli/_commands.py", "kofu_xl/__init__.py"))]
+    assert len(inside) <= 10, "\n".join(inside)
+
+
+COMMAND_IMPORTS = """
+import io, json, sys
+from contextlib import redirect_stdout
+from kofu_xl.cli import main
+with redirect_stdout(io.StringIO()):
+    rc = main(ARGS)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("kofu_xl", "pandas", "openpyxl", "xlwings")))))
+"""
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    code = COMMAND_IMPORTS.replace("ARGS", repr(args))
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return set(json.loads(r.stdout.splitlines()[-1]))
+
+
+def test_check_imports_only_what_it_needs() -> None:
+    loaded = _modules_after(["check", "workbook/交付円滑化計画.xlsm"])
+    assert "kofu_xl.app.check" in loaded and "kofu_xl.core.rules" in loaded  # the probe sees the command's imports
+    unwanted = {"kofu_xl.app.followup", "kofu_xl.app.aggregate", "kofu_xl.app.doctor", "kofu_xl.app.stats", "kofu_xl.book.build", "pandas", "xlwings"}
+    assert loaded & unwanted == set()
+
+
+def test_the_command_line_starts_without_the_use_cases() -> None:
+    code = "import sys, kofu_xl.cli; print(sorted(m for m in sys.modules if m.startswith('kofu_xl.')))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    loaded = set(eval(r.stdout))  # a list literal printed by the child
+    assert not {m for m in loaded if m.startswith(("kofu_xl.app", "kofu_xl.book", "kofu_xl.core"))}, loaded
+
+
+def test_the_public_api() -> None:
+    import kofu_xl
+    from kofu_xl import KofuError, check, load_plan
+
+    assert set(kofu_xl.__all__) == {"Finding", "KofuError", "Plan", "aggregate", "build_workbook", "check", "followup", "load_plan", "new_plan", "submit"}
+    for name in kofu_xl.__all__:
+        obj = getattr(kofu_xl, name)
+        assert obj.__doc__ and obj.__doc__.strip(), f"{name} has no docstring"
+        first = obj.__doc__.strip().splitlines()[0]
+        assert sum(c.isascii() for c in first) > len(first) / 2, f"{name}: the docstring is not in English: {first}"
+    plan = load_plan()
+    assert plan.basic.dantai_code == "122327"
+    result = check(REPO / "workbook" / "交付円滑化計画.xlsm")
+    assert result.counts["error"] > 0  # the seed's own inconsistencies
+    with pytest.raises(KofuError):
+        check(REPO / "no-such-file.xlsm")
