@@ -42,7 +42,7 @@ def write_reference_stats(folder: Path) -> Path:
     """Recreate the official publication CSVs (UTF-8 with BOM, the upstream quoting, the lost
     codes as "<NA>") from the statistics shipped with the package, one file per publication.
     Where the originals are at hand, tests/test_stats.py proves the bytes equal them."""
-    from kofu_xl.stats import render_stats_csv, shipped_stats
+    from kofu_xl.app.stats import render_stats_csv, shipped_stats
 
     folder.mkdir(parents=True, exist_ok=True)
     for table in shipped_stats():

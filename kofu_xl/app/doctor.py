@@ -1140,7 +1140,7 @@ _IMPORTED_UDFS = "xlwings_udfs"  # the module xlwings' Import Functions writes (
 
 def _addin_places(ctx: Context) -> list[str]:
     """Where the xlwings add-in is installed: the user's XLSTART folder (`xlwings addin
-    install`), Excel's own XLSTART (`--glob`), and the add-ins Excel opens (Options\OPEN*)."""
+    install`), Excel's own XLSTART (`--glob`), and the add-ins Excel opens (Options, OPEN*)."""
     s = ctx.system
     found = []
     appdata = s.environ.get("APPDATA") or ""
@@ -1161,7 +1161,7 @@ def _addin_places(ctx: Context) -> list[str]:
                 continue
             for name, value in sorted(values.items()):
                 if name.upper().startswith("OPEN") and _ADDIN in str(value).casefold():
-                    found.append(f"{key}\{name} = {value}")
+                    found.append(f"{key}\\{name} = {value}")
     return found
 
 

@@ -797,7 +797,7 @@ def write_municipality_table(
 ) -> Path:
     """Regenerate ``kofu_xl/data/municipalities.csv`` (or ``out_path``) from the statistics.
 
-    Usage: ``python -c "from kofu_xl.stats import write_municipality_table as w;
+    Usage: ``python -c "from kofu_xl.app.stats import write_municipality_table as w;
     w('/work/shared/reference/issuance_stats')"``.
     """
     path = Path(out_path) if out_path is not None else _BUNDLED_MUNICIPALITIES
@@ -981,7 +981,7 @@ def write_shipped_stats(
     stats_dir: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None
 ) -> Path:
     """Regenerate ``kofu_xl/data/issuance_stats.csv.gz`` (or ``out_path``) from a folder of
-    publications (``python -c "from kofu_xl.stats import write_shipped_stats as w;
+    publications (``python -c "from kofu_xl.app.stats import write_shipped_stats as w;
     w('/path/to/issuance_stats')"``)."""
     path = Path(out_path) if out_path is not None else SHIPPED_STATS
     path.write_bytes(pack_stats(read_stats_dir(stats_dir)))

@@ -368,7 +368,7 @@ def test_corpus_summary(corpus_dir):
 
 
 def _stats_dir() -> Path:
-    from conftest import reference_stats_dir
+    from tests.conftest import reference_stats_dir
 
     return reference_stats_dir()
 

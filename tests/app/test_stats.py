@@ -1,4 +1,4 @@
-"""Tests for kofu_xl.stats: the official issuance statistics and the municipality table."""
+"""Tests for kofu_xl.app.stats: the official issuance statistics and the municipality table."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from kofu_xl.app.stats import (
     render_municipality_csv,
 )
 
-from conftest import reference_stats_dir
+from tests.conftest import reference_stats_dir
 
 STATS_DIR = reference_stats_dir()  # the publication CSVs, recreated from the shipped table
 BUNDLED = Path(stats.__file__).resolve().parents[1] / "data" / "municipalities.csv"
@@ -457,7 +457,7 @@ def test_load_municipalities_error_names_line_and_column(tmp_path):
 
 
 def test_shipped_statistics_cover_every_municipality_2019_04_to_2022_12() -> None:
-    from kofu_xl.stats import SHIPPED_STATS, shipped_stats
+    from kofu_xl.app.stats import SHIPPED_STATS, shipped_stats
 
     tables = shipped_stats()
     names = [t.name for t in tables]
@@ -476,7 +476,7 @@ def test_shipped_statistics_cover_every_municipality_2019_04_to_2022_12() -> Non
 
 
 def test_pack_and_unpack_are_exact_and_reproducible() -> None:
-    from kofu_xl.stats import pack_stats, shipped_stats, unpack_stats, SHIPPED_STATS
+    from kofu_xl.app.stats import pack_stats, shipped_stats, unpack_stats, SHIPPED_STATS
 
     tables = shipped_stats()
     packed = pack_stats(tables)
@@ -488,7 +488,7 @@ def test_shipped_statistics_equal_the_original_files_when_present() -> None:
     """Where the original CSVs are at hand (the team's reference folder), the shipped table
     holds exactly their values (the lost <NA> codes filled in)."""
     import os
-    from kofu_xl.stats import read_stats_dir, shipped_stats
+    from kofu_xl.app.stats import read_stats_dir, shipped_stats
 
     folder = Path(os.environ.get("KOFU_SHARED") or Path(__file__).resolve().parents[1].parent / "shared") / "reference" / "issuance_stats"
     if not folder.is_dir():
@@ -501,7 +501,7 @@ def test_shipped_statistics_equal_the_original_files_when_present() -> None:
 
 
 def test_pack_refuses_a_rate_that_is_not_the_rounded_quotient() -> None:
-    from kofu_xl.stats import StatsFormatError, pack_stats, parse_stats, render_stats_csv, shipped_stats
+    from kofu_xl.app.stats import StatsFormatError, pack_stats, parse_stats, render_stats_csv, shipped_stats
 
     text = render_stats_csv(shipped_stats()[0]).replace(",217749,11.2,", ",217749,11.3,")
     with pytest.raises(StatsFormatError, match="率"):

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from kofu_xl.calc import derive
-from kofu_xl.municipalities import new_plan
-from kofu_xl.rules import run_rules
-from kofu_xl.stats import build_municipality_table, described_date, shipped_stats
+from kofu_xl.core.calc import derive
+from kofu_xl.app.municipalities import new_plan
+from kofu_xl.core.rules import run_rules
+from kofu_xl.app.stats import build_municipality_table, described_date, shipped_stats
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_END = dt.date(2019, 8, 31)
@@ -72,7 +72,7 @@ def test_shiroi_base_is_consistent_with_its_own_8月末_count(seed_ref: dict) ->
 def test_an_exact_month_end_statistic_is_used_without_a_warning(tmp_path: Path) -> None:
     """Where a publication describes 8月末 (a 20190901.csv), it is the base and nothing is said;
     the mid-month 20190916.csv after it is not used."""
-    from conftest import reference_stats_dir
+    from tests.conftest import reference_stats_dir
 
     folder = tmp_path / "stats"
     folder.mkdir()
