@@ -24,10 +24,12 @@ import datetime as dt
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kofu_xl.app.pdf import PDF_SHEETS, PdfLeftOut, error_cells
 from kofu_xl.app.submit import SubmitOutcome, submit, validate
 from kofu_xl.book.live import URL_RE, BookSurface
 from kofu_xl.book.memo import builder_fills, parse_memo
@@ -85,8 +87,6 @@ def submit_book(out_dir: str | Path | None = None, *, now: dt.datetime | None = 
 def excel_pdf(book: Any) -> Callable[[bytes], bytes]:
     """The package's PDF by Excel itself: xlwings' Book.to_pdf of 本表1-1, 本表1-2 and
     推移グラフ of the live book (kofu_xl.app.pdf.PdfMaker; the values-only bytes are unused)."""
-    from kofu_xl.app.pdf import PDF_SHEETS, PdfLeftOut, error_cells
-
     def make(_xlsx: bytes) -> bytes:
         grids = []
         for name in PDF_SHEETS:
@@ -95,8 +95,6 @@ def excel_pdf(book: Any) -> Callable[[bytes], bytes]:
         bad = error_cells(grids)
         if bad:
             raise PdfLeftOut(f"エラー値のセルがあるため PDF を作成しませんでした（{'、'.join(bad[:5])}。used range の左上からの位置）")
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="kofu-pdf-") as tmp:
             target = Path(tmp) / "package.pdf"
             try:

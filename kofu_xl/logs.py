@@ -15,6 +15,9 @@ import logging.handlers
 import os
 from pathlib import Path
 
+import platformdirs
+from platformdirs.windows import Windows
+
 __all__ = ["LOG_DIR_ENV", "LOG_FILE", "log_dir", "log_path", "setup_logging"]
 
 APP_NAME = "kofu-xl"
@@ -32,11 +35,7 @@ def log_dir(environ: os._Environ[str] | dict[str, str] | None = None, *, platfor
     env = os.environ if environ is None else environ
     if env.get(LOG_DIR_ENV):
         return Path(env[LOG_DIR_ENV])
-    import platformdirs
-
     if platform == "win32":  # (doctor and tests ask for a Windows PC's answer from anywhere)
-        from platformdirs.windows import Windows
-
         return Path(Windows(APP_NAME, appauthor=False).user_log_dir)
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 

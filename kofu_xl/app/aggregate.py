@@ -55,7 +55,7 @@ from kofu_xl.core.numbers import CTX, to_json_number
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import Checkpoint, Schedule, default_schedule
 from kofu_xl.errors import UnreadableInput
-from kofu_xl.ooxml.stream import XlsxStream
+from kofu_xl.ooxml.stream import PAPER_A3, PrintSetup, XlsxStream
 
 __all__ = [
     "AGGREGATE_MARKER",
@@ -707,6 +707,27 @@ NOTES = (
 )
 
 
+def _text_lines(text: str, width: float) -> int:
+    """Lines a text takes when it wraps in a column ``width`` characters wide (a full-width
+    character takes two)."""
+    import math
+    import unicodedata
+
+    chars = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return max(1, math.ceil(chars / max(width - 1, 1)))
+
+
+def _header_height(headers: Sequence[tuple[str, str | None, float]]) -> float:
+    """The height (points) of a header row whose texts wrap in their columns."""
+    return 15.0 * max(_text_lines(h, w) for h, _f, w in headers) + 3
+
+
+def _row_height(values: Sequence[Any], wrapped: Sequence[tuple[int, float]]) -> float | None:
+    """The height of a row whose long texts wrap (None: one line, the default height)."""
+    n = max((_text_lines(values[i], w) for i, w in wrapped if isinstance(values[i], str) and values[i]), default=1)
+    return 15.0 * n if n > 1 else None
+
+
 def write_workbook(rollup: Rollup, fh: IO[bytes] | None = None) -> bytes:
     """The roll-up as an .xlsx: 集計, 指摘事項, 読めなかったファイル. Writes into ``fh`` when
     given (and returns b""), else returns the bytes. Text from inputs is always a text cell."""
@@ -716,22 +737,30 @@ def write_workbook(rollup: Rollup, fh: IO[bytes] | None = None) -> bytes:
     schedule, cost_keys = rollup.schedule, rollup.cost_keys
 
     headers = _headers(schedule, cost_keys)
-    plain = [book.style(number_format=fmt) if fmt else 0 for _h, fmt, _w in headers]
-    strong = [book.style(bold=True, fill=SUBTOTAL_FILL, number_format=fmt) for _h, fmt, _w in headers]
-    ws = book.sheet(SHEET_TABLE, [w for _h, _f, w in headers], freeze="E2")
-    ws.append([h for h, _f, _w in headers], head)
+    # long texts (file, notes) wrap in their columns instead of running off the printed page
+    text = book.style(wrap=True)
+    plain = [book.style(number_format=fmt) if fmt else (text if w >= 30 else 0) for _h, fmt, w in headers]
+    strong = [book.style(bold=True, fill=SUBTOTAL_FILL, number_format=fmt, wrap=not fmt and w >= 30) for _h, fmt, w in headers]
+    # every sheet prints its columns on the page width, the header row on every page
+    wide = PrintSetup(paper=PAPER_A3, title_rows=(1, 1))
+    ws = book.sheet(SHEET_TABLE, [w for _h, _f, w in headers], freeze="E2", print_setup=wide)
+    ws.append([h for h, _f, _w in headers], head, height=_header_height(headers))
+    wrapped = [(i, w) for i, (_h, fmt, w) in enumerate(headers) if not fmt and w >= 30]
     for sub, rows in rollup.groups:
         for r in rows:
-            ws.append(_plan_values(r, cost_keys), plain)
-        ws.append(_subtotal_values(sub, schedule, cost_keys), strong)
-    ws.append(_subtotal_values(rollup.national, schedule, cost_keys), strong)
+            values = _plan_values(r, cost_keys)
+            ws.append(values, plain, height=_row_height(values, wrapped))
+        values = _subtotal_values(sub, schedule, cost_keys)
+        ws.append(values, strong, height=_row_height(values, wrapped))
+    values = _subtotal_values(rollup.national, schedule, cost_keys)
+    ws.append(values, strong, height=_row_height(values, wrapped))
     ws.end_table()
     ws.append([])
     for note in NOTES:
         ws.append([note])
 
-    ws = book.sheet(SHEET_FINDINGS, [w for _h, _f, w in FINDING_HEADERS], freeze="D2")
-    ws.append([h for h, _f, _w in FINDING_HEADERS], head)
+    ws = book.sheet(SHEET_FINDINGS, [w for _h, _f, w in FINDING_HEADERS], freeze="D2", print_setup=wide)
+    ws.append([h for h, _f, _w in FINDING_HEADERS], head, height=_header_height(FINDING_HEADERS))
     for r in rollup.rows:
         for f in r.findings:
             ws.append((r.code, r.prefecture, r.municipality, f.severity, f.rule, f.field, f.where, f.column, f.expected, f.actual, f.message, r.source))
@@ -739,8 +768,8 @@ def write_workbook(rollup: Rollup, fh: IO[bytes] | None = None) -> bytes:
         ws.append([None] * 10 + ["指摘事項はありません。"])
     ws.end_table()
 
-    ws = book.sheet(SHEET_UNUSED, [w for _h, _f, w in UNUSED_HEADERS], freeze="A2")
-    ws.append([h for h, _f, _w in UNUSED_HEADERS], head)
+    ws = book.sheet(SHEET_UNUSED, [w for _h, _f, w in UNUSED_HEADERS], freeze="A2", print_setup=PrintSetup(title_rows=(1, 1)))
+    ws.append([h for h, _f, _w in UNUSED_HEADERS], head, height=_header_height(UNUSED_HEADERS))
     for u in rollup.unused:
         ws.append((u.source, UNUSED_JA[u.kind], u.reason))
     if not rollup.unused:

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
+
+from kofu_xl.logs import log_path
 from typing import Any, Protocol
 
 from kofu_xl.book.build import XLWINGS_CONF
@@ -1199,8 +1201,6 @@ def check_imported_udfs(ctx: Context) -> CheckResult:
 
 def check_log(ctx: Context) -> CheckResult:
     """Where the helpdesk finds the log, and whether it can be written."""
-    from kofu_xl.logs import log_path
-
     path = log_path()
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -1299,8 +1299,6 @@ _LABEL = {True: "必須", False: "推奨"}
 
 
 def _log_path() -> Path:
-    from kofu_xl.logs import log_path
-
     return log_path()
 
 

@@ -25,6 +25,14 @@ from typing import Any
 
 import pandas as pd
 
+from kofu_xl.app.aggregate import aggregate, rollup_json
+from kofu_xl.app.followup import follow_up, plan_months, stats_actuals, with_shipped_stats
+from kofu_xl.app.stats import normalize_dantai_code, shipped_stats
+from kofu_xl.book.sources import load_raw, shipped_plan_raw
+from kofu_xl.core.calc import derive
+from kofu_xl.core.model import Plan, load_plan
+from kofu_xl.core.schedule import default_schedule
+
 __all__ = ["STATS_COLUMNS", "followup_table", "plan_series", "rollup_table", "statistics"]
 
 CODE, PREFECTURE, NAME = "団体コード", "都道府県名", "市区町村名"
@@ -33,8 +41,6 @@ STATS_COLUMNS = (COUNT_DATE, "月末", "交付枚数", "人口", "人口算出�
 
 
 def _code(code: object) -> str:
-    from kofu_xl.app.stats import normalize_dantai_code
-
     if isinstance(code, float) and code.is_integer():  # a number cell
         code = int(code)
     return normalize_dantai_code(code)
@@ -48,8 +54,6 @@ def statistics(code: object | None = None) -> pd.DataFrame:
     datetime64); <NA> where a publication lacks the municipality. With ``code`` (a 団体コード,
     leading zero optional): one row per publication with the columns of STATS_COLUMNS.
     """
-    from kofu_xl.app.stats import shipped_stats
-
     tables = shipped_stats()
     if code is not None:
         wanted = _code(code)
@@ -76,9 +80,6 @@ def statistics(code: object | None = None) -> pd.DataFrame:
 
 
 def _plan(plan: Any) -> Any:
-    from kofu_xl.book.sources import load_raw, shipped_plan_raw
-    from kofu_xl.core.model import Plan, load_plan
-
     if isinstance(plan, Plan):
         return plan
     raw = shipped_plan_raw() if plan is None else load_raw(Path(plan))[0]
@@ -93,9 +94,6 @@ def plan_series(plan: Any = None) -> pd.DataFrame:
     """A plan's series as 本表1-1 computes them: one row per column of the form (index: the
     column key "2019-08" … "FY2022", with its 和暦 label). ``plan``: a path (.xlsm/.xlsx/.json),
     a Plan, or None for the shipped 白井市 plan."""
-    from kofu_xl.core.calc import derive
-    from kofu_xl.core.schedule import default_schedule
-
     p = _plan(plan)
     d = derive(p)
     schedule = default_schedule()
@@ -124,8 +122,6 @@ def followup_table(plan: Any = None, *, as_of: str | None = None) -> pd.DataFram
     """The plan against the shipped official statistics, one row per month-end (index: the
     month as the first day of the month, datetime64): plan, actual, their rates over the
     plan's population, the gaps and how many months behind."""
-    from kofu_xl.app.followup import follow_up, plan_months, stats_actuals, with_shipped_stats
-
     p = _plan(plan)
     stats, _notes, _points = stats_actuals(with_shipped_stats([]), p.basic.dantai_code)
     horizon = set(plan_months(p.columns))
@@ -151,8 +147,6 @@ def followup_table(plan: Any = None, *, as_of: str | None = None) -> pd.DataFram
 def rollup_table(inputs: Sequence[str | os.PathLike[str]], *, jobs: int | None = 1) -> pd.DataFrame:
     """The roll-up of submitted plans (files and folders, as `kofu-xl aggregate` reads them):
     one row per plan, the projected cumulative and rate at each national checkpoint."""
-    from kofu_xl.app.aggregate import aggregate, rollup_json
-
     data = rollup_json(aggregate(list(inputs), jobs=jobs))
     rows = []
     for plan in data["plans"]:

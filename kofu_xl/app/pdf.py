@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kofu_xl.book.layout import CHART, S11, S12
+from kofu_xl.ooxml.cellref import ref
 
 __all__ = ["EXCEL_ERRORS", "PDF_SHEETS", "PdfLeftOut", "PdfMaker", "error_cells", "libreoffice_pdf", "pdf_source"]
 
@@ -44,8 +45,6 @@ PdfMaker = Callable[[bytes], bytes]
 
 def error_cells(sheets: Iterable[tuple[str, list[list[Any]]]]) -> list[str]:
     """sheet!cell of every Excel error value in the given grids (row 1 / column A at [0][0])."""
-    from kofu_xl.ooxml.cellref import ref
-
     return [f"{name}!{ref(c + 1, r + 1)}" for name, grid in sheets for r, row in enumerate(grid) for c, v in enumerate(row)
             if isinstance(v, str) and v.strip() in EXCEL_ERRORS]
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from kofu_xl.app.pdf import PdfLeftOut
 from kofu_xl.app.report import CheckResult, make_result
-from kofu_xl.app.summary import summary_html
-from kofu_xl.book.build import build_sheets
 from kofu_xl.book.layout import FIRST_RESULT_ROW, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
 from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
@@ -180,6 +179,10 @@ def _write_temp(out_dir: Path, final: Path, data: bytes) -> Path:
 
 
 def _package_files(result: CheckResult) -> dict[str, bytes]:
+    # openpyxl and the summary are needed only when a package is written (not to validate)
+    from kofu_xl.app.summary import summary_html
+    from kofu_xl.book.build import build_sheets
+
 
     built = build_sheets(result.plan, schedule=result.schedule, values_only=True)
     return {
@@ -222,8 +225,6 @@ def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | 
     files = _package_files(result)
     pdf_note = ""
     if pdf is not None:
-        from kofu_xl.app.pdf import PdfLeftOut
-
         surface.status("PDF を作成しています…")
         try:
             files[".pdf"] = pdf(files[".xlsx"])

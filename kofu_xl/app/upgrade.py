@@ -23,6 +23,14 @@ from typing import Any
 
 from kofu_xl.core.findings import Severity
 from kofu_xl.book.layout import LOG, RESULTS
+from kofu_xl.app.submit import HIGHLIGHT
+from kofu_xl.book.build import build_xlsm
+from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW
+from kofu_xl.book.surfaces import FileSurface
+from kofu_xl.core.model import load_plan
+from kofu_xl.ooxml.cellref import parse_ref
+from kofu_xl.ooxml.edit import XlsxEditor
+from kofu_xl.ooxml.package import atomic_write
 from kofu_xl.errors import CannotWrite, UnreadableInput
 from kofu_xl.book.read import GridSource, read_plan_raw, workbook_layout
 
@@ -62,8 +70,6 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def _cell(grid: GridSource, sheet: str, ref: str) -> Any:
-    from kofu_xl.ooxml.cellref import parse_ref
-
     row, col = parse_ref(ref)
     return grid.value(sheet, row, col)
 
@@ -73,9 +79,6 @@ def _rows(editor: Any, sheet: str, first: int) -> list[list[Any]]:
 
 
 def _records(data: bytes) -> tuple[list[list[Any]], list[list[Any]]]:
-    from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW
-    from kofu_xl.ooxml.edit import XlsxEditor
-
     ed = XlsxEditor(data)
     results = [(r + [None] * _RESULT_WIDTH)[:_RESULT_WIDTH] for r in _rows(ed, RESULTS, FIRST_RESULT_ROW)]
     results = [r for r in results if any(not _blank(v) for v in r)]
@@ -103,12 +106,6 @@ def _differences(old: GridSource, old_cells: Mapping, new: GridSource, new_cells
 
 
 def upgrade(old: str | Path, out: str | Path | None = None) -> UpgradeOutcome:
-    from kofu_xl.app.submit import HIGHLIGHT
-    from kofu_xl.book.build import build_xlsm
-    from kofu_xl.book.surfaces import FileSurface
-    from kofu_xl.core.model import load_plan
-    from kofu_xl.ooxml.package import atomic_write
-
     old = Path(old)
     target = Path(out) if out else default_out(old)
     if target.exists():
@@ -205,7 +202,5 @@ def _norm(v: Any) -> Any:
 
 
 def _rc(sheet: str, ref: str) -> tuple[str, int, int]:
-    from kofu_xl.ooxml.cellref import parse_ref
-
     row, col = parse_ref(ref)
     return sheet, row, col

@@ -22,22 +22,29 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
+from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.chart.shapes import GraphicalProperties
+from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 import kofu_udfs
 from kofu_xl.book.layout import (
+    CALC_RGB,
     CHART,
+    CHART_SOURCE_ROWS,
     CONF,
     COST_FIRST_COL,
     DAILY,
+    DAILY_BLOCK_ROWS,
     DAILY_FIRST_COL,
+    DAILY_FIRST_ROW,
     FIRST_DATA_COL,
     FOLLOWUP,
     FU_BASE_ROW,
@@ -47,6 +54,7 @@ from kofu_xl.book.layout import (
     FU_POPULATION_DATE_CELL,
     HIGHLIGHT_MEMO_COL,
     HIGHLIGHT_MEMO_HEADERS,
+    INPUT_RGB,
     LOG,
     LOG_HEADERS,
     MEMO_STYLE_HEADER,
@@ -88,8 +96,8 @@ __all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWI
 
 _THIN = Side(style="thin", color="808080")
 BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # pale yellow: the clerk types here
-CALC_FILL = PatternFill("solid", fgColor="F2F2F2")  # grey: computed, locked
+INPUT_FILL = PatternFill("solid", fgColor=INPUT_RGB)  # pale yellow: the clerk types here
+CALC_FILL = PatternFill("solid", fgColor=CALC_RGB)  # grey: computed, locked
 LABEL_FILL = PatternFill("solid", fgColor="DDEBF7")
 HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
 INPUT_FONT = Font(name="游ゴシック", size=10, color="1F3864")
@@ -482,20 +490,76 @@ def _layout_11(ws: Worksheet, lay: Layout, last: int) -> None:
     _print_setup(ws, f"A1:{ref(last, max(lay.rows11.values()))}", "1:6", "A:D")
 
 
-def _print_setup(ws: Worksheet, area: str, title_rows: str | None = None, title_cols: str | None = None) -> None:
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A3
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_area = area
+# Paper sizes (portrait width, height) in points, and the margins every sheet prints with.
+_PAPER = {"A4": (595.3, 841.9), "A3": (841.9, 1190.6)}
+_PAPER_CODE = {"A4": Worksheet.PAPERSIZE_A4, "A3": Worksheet.PAPERSIZE_A3}
+_MARGIN_SIDE, _MARGIN_TOP, _MARGIN_BOTTOM = 0.4, 0.5, 0.6  # inches; the footer sits in the bottom one
+
+
+def _print_setup(
+    ws: Worksheet,
+    area: str | None,
+    title_rows: str | None = None,
+    title_cols: str | None = None,
+    *,
+    paper: str = "A3",
+    landscape: bool = True,
+    scale: int | None = None,
+    fit_height: int = 0,
+) -> None:
+    """How a sheet prints: paper, orientation, fit to the page width (or a fixed ``scale``
+    where manual page breaks must hold: Excel ignores them when fitting), repeated titles,
+    and a footer naming the sheet and the page."""
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = _PAPER_CODE[paper]
+    if scale is None:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = fit_height
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+    else:
+        ws.page_setup.scale = scale
+    if area:
+        ws.print_area = area
     if title_rows:
         ws.print_title_rows = title_rows
     if title_cols:
         ws.print_title_cols = title_cols
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.oddFooter.center.text = "&P / &N"
+    ws.page_margins.left = ws.page_margins.right = _MARGIN_SIDE
+    ws.page_margins.top = _MARGIN_TOP
+    ws.page_margins.bottom = _MARGIN_BOTTOM
+    ws.page_margins.header = ws.page_margins.footer = 0.25
+    ws.oddFooter.left.text = "&A"  # the sheet's name: which sheet a printed page belongs to
+    ws.oddFooter.left.size = 8
+    ws.oddFooter.right.text = "&P / &N"
+    ws.oddFooter.right.size = 8
+    ws.print_options.horizontalCentered = True
+
+
+def _page_area(paper: str, landscape: bool) -> tuple[float, float]:
+    """The printable width and height (points) of a page inside the margins."""
+    w, h = _PAPER[paper]
+    if landscape:
+        w, h = h, w
+    return w - 2 * 72 * _MARGIN_SIDE, h - 72 * (_MARGIN_TOP + _MARGIN_BOTTOM)
+
+
+# Printed width of one character of column width, in pixels at 96 dpi: Excel with Calibri
+# uses 7; LibreOffice where Calibri is missing (its fallback font) about 9.3 (measured on
+# 実績比較's PDF). Fixed print scales are computed for the wider one, so a page's columns
+# fit in both (Excel then leaves some white space at the right).
+_CHAR_PX = 9.7
+
+
+def _width_pt(chars: float) -> float:
+    """A column's printed width in points, at the widest renderer's character width."""
+    return (_CHAR_PX * chars + 5) * 0.75
+
+
+def _scale_to_fit(width_pt: float, height_pt: float, paper: str, landscape: bool) -> int:
+    """The largest whole print scale (%) at which content of this size fits on one page,
+    with a margin for renderers whose fonts run wider."""
+    avail_w, avail_h = _page_area(paper, landscape)
+    return max(10, min(100, int(0.97 * 100 * min(avail_w / width_pt, avail_h / height_pt))))
 
 
 def _protect(ws: Worksheet) -> None:
@@ -575,7 +639,7 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
     last_row = _row(lay.scalars["budget_timing.3"].cell)
     for col in range(COST_FIRST_COL + len(lay.cost_years), 8):
         ws.column_dimensions[col_letter(col)].width = 14  # the rest of 基礎情報
-    _print_setup(ws, f"A1:{ref(max(7, COST_FIRST_COL + len(lay.cost_years)), last_row)}")
+    _print_setup(ws, f"A1:{ref(max(7, COST_FIRST_COL + len(lay.cost_years)), last_row)}", paper="A4", landscape=False)
 
 
 def _row(cell: str) -> int:
@@ -646,7 +710,7 @@ def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> N
     ws.column_dimensions["B"].width = 34
     for key in lay.cost_years:
         ws.column_dimensions[col_letter(lay.col_work(key))].width = 16
-    _print_setup(ws, f"A1:{ref(WORK_FIRST_COL + len(lay.cost_years) - 1, max(r.values()))}")
+    _print_setup(ws, f"A1:{ref(WORK_FIRST_COL + len(lay.cost_years) - 1, max(r.values()))}", paper="A4", landscape=False)
 
 
 def _work_formula(
@@ -714,6 +778,45 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
     for i in range(8):
         ws.column_dimensions[col_letter(DAILY_FIRST_COL + i)].width = 9
     ws.freeze_panes = "A4"
+    _print_daily(ws, lay, [m for m in lay.daily_blocks if not sh.values_only or m in with_data])
+
+
+# Row heights (points) of a calendar block: title, weekday header, 6 × (date, count), totals, spacer.
+_DAILY_HEIGHTS = (18, 15, *((12, 16) * 6), 16, 8)
+_DAILY_MONTHS_PER_PAGE = 4  # at least; more when the calendar would take over 10 pages
+_DAILY_MAX_PAGES = 10
+
+
+def _print_daily(ws: Worksheet, lay: Layout, printed: list[str]) -> None:
+    """日次実績 on A4 portrait, several whole months a page, a page break between months.
+
+    Months not printed (a package's months without counts) are hidden rows. The scale
+    is fixed (so the breaks hold in Excel) and chosen so a page of months fits.
+    """
+    assert len(_DAILY_HEIGHTS) == DAILY_BLOCK_ROWS
+    last_row = DAILY_FIRST_ROW - 1
+    for month, block in lay.daily_blocks.items():
+        for i, height in enumerate(_DAILY_HEIGHTS):
+            ws.row_dimensions[block.top + i].height = height
+            if month not in printed:
+                ws.row_dimensions[block.top + i].hidden = True
+        if month in printed:
+            last_row = block.top + DAILY_BLOCK_ROWS - 2  # the spacer row is not printed
+    per_page = max(_DAILY_MONTHS_PER_PAGE, -(-len(printed) // _DAILY_MAX_PAGES))
+    for i, month in enumerate(printed):
+        if i and i % per_page == 0:
+            ws.row_breaks.append(Break(id=lay.daily_blocks[month].top - 1))  # break above its title
+    ws.row_dimensions[1].height = 22
+    ws.row_dimensions[2].height = 26
+    ws.row_dimensions[3].height = 6
+    ws.merge_cells(f"A2:{col_letter(DAILY_FIRST_COL + 7)}2")
+    ws["A2"].alignment = WRAP
+    titles = 22 + 26 + 6
+    width = _width_pt(14) + 8 * _width_pt(9)
+    height = titles + per_page * sum(_DAILY_HEIGHTS)
+    scale = _scale_to_fit(width, height, "A4", False)
+    area = f"A1:{col_letter(DAILY_FIRST_COL + 7)}{max(last_row, 3)}"
+    _print_setup(ws, area, f"1:{DAILY_FIRST_ROW - 1}", paper="A4", landscape=False, scale=scale)
 
 
 # ---------------------------------------------------------------- 実績比較
@@ -820,6 +923,23 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
                 values.append(required_monthly(actual[m], next_lower[m], pop, months_left[m]) if ok else "")
             formula = f"=KOFU_REQUIRED_MONTHLY({rng('followup.actual_cumulative')},{rng('calc.next_lower')},{POPULATION_NAME},{rng('calc.months_left')})"
             sh.calc_row(first, last, row, formula, values, spec.fmt)
+        elif spec.key in CHART_SOURCE_ROWS:
+            source_row = r[CHART_SOURCE_ROWS[spec.key]]
+            figures = {
+                "chart.plan_rate": plan_rate,
+                "chart.lower": {m: b[0] / 100 for m, b in bounds.items()},
+                "chart.upper": {m: b[1] / 100 for m, b in bounds.items()},
+                "chart.actual_rate": actual_rate,
+            }[spec.key]
+            for m, cell in cells:
+                if spec.key in ("chart.lower", "chart.upper") and m not in bounds:
+                    continue  # no bound this month: an empty cell, a gap in every chart reader
+                source = ref(lay.col_fu(m), source_row)
+                value = figures.get(m)
+                if value is None:
+                    value = None if sh.values_only else "#N/A"  # a package's gap is an empty cell
+                sh.calc(cell, f"=IF(ISNUMBER({source}),{source},NA())", value, spec.fmt)
+            ws.row_dimensions[row].hidden = True
         if spec.name:
             wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=f"{_abs(FOLLOWUP, ref(first, row))}:{_abs(FOLLOWUP, ref(last, row)).split('!')[1]}")
     # validation of the input rows, colours of the verdicts
@@ -846,7 +966,36 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
         ws.column_dimensions[col_letter(col)].width = 10.5
     ws.freeze_panes = ref(first, FU_HEADER_ROW + 1)
     _merge_label_runs(ws, [(r[spec.key], spec.labels) for spec in ROWS_FU])
-    _print_setup(ws, f"A1:{ref(last, max(r.values()))}", f"1:{FU_HEADER_ROW}", "A:B")
+    _print_followup(ws, lay)
+
+
+_FU_ROW_HEIGHT = 18
+
+
+def _print_followup(ws: Worksheet, lay: Layout) -> None:
+    """実績比較 prints one fiscal year a page (A4 landscape), the row labels on each page."""
+    months = lay.followup_months
+    for m in months[1:]:
+        if m[5:7] == "04":  # a fiscal year starts: a page break before its column
+            ws.col_breaks.append(Break(id=lay.col_fu(m) - 1))
+    widest = max(sum(1 for m in months if _fiscal_year(m) == fy) for fy in {_fiscal_year(m) for m in months})
+    printed_rows = [lay.rows_fu[spec.key] for spec in ROWS_FU if not spec.key.startswith("chart.")]
+    for row in printed_rows:
+        ws.row_dimensions[row].height = _FU_ROW_HEIGHT
+    ws.row_dimensions[1].height = 22
+    ws.row_dimensions[2].height = 62
+    ws.merge_cells("A2:B2")  # the usage note wraps under the title, on every page
+    ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
+    width = _width_pt(16) + _width_pt(30) + widest * _width_pt(10.5)
+    height = 22 + 62 + 20 * (FU_HEADER_ROW - 2) + _FU_ROW_HEIGHT * len(printed_rows)
+    scale = _scale_to_fit(width, height, "A4", True)
+    area = f"A1:{ref(lay.last_col_fu, max(printed_rows))}"
+    _print_setup(ws, area, f"1:{FU_HEADER_ROW}", "A:B", paper="A4", landscape=True, scale=scale)
+
+
+def _fiscal_year(month: str) -> int:
+    year, mon = int(month[:4]), int(month[5:7])
+    return year if mon >= 4 else year - 1
 
 
 VS_PLAN_BEHIND = "計画を下回る"
@@ -909,11 +1058,14 @@ def _sheet_national(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule, wb:
         ws.cell(row=4 + i, column=10, value=text).protection = LOCKED
     rng = f"'{NATIONAL}'!$J$4:$J${3 + len(choices)}"
     wb.defined_names[MONTH_LIST_NAME] = DefinedName(MONTH_LIST_NAME, attr_text=rng)
+    ws.column_dimensions["A"].width = 2
     ws.column_dimensions["B"].width = 30
     ws.column_dimensions["C"].width = 44
     for col in "DEFGH":
         ws.column_dimensions[col].width = 14
     ws.column_dimensions["J"].width = 20
+    ws.column_dimensions["J"].hidden = True  # an internal list: the dropdowns read it by its name
+    _print_setup(ws, f"A1:H{note}", paper="A4", landscape=True)
     return len(choices)
 
 
@@ -924,16 +1076,16 @@ def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
     chart.title = "人口に対する交付枚数率の推移（計画と実績）"
     chart.y_axis.title = "交付枚数率"
     chart.y_axis.number_format = "0%"
+    chart.y_axis.scaling.min = 0
+    chart.y_axis.scaling.max = 1  # a rate: 0 % to 100 %
     chart.x_axis.title = "月末"
-    chart.height = 12
-    chart.width = 30
     first, last = FU_FIRST_COL, lay.last_col_fu
     cats = Reference(ws_fu, min_col=first, max_col=last, min_row=FU_HEADER_ROW, max_row=FU_HEADER_ROW)
     series = (
-        ("calc.plan_rate", "計画（交付枚数率）", "circle", "2F5597"),
-        ("calc.lower", "国の下限値", "triangle", "548235"),
-        ("calc.upper", "国の上限値", "triangle", "548235"),
-        ("calc.actual_rate", "実績（交付枚数率）", "square", "C00000"),
+        ("chart.plan_rate", "計画（交付枚数率）", "circle", "2F5597"),
+        ("chart.lower", "国の下限値", "triangle", "548235"),
+        ("chart.upper", "国の上限値", "diamond", "ED7D31"),
+        ("chart.actual_rate", "実績（交付枚数率）", "square", "C00000"),
     )
     for key, title, _marker, _colour in series:
         row = lay.rows_fu[key]
@@ -941,20 +1093,40 @@ def _sheet_chart(ws: Worksheet, ws_fu: Worksheet, lay: Layout) -> None:
         chart.add_data(data, from_rows=True, titles_from_data=False)
         chart.series[-1].tx = SeriesLabel(v=title)
     chart.set_categories(cats)
+    for s in chart.series:  # the month labels are text
+        s.cat = AxDataSource(strRef=StrRef(f=s.cat.numRef.f))
     for s, (key, _title, marker, colour) in zip(chart.series, series, strict=True):
         s.marker.symbol = marker
         s.marker.graphicalProperties = GraphicalProperties(solidFill=colour)
         s.marker.graphicalProperties.line.solidFill = colour
         s.smooth = False
-        if key in ("calc.lower", "calc.upper"):
+        if key in ("chart.lower", "chart.upper"):
             s.graphicalProperties.line.noFill = True  # the band: markers at the checkpoints only
         else:
             s.graphicalProperties.line.solidFill = colour
             s.graphicalProperties.line.width = 22225  # 1.75 pt
-        if key == "calc.actual_rate":
+        if key == "chart.actual_rate":
             s.graphicalProperties.line.dashStyle = "dash"
     chart.display_blanks = "gap"
-    ws.add_chart(chart, "A3")
+    chart.visible_cells_only = False  # its rows of 実績比較 are hidden
+    chart.x_axis.delete = False  # written out: Excel hides an axis without <c:delete val="0"/>
+    chart.y_axis.delete = False
+    chart.legend.position = "b"
+    # the chart spans the cells below the title, so it fills the printed page whatever a renderer's
+    # column widths are; the page is those cells and the title above them
+    first_row, last_row = 3, 3 + _CHART_ROWS - 1
+    chart.anchor = TwoCellAnchor(
+        _from=AnchorMarker(col=0, row=first_row - 1), to=AnchorMarker(col=_CHART_COLS, row=last_row)
+    )
+    ws.add_chart(chart)
+    for col in range(1, _CHART_COLS + 1):
+        ws.column_dimensions[col_letter(col)].width = _CHART_COL_WIDTH
+    for row in range(first_row, last_row + 1):
+        ws.row_dimensions[row].height = 15
+    _print_setup(ws, f"A1:{ref(_CHART_COLS, last_row)}", paper="A4", landscape=True, fit_height=1)
+
+
+_CHART_COLS, _CHART_COL_WIDTH, _CHART_ROWS = 12, 12, 34  # about an A4 landscape page
 
 
 def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple[int, ...]) -> None:
@@ -964,6 +1136,11 @@ def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple
         sh.label(ref(1 + i, 3), h, fill=HEADER_FILL, align=CENTER)
         ws.column_dimensions[col_letter(1 + i)].width = widths[i]
     ws.freeze_panes = "A4"
+    # the table grows downwards: its whole columns print (the used rows of them), every
+    # column on the page; an internal memo to the right stays out
+    _print_setup(ws, None, "1:3", paper="A4", landscape=True)
+    last = col_letter(len(headers))
+    ws.defined_names["_xlnm.Print_Area"] = DefinedName("_xlnm.Print_Area", attr_text=f"'{ws.title}'!$A$1:${last}$1048576")
 
 
 def _results_memo(ws: Worksheet) -> None:

@@ -319,7 +319,20 @@ ROWS_FU: tuple[RowSpec, ...] = (
     RowSpec("calc.months_left", ("次のチェックポイント", "残り月数"), "calc", None, "#,##0"),
     RowSpec("calc.next_lower", ("次のチェックポイント", "下限値"), "calc", None, _PCT),
     RowSpec("calc.required_monthly", ("次のチェックポイント", "下限値に必要な月当たり交付枚数"), "calc", "必要月当たり交付枚数"),
+    # hidden rows the chart of 推移グラフ plots: a row above, #N/A where it has no figure
+    # (a line chart skips #N/A but draws "" as 0)
+    RowSpec("chart.plan_rate", ("グラフ用（非表示）", "計画 交付枚数率"), "calc", None, _PCT),
+    RowSpec("chart.lower", ("グラフ用（非表示）", "下限値"), "calc", None, _PCT),
+    RowSpec("chart.upper", ("グラフ用（非表示）", "上限値"), "calc", None, _PCT),
+    RowSpec("chart.actual_rate", ("グラフ用（非表示）", "実績 交付枚数率"), "calc", None, _PCT),
 )
+# the row of 実績比較 each chart row plots
+CHART_SOURCE_ROWS = {
+    "chart.plan_rate": "calc.plan_rate",
+    "chart.lower": "calc.lower",
+    "chart.upper": "calc.upper",
+    "chart.actual_rate": "calc.actual_rate",
+}
 FU_INPUT_PATHS = tuple(spec.key for spec in ROWS_FU if spec.role == "input")
 
 
@@ -601,3 +614,5 @@ HIGHLIGHT_MEMO_HEADER_ROW = FIRST_RESULT_ROW - 1
 HIGHLIGHT_MEMO_HEADERS = ("色の記録（kofu-xl 用）シート", "セル", "元の色")
 MEMO_STYLE_HEADER = "元の書式番号"  # column N, written by the builder beside the K:M captions
 NO_FILL = "none"
+INPUT_RGB = "FFF2CC"  # pale yellow: the clerk types here
+CALC_RGB = "F2F2F2"  # grey: computed, locked

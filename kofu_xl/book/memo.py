@@ -26,8 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kofu_xl.book.build import CALC_FILL, INPUT_FILL
-from kofu_xl.book.layout import DAILY, HIGHLIGHT_MEMO_WIDTH, NO_FILL, ROWS_11, ROWS_12, ROWS_WORK, S11, S12, WORK, Layout
+from kofu_xl.book.layout import CALC_RGB, DAILY, HIGHLIGHT_MEMO_WIDTH, INPUT_RGB, NO_FILL, ROWS_11, ROWS_12, ROWS_WORK, S11, S12, WORK, Layout
 from kofu_xl.ooxml.cellref import parse_ref, ref
 
 __all__ = ["builder_fills", "hex_colour", "memo_value", "parse_memo"]
@@ -87,7 +86,7 @@ def builder_fills(layout: Layout) -> dict[tuple[str, str], str]:
     Used only where the engine cannot read a fill (xlwings' remote engine), so that
     the memo still holds the colour to restore.
     """
-    hexes = {role: "#" + str(fill.fgColor.rgb)[-6:].upper() for role, fill in (("input", INPUT_FILL), ("calc", CALC_FILL))}
+    hexes = {"input": "#" + INPUT_RGB, "calc": "#" + CALC_RGB}
     return {key: hexes[role] for key, role in _cell_roles(layout).items()}
 
 

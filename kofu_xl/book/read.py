@@ -426,7 +426,7 @@ def daily_sheet_facts(src: CellSource, lay: Layout) -> dict[str, Any]:
     outside = [[month, day.isoformat(), cell, value] for month, day, cell, value in read_daily_outside(src, lay)]
     formulas = getattr(src, "formulas", {}).get(DAILY)
     totals = None
-    if formulas is not None:
+    if formulas:  # None: a live book read as values; empty: a values-only copy (a package), not the clerk's book
         totals = []
         for month, block in lay.daily_blocks.items():
             for index, cell in block.total_cells():

@@ -7,6 +7,7 @@ Each command imports its use case (``kofu_xl.app``) when it runs, so ``kofu-xl -
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ from kofu_xl.cli._commands import (
     cmd_upgrade,
 )
 from kofu_xl.errors import EXIT_INTERNAL, KofuError
+from kofu_xl.logs import log_path, setup_logging
 
 __all__ = ["main"]
 
@@ -78,10 +80,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
-
-    from kofu_xl.logs import log_path, setup_logging
-
     args = _parser().parse_args(argv)
     setup_logging()
     log = logging.getLogger("kofu_xl.cli")

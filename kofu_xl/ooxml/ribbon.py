@@ -85,7 +85,7 @@ RIBBON_GROUPS: tuple[RibbonGroup, ...] = (
 
 RIBBON_BUTTONS: tuple[RibbonButton, ...] = (
     RibbonButton(
-        id="kofuValidate", group="kofuGroupCheck", label="検証", image_mso="AcceptInvitation",
+        id="kofuValidate", group="kofuGroupCheck", label="検証", image_mso="DataValidation",
         screentip="計画を検証",
         supertip="入力した計画を国の基準と照合し、見つかった問題点を一覧で表示します。"
                  "提出の前に必ず実行してください。",
@@ -101,7 +101,7 @@ RIBBON_BUTTONS: tuple[RibbonButton, ...] = (
         python_module="kofu_xl.excel", python_function="submit_book"),
     RibbonButton(
         id="kofuImportActuals", group="kofuGroupActuals", label="実績取込",
-        image_mso="ImportExcel",
+        image_mso="GetExternalDataFromText",
         screentip="交付実績を取り込む",
         supertip="月別の交付実績（交付枚数）のファイルを選び、実績の欄に取り込みます。",
         keytip="I", callback="KofuRibbonImportActuals",

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from kofu_xl.ooxml.cellref import col_letter
 
-__all__ = ["Style", "XlsxStream", "col_letter"]
+__all__ = ["PrintSetup", "Style", "XlsxStream", "col_letter"]
 
 MAX_TEXT = 32767  # Excel's limit of characters in a cell
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -110,15 +110,47 @@ class _Styles:
         return "".join(parts)
 
 
+PAPER_A4, PAPER_A3 = 9, 8  # ECMA-376 paperSize codes
+
+
+@dataclass(frozen=True)
+class PrintSetup:
+    """How a sheet prints: paper, orientation, fit to ``fit_width`` pages wide (and
+    ``fit_height`` tall, 0 = as many as needed), rows repeated on every page
+    (``title_rows`` = (first, last), 1-based), and a footer (Excel's codes: &A sheet, &P page)."""
+
+    paper: int = PAPER_A4
+    landscape: bool = True
+    fit_width: int = 1
+    fit_height: int = 0
+    title_rows: tuple[int, int] | None = None
+    footer: str | None = "&L&A&R&P / &N"
+
+    def xml(self) -> str:
+        """printOptions … headerFooter, in schema order (after the autofilter)."""
+        out = '<printOptions horizontalCentered="1"/>'
+        out += '<pageMargins left="0.4" right="0.4" top="0.5" bottom="0.6" header="0.25" footer="0.25"/>'
+        out += (f'<pageSetup paperSize="{self.paper}" orientation="{"landscape" if self.landscape else "portrait"}"'
+                f' fitToWidth="{self.fit_width}" fitToHeight="{self.fit_height}"/>')
+        if self.footer:
+            out += f"<headerFooter><oddFooter>{escape(self.footer)}</oddFooter></headerFooter>"
+        return out
+
+
 class _Sheet:
-    def __init__(self, book: XlsxStream, index: int, name: str, widths: Sequence[float], freeze: str | None) -> None:
+    def __init__(self, book: XlsxStream, index: int, name: str, widths: Sequence[float], freeze: str | None,
+                 print_setup: PrintSetup | None = None) -> None:
         self.book, self.index, self.name = book, index, name
+        self.print_setup = print_setup
         self.ncols = len(widths)
         self.rows = 0
         self.filter_rows: int | None = None
         self._buf: list[str] = []
         self._fh: IO[bytes] = book.zip.open(f"xl/worksheets/sheet{index}.xml", "w", force_zip64=True)
-        head = [_DECL, f'<worksheet xmlns="{_NS}" xmlns:r="{_NS_R}"><sheetViews><sheetView workbookViewId="0"']
+        head = [_DECL, f'<worksheet xmlns="{_NS}" xmlns:r="{_NS_R}">']
+        if print_setup is not None:
+            head.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
+        head.append('<sheetViews><sheetView workbookViewId="0"')
         head.append(' tabSelected="1">' if index == 1 else ">")
         if freeze:
             m = re.fullmatch(r"([A-Z]+)(\d+)", freeze)
@@ -161,11 +193,12 @@ class _Sheet:
             self._texts[key] = got
         return got
 
-    def append(self, values: Sequence[Any], styles: Sequence[int] | int = 0) -> None:
-        """One row. ``styles``: a style id per cell (or one for all); text always stays text."""
+    def append(self, values: Sequence[Any], styles: Sequence[int] | int = 0, *, height: float | None = None) -> None:
+        """One row. ``styles``: a style id per cell (or one for all); text always stays text.
+        ``height``: the row's height in points (e.g. for a header whose texts wrap)."""
         self.rows += 1
         r = self.rows
-        out = [f'<row r="{r}">']
+        out = [f'<row r="{r}" ht="{height:g}" customHeight="1">' if height else f'<row r="{r}">']
         per_cell = not isinstance(styles, int)
         letters = self._letters
         for i, v in enumerate(values):
@@ -217,7 +250,10 @@ class _Sheet:
         tail = "</sheetData>"
         if self.filter_ref:
             tail += f'<autoFilter ref="{self.filter_ref}"/>'
-        tail += '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
+        if self.print_setup is not None:
+            tail += self.print_setup.xml() + "</worksheet>"
+        else:
+            tail += '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
         self._fh.write(tail.encode("utf-8"))
         self._fh.close()
 
@@ -253,12 +289,12 @@ class XlsxStream:
         s = self.styles.xfs[style_id]
         return self.styles.id(Style(s.bold, s.fill, s.number_format, s.wrap, True))
 
-    def sheet(self, name: str, widths: Sequence[float], *, freeze: str | None = None) -> _Sheet:
+    def sheet(self, name: str, widths: Sequence[float], *, freeze: str | None = None, print_setup: PrintSetup | None = None) -> _Sheet:
         if self.current is not None:
             self.current.close()
         if not name or len(name) > 31 or re.search(r"[\[\]:*?/\\]", name):
             raise ValueError(f"invalid sheet name: {name!r}")
-        self.current = _Sheet(self, len(self.sheets) + 1, name, widths, freeze)
+        self.current = _Sheet(self, len(self.sheets) + 1, name, widths, freeze, print_setup)
         self.sheets.append(self.current)
         return self.current
 
@@ -272,6 +308,12 @@ class XlsxStream:
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{s.index - 1}" hidden="1">{escape(_abs_ref(s.name, s.filter_ref))}</definedName>'
             for s in self.sheets
             if s.filter_ref
+        )
+        names += "".join(
+            f'<definedName name="_xlnm.Print_Titles" localSheetId="{s.index - 1}">'
+            f"{escape(_row_range(s.name, *s.print_setup.title_rows))}</definedName>"
+            for s in self.sheets
+            if s.print_setup is not None and s.print_setup.title_rows
         )
         z.writestr(
             "xl/workbook.xml",
@@ -325,6 +367,11 @@ class XlsxStream:
             "</Types>",
         )
         self.zip.close()
+
+
+def _row_range(sheet: str, first: int, last: int) -> str:
+    name = sheet.replace("'", "''")
+    return f"'{name}'!${first}:${last}"
 
 
 def _abs_ref(sheet: str, ref: str | None) -> str:

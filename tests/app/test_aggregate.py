@@ -248,7 +248,7 @@ def test_findings_sheet_lists_every_plans_findings(run, plans):
     below = [r for r in by_code["122025"] if r[4] == "rate-below-lower-bound"]
     assert len(below) == 3 and all(r[3] == "エラー" and r[6].startswith("本表1-1!") for r in below)
     assert any(r[4] == "cost-total-mismatch" for r in by_code["122025"])
-    assert {r[4] for r in by_code["121002"]} == {"capacity-shortfall"}
+    assert {r[4] for r in by_code["121002"]} == {"capacity-shortfall", "daily-closed-day"}
 
 
 def test_text_from_inputs_never_becomes_a_formula(run):

@@ -8,7 +8,6 @@ Off Windows the Windows checks report SKIP and never fail a run; on a fake Windo
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import ntpath
 import re
@@ -524,7 +523,7 @@ def test_interpreter_excel_starts(pc: FakePC, setup: str, status: Status, needle
         # the folder's xlwings.conf (as install.md writes it) names an interpreter that is gone
         pc.texts[ntpath.join(str(pc.workbook.parent), "xlwings.conf")] = '"INTERPRETER_WIN","C:\\Python39\\python.exe"\r\n'
     else:
-        pc.texts[r"C:\Users\clerk\.xlwings\xlwings.conf"] = f'"INTERPRETER_WIN","%LOCALAPPDATA%\\Programs\\Python\\Python311\\python.exe"\n'
+        pc.texts[r"C:\Users\clerk\.xlwings\xlwings.conf"] = '"INTERPRETER_WIN","%LOCALAPPDATA%\\Programs\\Python\\Python311\\python.exe"\n'
         pc.environ["LOCALAPPDATA"] = r"C:\Users\clerk\AppData\Local"
         pc.files.add(other)
         if setup == "other-without-kofu":

@@ -28,6 +28,7 @@ xw = pytest.importorskip("xlwings")
 
 from kofu_xl import excel  # noqa: E402
 from kofu_xl.app.submit import HIGHLIGHT, plan_hash  # noqa: E402
+from kofu_xl.book import layout  # noqa: E402
 from kofu_xl.book.build import LOG_HEADERS, RESULT_HEADERS, build_sheets  # noqa: E402
 from kofu_xl.book.layout import DAILY, LOG, RESULTS, ROWS_11, ROWS_12, ROWS_WORK, S11, S12, WORK, Layout  # noqa: E402
 from kofu_xl.book.sources import shipped_plan_raw  # noqa: E402
@@ -122,7 +123,7 @@ class Built:
         """The cell's fill in the built workbook, in the memo's notation."""
         f = self.xl[sheet][cell].fill
         if f is None or f.fill_type != "solid":
-            return excel.NO_FILL
+            return layout.NO_FILL
         return "#" + str(f.fgColor.rgb)[-6:].upper()
 
 
@@ -301,14 +302,14 @@ def test_validate_shows_exactly_the_core_findings(shipped: Built) -> None:
 
     # the memo: each coloured cell with the fill it had (the remote engine cannot read
     # fills, so the builder's fill is used: compare with the built workbook itself)
-    memo = [a for a in writes if (a["start_row"], a["start_column"]) == (3, excel.HIGHLIGHT_MEMO_COL - 1)]
+    memo = [a for a in writes if (a["start_row"], a["start_column"]) == (3, layout.HIGHLIGHT_MEMO_COL - 1)]
     assert len(memo) == 1
     assert sorted(map(tuple, memo[0]["values"])) == sorted((s, c, shipped.fill(s, c)) for s, c in expected_colours(findings))
-    assert {shipped.fill(s, c) for s, c in expected_colours(findings)} - {excel.NO_FILL}, "input cells have a fill to restore"
-    header = [a for a in writes if (a["start_row"], a["start_column"]) == (2, excel.HIGHLIGHT_MEMO_COL - 1)]
-    assert header and header[0]["values"] == [list(excel.HIGHLIGHT_MEMO_HEADERS)]
+    assert {shipped.fill(s, c) for s, c in expected_colours(findings)} - {layout.NO_FILL}, "input cells have a fill to restore"
+    header = [a for a in writes if (a["start_row"], a["start_column"]) == (2, layout.HIGHLIGHT_MEMO_COL - 1)]
+    assert header and header[0]["values"] == [list(layout.HIGHLIGHT_MEMO_HEADERS)]
     hidden = [a for a in actions if a["func"] == "setColumnHidden"]
-    assert [(a["start_column"] + 1, a["column_count"], a["args"]) for a in hidden] == [(excel.HIGHLIGHT_MEMO_COL, 3, [True])]
+    assert [(a["start_column"] + 1, a["column_count"], a["args"]) for a in hidden] == [(layout.HIGHLIGHT_MEMO_COL, 3, [True])]
 
     assert_plan_values_untouched(payload, actions, shipped.layout)
     assert not on(payload, actions, LOG, "setValues")
@@ -336,7 +337,7 @@ def test_second_run_restores_previous_colours_and_clears_previous_rows(shipped: 
     ]
     for i, row in enumerate(memo):
         for j, v in enumerate(row):
-            edits[ref(excel.HIGHLIGHT_MEMO_COL + j, 4 + i)] = v
+            edits[ref(layout.HIGHLIGHT_MEMO_COL + j, 4 + i)] = v
     payload = shipped.payload({RESULTS: edits})
     _, actions = run(payload, excel.validate_book)
 
@@ -348,12 +349,12 @@ def test_second_run_restores_previous_colours_and_clears_previous_rows(shipped: 
 
     clears = [area(a) for a in on(payload, actions, RESULTS, "rangeClearContents")]
     assert (4, 1, 43, 8) in clears
-    assert (4, excel.HIGHLIGHT_MEMO_COL, 8, excel.HIGHLIGHT_MEMO_COL + 2) in clears
+    assert (4, layout.HIGHLIGHT_MEMO_COL, 8, layout.HIGHLIGHT_MEMO_COL + 2) in clears
     order = [a["func"] for a in actions if sheet_of(payload, a) == RESULTS]
     assert order.index("rangeClearContents") < order.index("setValues")
 
     writes = on(payload, actions, RESULTS, "setValues")
-    (new_memo,) = [a["values"] for a in writes if (a["start_row"], a["start_column"]) == (3, excel.HIGHLIGHT_MEMO_COL - 1)]
+    (new_memo,) = [a["values"] for a in writes if (a["start_row"], a["start_column"]) == (3, layout.HIGHLIGHT_MEMO_COL - 1)]
     by_cell = {(s, c): v for s, c, v in new_memo}
     assert by_cell[again] == "#123456"  # the original fill, not the highlight
     assert set(by_cell) == set(coloured)
@@ -477,12 +478,10 @@ def test_unreadable_book_gives_a_japanese_message_not_a_traceback(shipped: Built
 
 
 def test_internal_error_gives_a_short_reason(shipped: Built, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kofu_xl.app.submit
-
     def broken(surface: Any) -> Any:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(kofu_xl.app.submit, "validate", broken)
+    monkeypatch.setattr(excel, "validate", broken)
     outcome, actions = run(shipped.payload(), excel.validate_book)
     assert outcome is None
     (alert,) = alerts(actions)
@@ -529,10 +528,12 @@ def test_memo_reading() -> None:
 
 
 def test_layout_constants_agree_with_the_built_sheets() -> None:
-    assert excel.RESULT_COLS == len(RESULT_HEADERS)
-    assert excel.LOG_COLS == len(LOG_HEADERS)
-    assert excel.HIGHLIGHT_MEMO_COL > excel.RESULT_COLS + 1  # a gap column between results and memo
-    assert excel.HIGHLIGHT_MEMO_FIRST_ROW == 4 and excel.HIGHLIGHT_MEMO_HEADER_ROW == 3
+    from kofu_xl.book import layout
+
+    assert layout.RESULT_COLS == len(RESULT_HEADERS)
+    assert layout.LOG_COLS == len(LOG_HEADERS)
+    assert layout.HIGHLIGHT_MEMO_COL > layout.RESULT_COLS + 1  # a gap column between results and memo
+    assert layout.HIGHLIGHT_MEMO_FIRST_ROW == 4 and layout.HIGHLIGHT_MEMO_HEADER_ROW == 3
 
 
 class _Named:
@@ -556,7 +557,9 @@ class _Named:
     ],
 )
 def test_book_dir(fullname: Any, folder: Path | None) -> None:
-    assert excel._book_dir(_Named(fullname)) == folder
+    from kofu_xl.book.live import book_dir
+
+    assert book_dir(_Named(fullname)) == folder
 
 
 def test_entry_points_named_by_the_ribbon_exist() -> None:

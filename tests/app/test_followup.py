@@ -488,6 +488,8 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
 
     from kofu_xl.book.build import build_sheets
     from kofu_xl.book.read import GridSource, read_plan_raw
+    from kofu_xl.core.daily import SHEET_FACTS_KEY
+    from kofu_xl.core.rules import check_plan
 
     path = tmp_path / "daily.xlsx"
     path.write_bytes(build_sheets(seed).xlsx)
@@ -503,8 +505,7 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
     src = GridSource.from_path(path)
     raw, layout = read_plan_raw(src, path)
     plan, _ = load_plan(raw)
-    outside, totals = followup.daily_sheet_facts(src, layout, followup.daily_formula_cells(path))
-    found = layout.locate_findings(followup.daily_findings(plan, outside=outside, totals=totals))
+    found = layout.locate_findings(followup.daily_findings(plan, raw[SHEET_FACTS_KEY]))
     by_rule: dict[str, list[Any]] = {}
     for f in found:
         by_rule.setdefault(f.rule, []).append(f)
@@ -514,6 +515,7 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
     (over,) = by_rule["daily-total-overwritten"]
     assert (over.sheet, over.cell, over.column, over.actual) == ("日次実績", "I18", "2019-01", 97)
     assert over.expected.startswith("=SUM(") and over.severity.value == "warning"
+    assert "daily-total-mismatch" not in {f.rule for f in check_plan(raw)[1]}  # one fact, said once
     weekend = {d for d, n in seed.daily.days.items() if d.weekday() >= 5 and n > 0 and d < __import__("datetime").date(2020, 4, 1)}
     assert len(weekend) == 11
     closed = by_rule["daily-closed-day"]
@@ -522,9 +524,8 @@ def test_daily_sheet_checks(tmp_path: Path, seed: Plan) -> None:
     # the builder's own book: every total a formula, nothing outside the months
     clean = tmp_path / "clean.xlsx"
     clean.write_bytes(build_sheets(seed).xlsx)
-    src = GridSource.from_path(clean)
-    outside, totals = followup.daily_sheet_facts(src, layout, followup.daily_formula_cells(clean))
-    assert outside == [] and totals and all(t[0] for t in totals.values())
+    facts = read_plan_raw(GridSource.from_path(clean), clean)[0][SHEET_FACTS_KEY]
+    assert facts["outside"] == [] and facts["totals"] and all(t[2] for t in facts["totals"])
     # weekend openings 未定: every weekend count is on a closed day; no start given: no check
     plan.openings.weekend_start = "未定(実施予定なし)"
     assert len(followup.daily_findings(plan)) == len([d for d, n in plan.daily.days.items() if d.weekday() >= 5 and n > 0])

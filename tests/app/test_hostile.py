@@ -255,8 +255,8 @@ def test_unwritable_outputs(tmp_path):
 
 def test_file_vanishing_before_save(tmp_path):
     from kofu_xl.app.submit import validate
-    from kofu_xl.errors import KofuError
     from kofu_xl.book.surfaces import FileSurface
+    from kofu_xl.errors import KofuError
 
     path = tmp_path / "消える.xlsm"
     path.write_bytes(SHIPPED.read_bytes())
@@ -300,8 +300,8 @@ def test_fuzz_workbook_reader_and_rules(cells):
     """Random values in the cells of a real workbook: reading and the whole catalogue never crash."""
     from kofu_xl.book.layout import S11, S12, WORK
     from kofu_xl.book.read import GridSource, read_plan_raw
-    from kofu_xl.errors import KofuError
     from kofu_xl.core.rules import check_plan
+    from kofu_xl.errors import KofuError
     from kofu_xl.ooxml.cellref import parse_ref
 
     grids = {k: [list(r) for r in v] for k, v in _BASE_GRIDS.items()}

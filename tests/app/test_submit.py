@@ -19,7 +19,7 @@ from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import LOG, RESULTS, S11, S12
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface
-from kofu_xl.core.model import iter_leaves, load_plan
+from kofu_xl.core.model import load_plan
 from kofu_xl.core.rules import check_plan
 from tests.core.test_rules import corrected_seed
 
@@ -61,9 +61,9 @@ def test_refused_plan_shows_every_finding_and_writes_no_package(tmp_path):
     ws = wb[RESULTS]
     rows = [r for r in ws.iter_rows(min_row=4, max_col=8, values_only=True) if r[1]]
     _plan, findings = check_plan(load_raw(path)[0])
-    assert len(rows) == len(findings) == 25
+    assert len(rows) == len(findings) == 36  # 25 errors and warnings, 11 weekend counts (info)
     assert {r[1] for r in rows} == {f.rule for f in findings}
-    assert rows[0][0] == "エラー" and rows[-1][0] == "警告"
+    assert rows[0][0] == "エラー" and rows[-1][0] == "情報"
     staff = next(r for r in rows if r[1] == "staff-total-mismatch")
     assert staff[3] == "本表1-1!L25" and staff[4] == "R2年3月" and staff[5] == "5" and staff[6] == "4"
     link = next(c.hyperlink for c in ws["D"] if c.value == "本表1-1!L25")
@@ -145,7 +145,7 @@ def test_revalidation_restores_previous_colours(tmp_path):
     memo = [r for r in wb[RESULTS].iter_rows(min_row=4, min_col=11, max_col=14, values_only=True) if r[0]]
     m25 = [r for r in memo if r[1] == "M25"]
     assert m25 == [(S11, "M25", "#FFF2CC", m25[0][3])] and isinstance(m25[0][3], int)
-    assert len(memo) == 12  # and the eleven capacity warnings on ②交付枚数
+    assert len(memo) == 23  # and the eleven capacity warnings on ②交付枚数, the eleven weekend counts on 日次実績
     assert wb[S11]["Q8"].fill.fgColor.rgb.endswith("FFEB9C")
     # the clerk fixes the total; Excel recalculates 1人当たり (600 / 6)
     _set_number(path, "xl/worksheets/sheet1.xml", "M25", 6)

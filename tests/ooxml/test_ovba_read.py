@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oletools.olevba import VBA_Parser, decompress_stream
 
+from kofu_xl.errors import OvbaError
 from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project, compress
 from kofu_xl.ooxml.vba.ovba_read import decompress, parse_dir, read_module_sources
-from kofu_xl.errors import OvbaError
 
 XLWINGS_DIR = Path(os.path.dirname(xlwings.__file__))
 XLWINGS_BAS = (XLWINGS_DIR / "xlwings.bas").read_bytes()
