@@ -24,10 +24,12 @@ import datetime as dt
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kofu_xl.app.pdf import PDF_SHEETS, PdfLeftOut, error_cells
 from kofu_xl.app.proposals import adopt_on, propose_on
 from kofu_xl.app.submit import SubmitOutcome, submit, validate
 from kofu_xl.book.live import URL_RE, BookSurface
@@ -49,6 +51,9 @@ __all__ = [
     "validate_book",
 ]
 
+from kofu_xl.logs import log_path, setup_logging
+
+NO_MESSAGE_BOX_ENV = "KOFU_NO_MESSAGE_BOX"  # unattended runs: the status bar instead of message boxes
 SUBMIT_DIR_ENV = "KOFU_SUBMIT_DIR"  # overrides where 「検証して提出」 writes the package
 MESSAGE_TITLE = "交付円滑化計画"
 
@@ -77,9 +82,32 @@ def submit_book(out_dir: str | Path | None = None, *, now: dt.datetime | None = 
         folder = Path(os.path.expandvars(os.path.expanduser(str(target)))) if target else None
         if folder is None and surface.book_dir is None:
             folder = _documents() / "交付円滑化計画" / "提出"
-        return submit(surface, folder, now=now)
+        return submit(surface, folder, now=now, pdf=excel_pdf(surface.book))
 
     return _run("検証して提出", run)
+
+
+def excel_pdf(book: Any) -> Callable[[bytes], bytes]:
+    """The package's PDF by Excel itself: xlwings' Book.to_pdf of 本表1-1, 本表1-2 and
+    推移グラフ of the live book (kofu_xl.app.pdf.PdfMaker; the values-only bytes are unused)."""
+    def make(_xlsx: bytes) -> bytes:
+        grids = []
+        for name in PDF_SHEETS:
+            values = book.sheets[name].used_range.options(ndim=2, err_to_str=True).value or [[]]
+            grids.append((name, values))
+        bad = error_cells(grids)
+        if bad:
+            raise PdfLeftOut(f"エラー値のセルがあるため PDF を作成しませんでした（{'、'.join(bad[:5])}。used range の左上からの位置）")
+        with tempfile.TemporaryDirectory(prefix="kofu-pdf-") as tmp:
+            target = Path(tmp) / "package.pdf"
+            try:
+                book.to_pdf(str(target), include=list(PDF_SHEETS))
+            except Exception as exc:  # noqa: BLE001 - Excel's export failed: the package goes without
+                log.exception("Book.to_pdf failed")
+                raise PdfLeftOut(f"Excel が PDF を作成できませんでした（{exc.__class__.__name__}）") from None
+            return target.read_bytes()
+
+    return make
 
 
 def doctor_book() -> Any:
@@ -88,6 +116,7 @@ def doctor_book() -> Any:
 
     from kofu_xl.app.doctor import doctor_message, run_doctor
 
+    setup_logging()
     book = xw.Book.caller()
     try:
         fullname = str(book.fullname)
@@ -170,6 +199,7 @@ def import_actuals(paths: list[str | Path] | None = None) -> Any:
 
     from kofu_xl.app.followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files
 
+    setup_logging()
     book = xw.Book.caller()
     surface: BookSurface | None = None
     try:
@@ -212,6 +242,8 @@ def _ask_csv_files(book: Any) -> list[str]:
 def _run(action: str, work: Callable[[BookSurface], SubmitOutcome]) -> SubmitOutcome | None:
     import xlwings as xw
 
+    setup_logging()
+    log.info("%s started", action)
     book = xw.Book.caller()
     surface: BookSurface | None = None
     try:
@@ -250,13 +282,17 @@ def failure_message(action: str, exc: BaseException) -> str:
         f"「{action}」を完了できませんでした。\n\n理由: {reason}\n\n"
         "入力したセルの値は変更していません。"
         "同じ問題が続くときは、コマンドプロンプトで kofu-xl doctor を実行し、"
-        "表示された内容を情報システム担当（IT 担当）へ連絡してください。"
+        "表示された内容と次のログファイルを情報システム担当（IT 担当）へ連絡してください。\n\n"
+        f"ログ: {log_path()}"
     )
 
 
 def _tell(book: Any, surface: BookSurface | None, text: str, *, critical: bool) -> None:
-    """A message box when the engine can show one; the status bar otherwise."""
+    """A message box when the engine can show one; the status bar otherwise (and always when
+    $KOFU_NO_MESSAGE_BOX is set: unattended runs such as tests/excel/acceptance.py)."""
     try:
+        if os.environ.get(NO_MESSAGE_BOX_ENV):
+            raise RuntimeError(f"{NO_MESSAGE_BOX_ENV} is set")
         book.app.alert(text, title=MESSAGE_TITLE, buttons="ok", mode="critical" if critical else "info")
     except Exception:
         log.debug("no message box; using the status bar", exc_info=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,13 @@ if _udfs_init.is_file() and "kofu_udfs" not in sys.modules:
         _mod = importlib.util.module_from_spec(_spec)
         sys.modules["kofu_udfs"] = _mod
         _spec.loader.exec_module(_mod)
+
+
+# The log of kofu_xl.logs goes to a throw-away folder, never to the tester's profile.
+if not os.environ.get("KOFU_LOG_DIR"):
+    import tempfile
+
+    os.environ["KOFU_LOG_DIR"] = tempfile.mkdtemp(prefix="kofu-log-")
 
 
 FIXTURES = REPO / "tests" / "fixtures"

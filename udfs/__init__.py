@@ -7,8 +7,9 @@ the same decorators make it an Office.js custom function. Off Windows and off se
 decorators are no-ops and the functions are plain Python (pycel plugs them in by name).
 
 The functions only adapt Excel-shaped values (see kofu_udfs._excel for the conventions: empty
-results are "", problems are short "#..." texts) and call kofu_xl's core; they hold no
-business rule of their own.
+results are "", an unusable input gives a real Excel error value such as #VALUE!, whose
+Japanese reason =KOFU_WHY(...) shows) and call kofu_xl's core; they hold no business rule
+of their own.
 
 Docstrings here are user-facing: Excel shows them as the function's description.
 Argument names must stay valid VBA identifiers (xlwings writes them into VBA wrappers).
@@ -25,22 +26,26 @@ import xlwings as xw
 # Absolute imports: xlwings' VBA generator re-executes this file under another module name.
 from kofu_udfs._excel import (
     EMPTY,
+    EXCEL_ERRORS,
     SHAPE_MISMATCH,
     CellError,
     broadcast,
     column_key,
     date_of,
     excel_function,
+    explain,
     flag,
     flat_numbers,
     line,
     number,
     positive,
     problem,
+    reasons,
     single,
     text,
     to_excel,
 )
+from kofu_xl.app.stats_frame import statistics  # KOFU_ACTUALS: xlwings' DataFrame converter writes the table
 from kofu_xl.core import calc, followup
 from kofu_xl.core.calendar import CalendarError, Column, column_label, parse_column, parse_date, wareki_date
 from kofu_xl.core.dantai import dantai_problem
@@ -48,6 +53,7 @@ from kofu_xl.core.model import Parameters
 from kofu_xl.core.schedule import default_schedule
 
 FUNCTION_NAMES = (
+    "KOFU_ACTUALS",
     "KOFU_CAPACITY",
     "KOFU_CHECK",
     "KOFU_CUMULATIVE",
@@ -65,6 +71,7 @@ FUNCTION_NAMES = (
     "KOFU_STAFF_NEEDED",
     "KOFU_THRESHOLD",
     "KOFU_WAREKI",
+    "KOFU_WHY",
 )
 __all__ = [*FUNCTION_NAMES, "CATEGORY", "EMPTY", "functions"]
 
@@ -104,7 +111,7 @@ def KOFU_CUMULATIVE(base, monthly_row):
     try:
         start = number(single(base, "基準日の交付枚数"), "基準日の交付枚数", required=True)
     except CellError as exc:  # the whole row shows it
-        return back([exc.text] * len(values))
+        return back([exc.value] * len(values))
     numbers, problems = flat_numbers(values, "交付枚数")
     problems.pop(0, None)  # the first column's own count is already in the base
     stop = min(problems, default=len(values))
@@ -124,7 +131,7 @@ def KOFU_INCREASE(monthly, population):
     try:
         pop = positive(number(single(population, "人口"), "人口", required=True), "人口")
     except CellError as exc:  # the whole row shows it
-        return back([exc.text] * len(values))
+        return back([exc.value] * len(values))
     if len(values) == 1:  # one column: no base column in it
         return to_excel(calc.coverage_rate(number(values[0], "交付枚数"), pop))
     numbers, problems = flat_numbers(values, "交付枚数")
@@ -218,14 +225,21 @@ def KOFU_PLAN_CUMULATIVE(cumulative_row, header_row, month):
         if key is None:
             raise problem("列見出し", "空欄")
         columns.append(Column(key, ""))
-    numbers, _problems = flat_numbers(values, "累計交付枚数")  # a column that is not a number has no plan
+    numbers, problems = flat_numbers(values, "累計交付枚数")
     plan = followup.plan_by_month(columns, numbers)
 
     def one(month):
         key = column_key(month, "年月")
         if key is None:
             return None
-        return plan.get(Column(key, "").last_month)
+        month_key = Column(key, "").last_month
+        # An unusable column gives its error to every month it or a later column describes.
+        for i, column in enumerate(columns):
+            if i in problems:
+                return problems[i]
+            if month_key in column.months:
+                break
+        return plan.get(month_key)
 
     return broadcast(one, month)
 
@@ -435,6 +449,50 @@ def _wareki(value, with_day):
 def KOFU_WAREKI(date_or_key, with_day=None):
     """日付や年月を和暦の表記（"R2年4月"、"R3年度"）で返します。"""
     return broadcast(_wareki, date_or_key, with_day)
+
+
+# ---------------------------------------------------------------- explaining an error value
+
+
+def _why_text(reason: str) -> str:
+    reason = reason.removeprefix("#")
+    if "#" + reason in EXCEL_ERRORS:
+        return f"入力のセルがエラー値（#{reason}）です。そのセルの原因を直してください"
+    return reason
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("function_name", doc="理由を知りたい関数の名前（\"KOFU_OVERTIME\" など）。", **_IN)
+@xw.arg("args", doc="その関数に渡したのと同じ引数。", **_IN)
+@excel_function
+def KOFU_WHY(function_name, *args):
+    """KOFU_* 関数がエラー値（#VALUE! など）を返す理由を文章で返します。同じ引数を渡してください。問題がなければ空欄です。"""
+    name = unicodedata.normalize("NFKC", text(single(function_name, "関数名")) or "").strip().upper()
+    if name == "KOFU_WHY" or name not in FUNCTION_NAMES:
+        raise problem("関数名", "KOFU_ の関数名でない")
+    found = reasons(globals()[name], *args)
+    return "／".join(_why_text(r) for r in found)
+
+
+# ---------------------------------------------------------------- official statistics (a table)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("code", doc="団体コード（6桁。先頭の 0 は省略可）。", **_IN)
+@xw.ret(index=False, header=True)
+@excel_function
+def KOFU_ACTUALS(code):
+    """同梱の公表統計（2019年4月〜2022年12月）から、その市区町村の交付枚数の推移を表で返します（見出し付き、日付は日付）。"""
+    value = single(code, "団体コード")
+    if text(value) is None:
+        raise problem("団体コード", "未入力")
+    try:
+        frame = statistics(value)
+    except LookupError:
+        raise problem("団体コード", "公表統計にない") from None
+    except Exception:  # noqa: BLE001 - a code the statistics cannot read
+        raise problem("団体コード", "読めない") from None
+    return frame.astype({"交付枚数": "int64", "人口": "int64"})
 
 
 def functions() -> dict[str, object]:

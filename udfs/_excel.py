@@ -9,9 +9,15 @@ the plan; that is kofu_xl's job.
 Conventions of every KOFU_* function:
 - An empty result is "" (EMPTY), never None: xlwings (COM and Office.js) writes None as ""
   anyway, and pycel would turn a None into 0. "" shows an empty cell in Excel.
-- A problem is a short Japanese text starting with "#" in the cell (CellError.text), never an
-  exception, a message box or a traceback. An incoming "#..." value (an Excel error or another
-  KOFU_* problem) is passed through unchanged, the way Excel propagates errors.
+- An unusable input gives a real Excel error value, never text: text is ignored by SUM and
+  charts, so a total would silently shrink. In Python the error is its code ("#VALUE!", an
+  incoming "#DIV/0!" passes through unchanged, the way Excel propagates errors); Office.js
+  custom functions turn such codes into error values (xlwings' errorstr_to_errortype), pycel
+  treats them as errors, and the workbook's VBA wrappers turn them into CVErr() (see
+  kofu_xl.ooxml.vba.xlwings_vba.cell_errors_vba). Never an exception, a message box or a traceback.
+- The reason stays available: inside Python each error carries its Japanese reason
+  (ErrorValue.reason, e.g. "#人口が未入力"); =KOFU_WHY("KOFU_RATE", ...) shows it in a cell
+  (explain()), and 検証 reports the unusable input cell itself.
 - Numbers go back as floats, converted from Decimal only here, at the very end.
 """
 
@@ -29,12 +35,16 @@ from kofu_xl.core.numbers import NumberError, parse_number
 
 __all__ = [
     "EMPTY",
+    "ERROR_VALUE",
+    "EXCEL_ERRORS",
     "INTERNAL_ERROR",
     "CellError",
+    "ErrorValue",
     "broadcast",
     "column_key",
     "date_of",
     "excel_function",
+    "explain",
     "flag",
     "flat_numbers",
     "grid",
@@ -52,6 +62,9 @@ __all__ = [
 log = logging.getLogger("kofu_udfs")
 
 EMPTY = ""
+ERROR_VALUE = "#VALUE!"  # what every unusable input gives
+# Excel's error values (Range.Value reads them as these codes through xlwings' err_to_str).
+EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
 INTERNAL_ERROR = "#計算できません"
 SHAPE_MISMATCH = "#範囲の大きさが不一致"
 NOT_A_LINE = "#範囲は1行か1列"
@@ -59,12 +72,32 @@ NOT_A_LINE = "#範囲は1行か1列"
 Grid = list[list[object]]
 
 
+class ErrorValue(str):
+    """An Excel error value (equal to its code, e.g. "#VALUE!") that remembers its reason."""
+
+    reason: str
+
+    def __new__(cls, code: str, reason: str) -> ErrorValue:
+        self = super().__new__(cls, code)
+        self.reason = reason
+        return self
+
+
+def error_code(text: str) -> str:
+    """The Excel error a problem shows: an incoming error keeps its code, all else #VALUE!."""
+    return text if text in EXCEL_ERRORS else ERROR_VALUE
+
+
 class CellError(Exception):
-    """A problem shown as short Japanese text in the cell, e.g. "#人口が未入力"."""
+    """A problem with a short Japanese reason, e.g. "#人口が未入力"; the cell shows .value."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
+
+    @property
+    def value(self) -> ErrorValue:
+        return ErrorValue(error_code(self.text), self.text)
 
 
 def problem(label: str, what: str) -> CellError:
@@ -127,7 +160,7 @@ def broadcast(fn: Callable[..., object], *args: object) -> object:
     grids = [grid(a) for a in args]
     shapes = {_shape(g) for g in grids if _shape(g) != (1, 1)}
     if len(shapes) > 1:
-        return SHAPE_MISMATCH
+        raise CellError(SHAPE_MISMATCH)
     rows, cols = shapes.pop() if shapes else (1, 1)
 
     def at(g: Grid, r: int, c: int) -> object:
@@ -137,11 +170,11 @@ def broadcast(fn: Callable[..., object], *args: object) -> object:
 
 
 def cell(fn: Callable[..., object], *values: object) -> object:
-    """One cell's value: fn's result made Excel-shaped, or the problem's text."""
+    """One cell's value: fn's result made Excel-shaped, or the problem's error value."""
     try:
         return to_excel(fn(*values))
     except CellError as exc:
-        return exc.text
+        return exc.value
 
 
 # ---------------------------------------------------------------- values in
@@ -152,7 +185,9 @@ def _blank(value: object) -> bool:
 
 
 def _passed_error(value: object) -> None:
-    """Raise an incoming Excel error or KOFU_* problem ("#...") unchanged."""
+    """Raise an incoming Excel error ("#DIV/0!") unchanged; other "#..." text is #VALUE!."""
+    if isinstance(value, ErrorValue):
+        raise CellError(value.reason)
     if isinstance(value, str) and value.strip().startswith("#"):
         raise CellError(value.strip())
 
@@ -283,34 +318,73 @@ def to_excel(value: object) -> object:
     return value
 
 
-def excel_function(fn: Callable[..., object]) -> Callable[..., object]:
-    """Guard a worksheet function: whatever goes wrong, the cell gets a short text.
+def _map(value: object, leaf: Callable[[object], object]) -> object:
+    if isinstance(value, list):
+        return [_map(v, leaf) for v in value]
+    return leaf(value)
 
-    A CellError gives its own text; an unexpected exception is logged with its traceback
-    and the cell shows INTERNAL_ERROR (no traceback in a cell, no message box).
+
+def _plain(value: object) -> object:
+    # ErrorValue -> its plain code: what Excel, Office.js and pycel receive.
+    return str(value) if isinstance(value, ErrorValue) else value
+
+
+def _call(fn: Callable[..., object], args: tuple[object, ...]) -> object:
+    try:
+        return fn(*args)
+    except CellError as exc:
+        return exc.value
+    except Exception:  # noqa: BLE001 - a worksheet cell must never see a traceback
+        from kofu_xl.logs import setup_logging
+
+        setup_logging()  # the helpdesk's file (kofu_xl.logs), opened on the first failure
+        log.exception("%s failed", fn.__name__)
+        return ErrorValue(ERROR_VALUE, INTERNAL_ERROR)
+
+
+def excel_function(fn: Callable[..., object]) -> Callable[..., object]:
+    """Guard a worksheet function: whatever goes wrong, the cell gets an Excel error value.
+
+    A CellError gives #VALUE! (or the incoming error's own code); an unexpected exception
+    is logged with its traceback and gives #VALUE! too (no traceback in a cell, no message
+    box). The unguarded function stays reachable for explain() as __wrapped__.
     """
 
     @functools.wraps(fn)
     def guarded(*args: object) -> object:
-        try:
-            return fn(*args)
-        except CellError as exc:
-            return exc.text
-        except Exception:  # noqa: BLE001 - a worksheet cell must never see a traceback
-            log.exception("%s failed", fn.__name__)
-            return INTERNAL_ERROR
+        return _map(_call(fn, args), _plain)
 
     return guarded
 
 
-def flat_numbers(values: Sequence[object], label: str) -> tuple[list[Decimal | None], dict[int, str]]:
+def explain(fn: Callable[..., object], *args: object) -> object:
+    """fn's result with each error value replaced by its reason ("#人口が未入力")."""
+    inner = getattr(fn, "__wrapped__", fn)
+    return _map(_call(inner, args), lambda v: v.reason if isinstance(v, ErrorValue) else v)
+
+
+def reasons(fn: Callable[..., object], *args: object) -> list[str]:
+    """The distinct reasons of the error values fn gives for these arguments, in order."""
+    found: list[str] = []
+    inner = getattr(fn, "__wrapped__", fn)
+
+    def leaf(v: object) -> object:
+        if isinstance(v, ErrorValue) and v.reason not in found:
+            found.append(v.reason)
+        return v
+
+    _map(_call(inner, args), leaf)
+    return found
+
+
+def flat_numbers(values: Sequence[object], label: str) -> tuple[list[Decimal | None], dict[int, ErrorValue]]:
     """Numbers of a row, with the problems by position (their numbers are None)."""
     numbers: list[Decimal | None] = []
-    problems: dict[int, str] = {}
+    problems: dict[int, ErrorValue] = {}
     for i, v in enumerate(values):
         try:
             numbers.append(number(v, label))
         except CellError as exc:
             numbers.append(None)
-            problems[i] = exc.text
+            problems[i] = exc.value
     return numbers, problems

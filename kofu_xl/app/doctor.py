@@ -42,6 +42,7 @@ from typing import Any, Protocol
 from kofu_xl.book.build import XLWINGS_CONF
 from kofu_xl.book.read import GridSource
 from kofu_xl.errors import UnreadableInput
+from kofu_xl.logs import log_path
 from kofu_xl.ooxml.ribbon import RIBBON_BUTTONS
 from kofu_xl.ooxml.vba.ovba_read import MAX_VBA_PROJECT_BYTES, OvbaError, read_module_sources
 from kofu_xl.ooxml.vba.xlwings_vba import vba_runtime_version
@@ -631,7 +632,9 @@ def check_conf(ctx: Context) -> CheckResult:
     book = _book_or_problem(ctx, "xlwings-conf", title)
     if isinstance(book, CheckResult):
         return book
-    rows_text = "、".join(f"{k} = {v}" for k, v in XLWINGS_CONF)
+    from kofu_xl.book.build import XLWINGS_CONF
+
+    rows_text = "、".join(f"{k} = {v or '（空欄）'}" for k, v in XLWINGS_CONF)
     manual = f"手で直す場合は、シート名 xlwings.conf（非表示）の A 列に設定名、B 列に値を 1 行目から空行なしで書きます: {rows_text}。"
     if book.conf_rows is None:
         return _ng("xlwings-conf", title, "xlwings.conf シートがありません。xlwings は ADD_WORKBOOK_TO_PYTHONPATH を既定の True とみなし、"
@@ -665,9 +668,14 @@ def check_conf_values(ctx: Context) -> CheckResult:
     diffs = []
     for key, expected in XLWINGS_CONF:
         actual = settings.get(key.upper())
-        same = _is_false(actual) if expected == "False" else (actual is not None and str(actual).strip().casefold() == expected.casefold())
+        if expected == "False":
+            same = _is_false(actual)
+        elif expected == "":
+            same = actual in (None, "")
+        else:
+            same = actual is not None and str(actual).strip().casefold() == expected.casefold()
         if not same and key.upper() != "ADD_WORKBOOK_TO_PYTHONPATH":  # that one is checked above
-            diffs.append(f"{key} が {_shown(actual)}（既定は {expected}）")
+            diffs.append(f"{key} が {_shown(actual)}（既定は {expected or '空欄'}）")
     extra = sorted(set(settings) - {k.upper() for k, _v in XLWINGS_CONF})
     extra_text = f" 追加の設定: {'、'.join(f'{k} = {_shown(settings[k])}' for k in extra)}。" if extra else ""
     if diffs:
@@ -1127,6 +1135,80 @@ def check_defender_win32(ctx: Context) -> CheckResult:
 
 
 Check = Callable[[Context], "CheckResult | list[CheckResult]"]
+_ADDIN = "xlwings.xlam"
+_IMPORTED_UDFS = "xlwings_udfs"  # the module xlwings' Import Functions writes (udfs.import_udfs)
+
+
+def _addin_places(ctx: Context) -> list[str]:
+    """Where the xlwings add-in is installed: the user's XLSTART folder (`xlwings addin
+    install`), Excel's own XLSTART (`--glob`), and the add-ins Excel opens (Options, OPEN*)."""
+    s = ctx.system
+    found = []
+    appdata = s.environ.get("APPDATA") or ""
+    folders = [ntpath.join(appdata, "Microsoft", "Excel", "XLSTART")] if appdata else []
+    excel = _excel_info(ctx).exe if s.registry is not None else None
+    if excel:
+        folders.append(ntpath.join(ntpath.dirname(excel), "XLSTART"))
+    for folder in folders:
+        path = ntpath.join(folder, _ADDIN)
+        if s.is_file(path):
+            found.append(path)
+    if s.registry is not None:
+        for version in ("16.0", "15.0"):
+            key = rf"HKCU\Software\Microsoft\Office\{version}\Excel\Options"
+            try:
+                values = s.registry.values(key)
+            except PermissionError:
+                continue
+            for name, value in sorted(values.items()):
+                if name.upper().startswith("OPEN") and _ADDIN in str(value).casefold():
+                    found.append(f"{key}\\{name} = {value}")
+    return found
+
+
+def check_xlwings_addin(ctx: Context) -> CheckResult:
+    """The xlwings add-in is not needed (the book carries the runtime); its Import Functions
+    would add a second set of KOFU_* wrappers to the book."""
+    title = "xlwings アドイン（入れないこと）"
+    if not ctx.system.windows:
+        return _not_windows(ctx, "xlwings-addin", title, required=False)
+    places = _addin_places(ctx)
+    if places:
+        return _ng("xlwings-addin", title,
+                   f"xlwings アドインが入っています（{'、'.join(places)}）。このブックには xlwings の VBA が入っているため、アドインは要りません。"
+                   "アドインの「Import Functions」をこのブックで押すと、KOFU_* 関数がもう一組（モジュール xlwings_udfs）加わり、名前が重複して関数もボタンも動かなくなります。",
+                   f"事務担当者のユーザーで `xlwings addin remove` を実行するか、Excel の ファイル → オプション → アドイン で xlwings を外してください（{_INSTALL}「4.4」）。",
+                   required=False)
+    return _ok("xlwings-addin", title, "xlwings アドインは入っていません（ブックの xlwings.conf シートの設定だけが使われます）。", required=False)
+
+
+def check_imported_udfs(ctx: Context) -> CheckResult:
+    """A module xlwings_udfs in the book: Import Functions was pressed, KOFU_* are doubled."""
+    title = "ブックの KOFU_* 関数の重複（Import Functions）"
+    book = _book_or_problem(ctx, "xlwings-addin-udfs", title)
+    if isinstance(book, CheckResult):
+        return book
+    doubled = sorted({name for module, src in book.vba.items() if module.casefold() == _IMPORTED_UDFS
+                      for name in re.findall(r"^\s*(?:Public\s+)?Function\s+(KOFU_\w+)\(", src, re.MULTILINE | re.IGNORECASE)})
+    if doubled:
+        return _ng("xlwings-addin-udfs", title,
+                   f"ブックにモジュール {_IMPORTED_UDFS}（xlwings アドインの Import Functions で加わったもの）があり、{'、'.join(doubled[:5])} など {len(doubled)} 個の関数が重複しています。"
+                   "名前が重複すると VBA がコンパイルできず、関数もボタンも動きません。",
+                   f"`kofu-xl upgrade` でブックを作り直してください（{_INSTALL}「7. 更新する」）。xlwings アドインも外してください。")
+    return _ok("xlwings-addin-udfs", title, "KOFU_* 関数の重複はありません。")
+
+
+def check_log(ctx: Context) -> CheckResult:
+    """Where the helpdesk finds the log, and whether it can be written."""
+    path = log_path()
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK):
+        return _ok("log", "ログファイル", f"ログファイル: {path}（失敗の詳細が記録されます。問い合わせのときはこのファイルを添えてください）", required=False)
+    return _ng("log", "ログファイル", f"ログファイル {path} のフォルダーに書き込めません。", f"{folder} に書き込めるようにするか、環境変数 KOFU_LOG_DIR に書き込めるフォルダーを設定してください。", required=False)
+
+
 CHECKS: list[Check] = [
     check_python,
     check_python_bits,
@@ -1145,6 +1227,9 @@ CHECKS: list[Check] = [
     check_macro_security,
     check_defender,
     check_defender_win32,
+    check_xlwings_addin,
+    check_imported_udfs,
+    check_log,
 ]
 
 
@@ -1175,6 +1260,7 @@ class DoctorReport:
             "ok": self.ok,
             "exit_code": self.exit_code,
             "checks": [r.to_json() for r in self.results],
+            "log": str(_log_path()),
         }
 
 
@@ -1211,9 +1297,14 @@ def default_workbook(cwd: Path | None = None) -> Path | None:
 _LABEL = {True: "必須", False: "推奨"}
 
 
+def _log_path() -> Path:
+    return log_path()
+
+
 def render_text(report: DoctorReport, *, version: str | None = None) -> str:
     lines = [f"kofu-xl doctor: 動作環境の診断（kofu-xl {version or '?'}、{report.platform}）"]
     lines.append(f"ブック: {report.workbook}" if report.workbook else f"ブック: なし（{report.workbook_note}。ブックの確認は省略します）")
+    lines.append(f"ログ: {_log_path()}")
     lines.append("")
     width = max((len(r.id) for r in report.results), default=10)
     indent = " " * (6 + 6 + width + 1)
@@ -1264,7 +1355,7 @@ def doctor_message(report: DoctorReport, *, limit: int = 900) -> str:
         if len(body) > limit:
             body = body[:limit].rstrip() + "…"
     where = f" \"{report.workbook}\"" if report.workbook else ""
-    tail = f"\n\nすべての結果は、コマンドプロンプトで kofu-xl doctor{where} を実行すると表示されます。"
+    tail = f"\n\nすべての結果は、コマンドプロンプトで kofu-xl doctor{where} を実行すると表示されます。\nログ: {_log_path()}"
     return head + ("\n\n" + body if body else "") + tail
 
 

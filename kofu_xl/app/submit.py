@@ -19,13 +19,14 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from filelock import FileLock, Timeout
 
+from kofu_xl.app.pdf import PdfLeftOut
 from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
@@ -305,23 +306,26 @@ def _package_files(result: CheckResult) -> dict[str, bytes]:
     }
 
 
-def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | None = None, lock_timeout: float = LOCK_TIMEOUT) -> SubmitOutcome:
+def submit(surface: Surface, out_dir: Path | None = None, *, now: dt.datetime | None = None, lock_timeout: float = LOCK_TIMEOUT,
+           pdf: Callable[[bytes], bytes] | None = None) -> SubmitOutcome:
     """「検証して提出」: validate; with no error write the package and log it.
 
     A transaction per workbook: the workbook's lock is held throughout (a second submit
     waits, then says one is running); the package files get names no other run holds and
     are put in place first, the 提出記録 row is written last; on failure only this run's
     files are removed; the result is read back and verified before it is reported.
+    ``pdf`` (kofu_xl.app.pdf.PdfMaker) makes the package's PDF from its values-only workbook;
+    when it raises PdfLeftOut the package goes without one and the message says why.
     """
     key = getattr(surface, "lock_key", None)
     with workbook_lock(key, surface.book_name, lock_timeout):
         refresh = getattr(surface, "refresh", None)
         if refresh is not None:
             refresh()  # read the workbook as the previous run left it
-        return _submit_locked(surface, out_dir, now=now)
+        return _submit_locked(surface, out_dir, now=now, pdf=pdf)
 
 
-def _submit_locked(surface: Surface, out_dir: Path | None, *, now: dt.datetime | None) -> SubmitOutcome:
+def _submit_locked(surface: Surface, out_dir: Path | None, *, now: dt.datetime | None, pdf: Callable[[bytes], bytes] | None = None) -> SubmitOutcome:
     now = now or dt.datetime.now().replace(microsecond=0)
     outcome = validate(surface)
     result = outcome.result
@@ -355,6 +359,13 @@ def _submit_locked(surface: Surface, out_dir: Path | None, *, now: dt.datetime |
         )
     surface.status("提出ファイルを作成しています…")
     files = _package_files(result)
+    pdf_note = ""
+    if pdf is not None:
+        surface.status("PDF を作成しています…")
+        try:
+            files[".pdf"] = pdf(files[".xlsx"])
+        except PdfLeftOut as exc:
+            pdf_note = f"（{exc.reason}）"
     temps: dict[str, Path] = {}
     placed: list[Path] = []
     saved = False
@@ -399,7 +410,7 @@ def _submit_locked(surface: Surface, out_dir: Path | None, *, now: dt.datetime |
                 final.unlink(missing_ok=True)
             surface.discard()
         raise
-    message = f"提出ファイルを作成しました（警告 {c['warning']} 件）: {out_dir}"
+    message = f"提出ファイルを作成しました（警告 {c['warning']} 件）: {out_dir}{pdf_note}"
     surface.status(message)
     return SubmitOutcome("written", result, message, files=placed)
 

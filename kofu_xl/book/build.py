@@ -14,6 +14,7 @@ them, so a workbook made from a plan never silently repairs it.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,6 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-import kofu_udfs
 from kofu_xl.book.computed import (
     BASE_ISSUED_NAME,
     BASE_POPULATION_NAME,
@@ -121,7 +121,7 @@ from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, 
 from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
 from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
 
-__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "build_sheets", "input_kinds", "month_choices"]
+__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "input_kinds", "month_choices"]
 
 # ---------------------------------------------------------------- styles
 
@@ -143,12 +143,32 @@ CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
 # xlwings reads its settings from this sheet: keys in column A from A1 down, values in B.
+# A key on the sheet wins over the folder's and the user's xlwings.conf (what the xlwings
+# add-in's ribbon writes), even with an empty value, so every key xlwings.bas 0.37.8 reads
+# (GetConfig) is pinned here to what kofu-xl needs or to xlwings' own default, except the
+# interpreter: IT chooses it per PC in the folder's xlwings.conf (docs/install.md 4.3).
 XLWINGS_CONF: tuple[tuple[str, str], ...] = (
     ("UDF Modules", "kofu_udfs"),  # a Japanese workbook name cannot become a module name
     ("ADD_WORKBOOK_TO_PYTHONPATH", "False"),  # kofu-xl is installed; the folder may be OneDrive/Japanese
     ("Show Console", "False"),
     ("Use UDF Server", "False"),
+    ("Debug UDFs", "False"),
+    ("PYTHONPATH", ""),  # kofu-xl and kofu_udfs are installed packages: nothing to add
+    ("Conda Path", ""),  # a python.org interpreter, no conda activation
+    ("Conda Env", ""),
+    ("LICENSE_KEY", ""),  # the VBA runtime needs none (no embedded code)
+    ("SHOW_ERROR_POPUPS", "True"),
+    ("TEMP DIR", "%TEMP%"),  # where xlwings puts its log while Python starts (xlwings' default)
+    ("ONEDRIVE_CONSUMER_WIN", ""),
+    ("ONEDRIVE_COMMERCIAL_WIN", ""),
+    ("SHAREPOINT_WIN", ""),
+    ("INTERPRETER_MAC", ""),
+    ("ONEDRIVE_CONSUMER_MAC", ""),
+    ("ONEDRIVE_COMMERCIAL_MAC", ""),
+    ("SHAREPOINT_MAC", ""),
 )
+# Read by xlwings.bas but deliberately left to the folder's xlwings.conf (see above).
+XLWINGS_CONF_UNPINNED = ("INTERPRETER_WIN", "INTERPRETER")
 
 CALC_ID = 191029
 MONTH_LIST_NAME = "開始時期の選択肢"
@@ -1073,7 +1093,8 @@ def _results_memo(ws: Worksheet) -> None:
 def _sheet_conf(ws: Worksheet) -> None:
     for i, (k, v) in enumerate(XLWINGS_CONF, start=1):
         ws.cell(row=i, column=1, value=k)
-        ws.cell(row=i, column=2, value=v)
+        if v:  # an empty B cell is an empty value (the key still pins it)
+            ws.cell(row=i, column=2, value=v)
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 40
     ws.sheet_state = "hidden"
@@ -1284,7 +1305,10 @@ def vba_modules() -> list[Any]:
     modules += [VbaModule(code, "document", "") for _name, code in SHEETS]
     for m in runtime_modules():
         modules.append(VbaModule(m.name, "class" if m.kind == "class" else "standard", m.source))
-    udfs = generate_udf_wrappers(UDF_PYTHON_MODULE, kofu_udfs) + "\r\n" + generate_macro_options(kofu_udfs)
+    # the module xlwings.conf names (UDF Modules), by its name: the build writes wrappers for
+    # whatever module the workbook's configuration points xlwings at
+    udf_module = importlib.import_module(UDF_PYTHON_MODULE)
+    udfs = generate_udf_wrappers(UDF_PYTHON_MODULE, udf_module) + "\r\n" + generate_macro_options(udf_module)
     modules.append(VbaModule(UDF_MODULE, "standard", udfs))
     modules.append(VbaModule(RIBBON_MODULE_NAME, "standard", ribbon_vba()))
     return modules

@@ -497,6 +497,30 @@ class Layout:
             return s.sheet, s.cell
         return None
 
+    def input_cells(self) -> dict[tuple[str, str | None], tuple[str, str]]:
+        """Every cell a clerk types into, by field: (model path, column or None) -> (sheet,
+        cell). Rows of 本表1-1/本表1-2/経費積算 per column, the single cells, each day of
+        日次実績 (column = ISO date) and the input rows of 実績比較 (column = month)."""
+        out: dict[tuple[str, str | None], tuple[str, str]] = {}
+        for path, s in self.scalars.items():
+            out[(path, None)] = (s.sheet, s.cell)
+        for spec in ROWS_11:
+            if spec.role == "input":
+                for column in self.columns:
+                    out[(spec.key, column)] = self.series_cell(spec.key, column)
+        for specs in (ROWS_12, ROWS_WORK):
+            for spec in specs:
+                if spec.role == "input":
+                    for year in self.cost_years:
+                        out[(spec.key, year)] = self.cost_cell(spec.key, year)
+        for block in self.daily_blocks.values():
+            for day, _date_cell, count_cell in block.cells():
+                out[("daily.days", day.isoformat())] = (DAILY, count_cell)
+        for path in FU_INPUT_PATHS:
+            for month in self.followup_months:
+                out[(path, month)] = self.fu_cell(path, month)
+        return out
+
     def locate_findings(self, findings: list[Finding]) -> list[Finding]:
         """The findings with sheet and cell filled in where the field has a cell."""
         out = []

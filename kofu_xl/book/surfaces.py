@@ -139,6 +139,11 @@ class FileSurface:
         ed.replace_rows(RESULTS, FIRST_RESULT_ROW, out, hyperlinks=hyperlinks)
         self._changed = True
 
+    def set_values(self, sheet: str, values: dict[str, Any]) -> None:
+        """Write constants into single cells ({"C5": 2000}); styles stay."""
+        self.editor.set_values(sheet, values)
+        self._changed = True
+
     def append_log(self, row: list[Any]) -> None:
         self.editor.append_row(LOG, row, min_row=FIRST_LOG_ROW)
         self._changed = True

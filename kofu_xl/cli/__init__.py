@@ -7,6 +7,7 @@ Each command imports its use case (``kofu_xl.app``) when it runs, so ``kofu-xl -
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -20,8 +21,10 @@ from kofu_xl.cli._commands import (
     cmd_new,
     cmd_propose,
     cmd_submit,
+    cmd_upgrade,
 )
 from kofu_xl.errors import EXIT_INTERNAL, KofuError
+from kofu_xl.logs import log_path, setup_logging
 
 __all__ = ["main"]
 
@@ -50,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("path", help="計画ワークブック（.xlsm/.xlsx）")
     s.add_argument("--out", help="提出ファイルの出力先フォルダー（省略時はワークブックと同じ場所の「提出」フォルダー）")
     s.set_defaults(func=cmd_submit)
+
+    u = sub.add_parser("upgrade", help="古い版のブックから、入力・実績・検証結果・提出記録を引き継いだ今の版のブックを作成する")
+    u.add_argument("path", help="古い版のブック（.xlsm）。このファイルは変更しません")
+    u.add_argument("--out", help="新しいブックの出力先（省略時は <元の名前>_更新後.xlsm。既存のファイルは上書きしません）")
+    u.set_defaults(func=cmd_upgrade)
+
     f = sub.add_parser("followup", help="計画と実績（公表統計）を比べる（ファイルは変更しない）")
     f.add_argument("path", nargs="?", help="計画ファイル（.xlsm/.xlsx/.json）。省略時は同梱の白井市の計画")
     f.add_argument("--stats", nargs="+", metavar="CSV", help="同梱の公表統計（2019年4月〜2022年12月）に加える公表統計の CSV ファイル、または CSV のあるフォルダー（複数可）")
@@ -90,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    setup_logging()
+    log = logging.getLogger("kofu_xl.cli")
+    log.info("kofu-xl %s", args.command)
     try:
         return args.func(args)
     except KofuError as exc:
@@ -101,9 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("中断しました。", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: never a traceback unless asked
+        log.exception("kofu-xl %s failed", args.command)
         if args.debug:
             raise
-        print(f"内部エラーが発生しました（{exc.__class__.__name__}: {exc}）。--debug を付けて再実行すると詳細が表示されます。", file=sys.stderr)
+        print(f"内部エラーが発生しました（{exc.__class__.__name__}: {exc}）。--debug を付けて再実行すると詳細が表示されます。"
+              f"詳細はログ {log_path()} にも記録しました。", file=sys.stderr)
         return EXIT_INTERNAL
 
 

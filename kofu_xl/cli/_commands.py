@@ -80,15 +80,23 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from kofu_xl.app.pdf import libreoffice_pdf
     from kofu_xl.app.submit import submit
     from kofu_xl.book.surfaces import FileSurface
 
     surface = FileSurface(Path(args.path))
-    outcome = submit(surface, Path(args.out) if args.out else None)
+    outcome = submit(surface, Path(args.out) if args.out else None, pdf=libreoffice_pdf)
     print(outcome.message)
     for f in outcome.files:
         print(f"  {f}")
     return EXIT_ERRORS if outcome.status == "refused" else EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from kofu_xl.app.upgrade import upgrade
+
+    print(upgrade(Path(args.path), Path(args.out) if args.out else None).message)
+    return EXIT_OK
 
 
 def cmd_followup(args: argparse.Namespace) -> int:

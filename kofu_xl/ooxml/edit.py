@@ -843,6 +843,24 @@ class XlsxEditor:
             self._write_cell(sheet, c, cell.kind, cell.text)
         return target
 
+    def set_values(self, sheet: str, values: Mapping[str, object]) -> None:
+        """Write constants into single cells ({"C5": 2000, "D7": "未定"}); each cell keeps
+        its style, a formula in it is replaced, None empties it."""
+        planned = []
+        for ref, value in values.items():
+            rn, col = parse_ref(ref)
+            kind, text = _plan_value(value, f"{sheet}!{ref}")
+            planned.append((rn, col, kind, text))
+        root = self._edit_sheet(sheet)
+        sd = root.find(_q("sheetData"))
+        for rn, col, kind, text in sorted(planned):
+            row = self._find_row(sd, rn, sheet, create=kind is not None)
+            if row is None:
+                continue
+            c = self._find_cell(row, rn, col, sheet, create=kind is not None)
+            if c is not None:
+                self._write_cell(sheet, c, kind, text)
+
     def read_rows(self, sheet: str, first_row: int = 1) -> list[list[object]]:
         """Cell values from ``first_row`` down: one list per row from column A,
         trailing empty cells and rows left out (a missing row is ``[]``).

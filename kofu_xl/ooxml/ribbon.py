@@ -125,7 +125,8 @@ RIBBON_BUTTONS: tuple[RibbonButton, ...] = (
         id="kofuDoctor", group="kofuGroupHelp", label="診断", image_mso="Help",
         screentip="動作環境を診断",
         supertip="この PC の Python と xlwings の設定を確認し、結果を表示します。"
-                 "このボタンも動かないときは、コマンドプロンプトで kofu-xl doctor を実行してください。",
+                 "このボタンも動かないときは、コマンドプロンプトで kofu-xl doctor を実行してください。"
+                 "kofu-xl を新しい版にしたときは、kofu-xl upgrade でこのブックの入力・実績・検証結果・提出記録を新しい版のブックに移します（導入手順書 7 章）。",
         keytip="D", callback="KofuRibbonDoctor",
         python_module="kofu_xl.excel", python_function="doctor_book"),
 )
@@ -144,6 +145,12 @@ _MSG_FAILED = (
     "同じエラーが続くときは、コマンドプロンプトで kofu-xl doctor を実行してください。"
     "解決しないときは、表示されたエラーの内容を情報システム担当（IT 担当）へ連絡してください。"
 )
+
+
+_MSG_LOG = "ログ: "
+_MSG_BUSY = "を実行しています。Python を起動しています…"
+# Excel's constants as numbers (the module needs no reference to the Excel library)
+XL_WAIT, XL_DEFAULT, XL_CALCULATION_MANUAL = 2, -4143, -4135
 
 
 def _check() -> None:
@@ -228,19 +235,49 @@ def ribbon_vba() -> str:
     for b in RIBBON_BUTTONS:
         out += [
             f"Public Sub {b.callback}(control As IRibbonControl)",
-            "    Dim result As Variant",
+            "    Dim result As Variant, busy As String, calc As Long, screen As Boolean",
             "    On Error GoTo PythonNotStarted",
+            *vba_assign_string("busy", f"「{b.label}」{_MSG_BUSY}"),
+            "    KofuBusy busy, calc, screen",
             f"    result = RunPython({vba_string_literal(b.python_command)})",
+            "    KofuDone busy, calc, screen",
             "    On Error GoTo 0",
             "    If IsNumeric(result) Then",
             f"        If result = -1 Then KofuPythonFailed {vba_string_literal(b.label)}",
             "    End If",
             "    Exit Sub",
             "PythonNotStarted:",
+            "    KofuDone busy, calc, screen",
             f"    KofuPythonNotStarted {vba_string_literal(b.label)}, Err.Number, Err.Description",
             "End Sub",
             "",
         ]
+    out += [
+        "' Feedback while Python starts and writes: the status bar says what runs, the wait",
+        "' cursor shows, screen updating and calculation pause. KofuDone puts back what",
+        "' KofuBusy found, on every path (the callers' error handler calls it too), and gives",
+        "' the status bar back to Excel unless Python left a message there.",
+        "Private Sub KofuBusy(ByVal busy As String, ByRef calc As Long, ByRef screen As Boolean)",
+        "    calc = Application.Calculation",
+        "    screen = Application.ScreenUpdating",
+        "    Application.StatusBar = busy",
+        f"    Application.Cursor = {XL_WAIT}",
+        "    Application.ScreenUpdating = False",
+        f"    Application.Calculation = {XL_CALCULATION_MANUAL}",
+        "End Sub",
+        "",
+        "Private Sub KofuDone(ByVal busy As String, ByVal calc As Long, ByVal screen As Boolean)",
+        "    On Error Resume Next",
+        "    If calc <> 0 Then Application.Calculation = calc",
+        "    Application.ScreenUpdating = screen Or (calc = 0)",
+        f"    Application.Cursor = {XL_DEFAULT}",
+        "    If VarType(Application.StatusBar) = vbString Then",
+        "        If Application.StatusBar = busy Then Application.StatusBar = False",
+        "    End If",
+        "    On Error GoTo 0",
+        "End Sub",
+        "",
+    ]
     out += [
         "Private Sub KofuPythonNotStarted(ByVal action As String, ByVal errNumber As Long, "
         "ByVal errDescription As String)",
@@ -249,6 +286,7 @@ def ribbon_vba() -> str:
         *vba_assign_string("tail", "\u300d" + _MSG_NOT_STARTED),
         f"    msg = {vba_string_literal(chr(0x300C))} & action & tail & CStr(errNumber) "
         "& vbLf & errDescription",
+        f"    msg = msg & vbLf & vbLf & {vba_string_literal(_MSG_LOG)} & KofuLogPath()",
         "    MsgBox msg, vbCritical + vbOKOnly, title",
         "End Sub",
         "",
@@ -257,8 +295,19 @@ def ribbon_vba() -> str:
         *vba_assign_string("title", _MSG_TITLE),
         *vba_assign_string("tail", "\u300d" + _MSG_FAILED),
         f"    msg = {vba_string_literal(chr(0x300C))} & action & tail",
+        f"    msg = msg & vbLf & vbLf & {vba_string_literal(_MSG_LOG)} & KofuLogPath()",
         "    MsgBox msg, vbExclamation + vbOKOnly, title",
         "End Sub",
+        "",
+        "' The log of kofu_xl.logs: $KOFU_LOG_DIR, else platformdirs' user log folder on",
+        "' Windows (%LOCALAPPDATA%\\kofu-xl\\Logs).",
+        "Public Function KofuLogPath() As String",
+        '    If Len(Environ("KOFU_LOG_DIR")) > 0 Then',
+        '        KofuLogPath = Environ("KOFU_LOG_DIR") & "\\kofu-xl.log"',
+        "    Else",
+        '        KofuLogPath = Environ("LOCALAPPDATA") & "\\kofu-xl\\Logs\\kofu-xl.log"',
+        "    End If",
+        "End Function",
     ]
     return _crlf(out)
 

@@ -60,7 +60,7 @@ from kofu_xl.ooxml.vba.ovba_read import read_module_sources
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "workbook" / "交付円滑化計画.xlsm"
 VERSION = xlwings.__version__
-WINDOWS_ONLY = {"store-python", "excel", "interpreter", "xlwings-dll", "onedrive", "mark-of-the-web", "macro-security", "defender-asr", "defender-asr-win32"}
+WINDOWS_ONLY = {"store-python", "excel", "interpreter", "xlwings-dll", "onedrive", "mark-of-the-web", "macro-security", "defender-asr", "defender-asr-win32", "xlwings-addin"}
 
 
 def by_id(report: doctor.DoctorReport) -> dict[str, doctor.CheckResult]:
@@ -315,12 +315,18 @@ def test_conf_problems(rows: list[list[Any]], needle: str) -> None:
 
 
 def test_conf_accepts_excel_booleans_and_reports_deviations() -> None:
-    rows = [["UDF Modules", "kofu_udfs"], ["ADD_WORKBOOK_TO_PYTHONPATH", False], ["Show Console", True], ["Use UDF Server", False], ["LICENSE_KEY", "x"]]
-    ctx = _ctx_with_conf(rows)
+    from kofu_xl.book.build import XLWINGS_CONF
+
+    rows = [[k, v or None] for k, v in XLWINGS_CONF]
+    assert check_conf_values(_ctx_with_conf(rows)).status is Status.OK  # empty cells pin empty values
+    pinned = dict(XLWINGS_CONF)
+    pinned.update({"ADD_WORKBOOK_TO_PYTHONPATH": False, "Show Console": True, "Use UDF Server": False, "Debug UDFs": False, "LICENSE_KEY": "x"})
+    ctx = _ctx_with_conf([[k, v if v != "" else None] for k, v in pinned.items()] + [["Extra Key", "y"]])
     assert check_conf(ctx).status is Status.OK
     values = check_conf_values(ctx)
     assert values.status is Status.NG and not values.required
-    assert "Show Console が True（既定は False）" in values.message and "LICENSE_KEY = x" in values.message
+    assert "Show Console が True（既定は False）" in values.message and "LICENSE_KEY が x（既定は 空欄）" in values.message
+    assert "Debug UDFs" not in values.message and "EXTRA KEY = y" in values.message
 
 
 # ---------------------------------------------------------------- a fake Windows PC
@@ -737,3 +743,66 @@ def test_doctor_message_is_short_and_lists_required_problems_first() -> None:
     assert text.index("VBA（必須）") < text.index("…") and "置き場所" not in text and len(text) < 1100
     ok = doctor.DoctorReport([doctor.CheckResult("python", "Python", Status.OK, True, "OK")], None, "なし", "win32")
     assert doctor_message(ok).startswith("診断の結果、問題は見つかりませんでした（確認 1 件）。")
+
+
+# ---------------------------------------------------------------- xlwings.conf pins and the xlwings add-in
+
+
+def test_every_setting_xlwings_reads_is_pinned_on_the_sheet_but_the_interpreter() -> None:
+    """Every GetConfig key of xlwings.bas 0.37.8 is on the built sheet (a key there wins over the
+    add-in's user config, even empty), except the interpreter, left to the folder's xlwings.conf."""
+    from kofu_xl.book.build import XLWINGS_CONF, XLWINGS_CONF_UNPINNED
+
+    source = (Path(xlwings.__file__).parent / "xlwings.bas").read_text(encoding="ascii")
+    read = set(re.findall(r'GetConfig\("([^"]+)"', source))
+    assert {"DEBUG UDFS", "PYTHONPATH", "CONDA PATH", "CONDA ENV", "TEMP DIR"} <= read
+    pinned = {k.upper() for k, _v in XLWINGS_CONF}
+    assert read - pinned == set(XLWINGS_CONF_UNPINNED)
+    with zipfile.ZipFile(SHIPPED):
+        pass
+    wb = openpyxl.load_workbook(SHIPPED, read_only=True)
+    rows = [list(r) for r in wb["xlwings.conf"].iter_rows(values_only=True)]
+    wb.close()
+    settings, duplicates, ignored = doctor.conf_entries(rows)
+    assert duplicates == [] and ignored == [] and set(settings) == pinned
+    assert settings["DEBUG UDFS"] == "False" and settings["TEMP DIR"] == "%TEMP%" and settings["PYTHONPATH"] is None
+
+
+def test_the_xlwings_addin_in_xlstart_or_excels_addins_is_reported(pc: FakePC) -> None:
+    pc.environ["APPDATA"] = r"C:\Users\clerk\AppData\Roaming"
+    assert by_id(pc.run())["xlwings-addin"].status is Status.OK
+    pc.files.add(r"C:\Users\clerk\AppData\Roaming\Microsoft\Excel\XLSTART\xlwings.xlam")
+    report = pc.run()
+    r = by_id(report)["xlwings-addin"]
+    assert r.status is Status.NG and not r.required and "Import Functions" in r.message and "xlwings addin remove" in r.fix
+    assert report.exit_code == (1 if ribbon_functions_missing() else 0)  # recommended: never fails the run
+    pc.files.discard(r"C:\Users\clerk\AppData\Roaming\Microsoft\Excel\XLSTART\xlwings.xlam")
+    pc.files.add(ntpath.join(ntpath.dirname(EXCEL_EXE), "XLSTART", "xlwings.xlam"))  # `xlwings addin install --glob`
+    assert by_id(pc.run())["xlwings-addin"].status is Status.NG
+    pc.files.discard(ntpath.join(ntpath.dirname(EXCEL_EXE), "XLSTART", "xlwings.xlam"))
+    pc.registry_data[r"HKCU\Software\Microsoft\Office\16.0\Excel\Options"] = {"OPEN": r'/R "C:\tools\xlwings.xlam"', "Font": "ＭＳ Ｐゴシック,11"}
+    r = by_id(pc.run())["xlwings-addin"]
+    assert r.status is Status.NG and r"OPEN = /R" in r.message
+
+
+def test_imported_functions_doubling_kofu_are_an_error(pc: FakePC, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = doctor.load_book
+
+    def with_import(path: Path) -> doctor.BookFacts:
+        facts = real(path)
+        facts.vba["xlwings_udfs"] = 'Attribute VB_Name = "xlwings_udfs"\r\nFunction KOFU_RATE(issued, population)\r\nEnd Function\r\n'
+        return facts
+
+    assert by_id(pc.run())["xlwings-addin-udfs"].status is Status.OK
+    monkeypatch.setattr(doctor, "load_book", with_import)
+    report = pc.run()
+    r = by_id(report)["xlwings-addin-udfs"]
+    assert r.status is Status.NG and r.required and "KOFU_RATE" in r.message and "kofu-xl upgrade" in r.fix
+    assert report.exit_code == 1
+
+
+def test_off_windows_the_addin_check_is_skipped_with_its_reason() -> None:
+    report = run_doctor(SHIPPED)
+    r = by_id(report)["xlwings-addin"] if sys.platform != "win32" else None
+    if r is not None:
+        assert r.status is Status.SKIP and "Windows ではない" in r.message

@@ -307,9 +307,11 @@ def test_required_monthly_and_its_worksheet_function() -> None:
     assert f(11523.0, 0.235, 63723.0, 2.0) == 1726.0
     assert f(11523.0, "23.5%", "63,723", 2.0) == 1726.0  # as clerks type
     assert f([[11523.0, 12245.0, None]], [[0.235, 0.235, 0.235]], 63723.0, [[2.0, 1.0, 1.0]]) == [[1726.0, 2730.0, ""]]
-    assert f(11523.0, 0.235, 63723.0, 0.0) == "#残り月数が0以下"
-    assert f(11523.0, 0.235, 63723.0, 1.5) == "#残り月数が整数でない"
-    assert f(11523.0, 0.235, "", 2.0) == "#人口が未入力"
+    from kofu_udfs._excel import explain
+
+    for args, why in (((11523.0, 0.235, 63723.0, 0.0), "#残り月数が0以下"), ((11523.0, 0.235, 63723.0, 1.5), "#残り月数が整数でない"),
+                      ((11523.0, 0.235, "", 2.0), "#人口が未入力")):
+        assert f(*args) == "#VALUE!" and explain(f, *args) == why  # an Excel error in the cell, the reason kept
     assert f("", 0.235, 63723.0, 2.0) == ""
 
 
@@ -321,7 +323,12 @@ def test_plan_cumulative_worksheet_function(seed: Plan) -> None:
     heads = [[c.label for c in seed.columns]]
     got = kofu_udfs.KOFU_PLAN_CUMULATIVE(cum, heads, [["R元年8月", "R2年7月", "R3年4月", "R4年3月", "R5年3月", "R5年4月", "R元年7月"]])
     assert got == [[9470.0, 15031.0, 33081.0, 46831.0, 61831.0, "", ""]]
-    assert kofu_udfs.KOFU_PLAN_CUMULATIVE(cum, [heads[0][:-1]], "R2年7月") == "#範囲の大きさが不一致"
+    assert kofu_udfs.KOFU_PLAN_CUMULATIVE(cum, [heads[0][:-1]], "R2年7月") == "#VALUE!"
+    assert kofu_udfs.KOFU_WHY("KOFU_PLAN_CUMULATIVE", cum, [heads[0][:-1]], "R2年7月") == "範囲の大きさが不一致"
+    # an unusable column: its month and every later one is an error, earlier ones keep the plan
+    broken = [[*cum[0][:3], "未定", *cum[0][4:]]]
+    got = kofu_udfs.KOFU_PLAN_CUMULATIVE(broken, heads, [["R元年10月", "R元年11月", "R2年7月"]])
+    assert got == [[cum[0][2], "#VALUE!", "#VALUE!"]]
 
 
 def test_a_checkpoint_without_figures_is_undecided_and_said_so(seed: Plan) -> None:

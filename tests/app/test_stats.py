@@ -1,4 +1,4 @@
-"""Tests for kofu_xl.stats: the official issuance statistics and the municipality table."""
+"""Tests for kofu_xl.app.stats: the official issuance statistics and the municipality table."""
 
 from __future__ import annotations
 

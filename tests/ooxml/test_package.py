@@ -331,7 +331,7 @@ def test_callbacks_run_the_python_calls(extracted: dict[str, str]) -> None:
         text = subs[button.callback]
         assert f'result = RunPython("{button.python_command}")' in text
         assert "On Error GoTo PythonNotStarted" in text
-        assert re.search(r"^PythonNotStarted:\n    KofuPythonNotStarted .*Err\.Number, Err\.Description$",
+        assert re.search(r"^PythonNotStarted:\n    KofuDone busy, calc, screen\n    KofuPythonNotStarted .*Err\.Number, Err\.Description$",
                          text, re.M)
     calls = {b.label: b.python_command for b in ribbon.RIBBON_BUTTONS}
     assert calls == {
@@ -724,3 +724,32 @@ def test_formula_texts_reads_every_formula_as_written():
         b"</x:sheetData></x:worksheet>"
     )
     assert formula_texts(xml) == {"A1": "B1+1", "C1": 'IF(B1="","","x"&B1)', "A2": "B2+1", "B2": "KOFU_RATE(B1:C1,1)"}
+
+
+def test_every_button_shows_feedback_and_restores_excel_on_every_path(extracted: dict[str, str]) -> None:
+    """Read back with olevba: before RunPython the status bar says what runs and the wait cursor
+    shows, screen updating and calculation pause; both the normal path and the error handler
+    put everything back before any message box."""
+    code = extracted[ribbon.RIBBON_MODULE_NAME]
+    subs = dict(re.findall(r"^Public Sub (\w+)\(control As IRibbonControl\)\n(.*?)^End Sub$", code, re.M | re.S))
+    assert sorted(subs) == sorted(b.callback for b in ribbon.RIBBON_BUTTONS)
+    for button in ribbon.RIBBON_BUTTONS:
+        lines = [l.strip() for l in subs[button.callback].splitlines()]
+        at = {key: [i for i, l in enumerate(lines) if l.startswith(key)] for key in
+              ("On Error GoTo PythonNotStarted", "busy = ", "KofuBusy ", "result = RunPython(", "KofuDone ", "PythonNotStarted:",
+               "KofuPythonNotStarted ", "KofuPythonFailed", "If result = -1", "Exit Sub")}
+        (guard,), (busy,), (start,), (run,) = at["On Error GoTo PythonNotStarted"], at["busy = "], at["KofuBusy "], at["result = RunPython("]
+        done_ok, done_err = at["KofuDone "]
+        (handler,), (failed_box,), (exit_,) = at["PythonNotStarted:"], at["If result = -1"], at["Exit Sub"]
+        assert guard < busy < start < run < done_ok < failed_box < exit_ < handler < done_err < at["KofuPythonNotStarted "][0]
+        assert done_err == handler + 1  # the error handler restores first
+        assert vba_text(lines[busy].split(" = ", 1)[1]) == f"「{button.label}」を実行しています。Python を起動しています…"
+    busy_sub = re.search(r"^Private Sub KofuBusy\(.*?^End Sub$", code, re.M | re.S).group(0)
+    for line in ("calc = Application.Calculation", "screen = Application.ScreenUpdating", "Application.StatusBar = busy",
+                 "Application.Cursor = 2", "Application.ScreenUpdating = False", "Application.Calculation = -4135"):
+        assert f"\n    {line}\n" in busy_sub, line
+    assert busy_sub.index("calc = Application.Calculation") < busy_sub.index("Application.Calculation = -4135")
+    done_sub = re.search(r"^Private Sub KofuDone\(.*?^End Sub$", code, re.M | re.S).group(0)
+    for line in ("On Error Resume Next", "If calc <> 0 Then Application.Calculation = calc", "Application.ScreenUpdating = screen Or (calc = 0)",
+                 "Application.Cursor = -4143", "If Application.StatusBar = busy Then Application.StatusBar = False"):
+        assert line in done_sub, line

@@ -60,7 +60,9 @@ def test_wrappers_come_from_xlwings_generator(sample_udfs):
     vba = xlwings_vba.generate_udf_wrappers("sample_udfs", sample_udfs)
     for name in NAMES:
         assert re.search(rf"^Function {name}\(", vba, re.MULTILINE), name
-        assert f'{name} = XLPy.CallUDF("sample_udfs", "{name}", Array(' in vba
+        assert f'{name} = KofuCellErrors(XLPy.CallUDF("sample_udfs", "{name}", Array(' in vba
+    plain = xlwings_vba.generate_udf_wrappers("sample_udfs", sample_udfs, excel_errors=False)
+    assert "KofuCellErrors" not in plain and 'XLPy.CallUDF("sample_udfs"' in plain  # xlwings' own text
     assert "Function KOFU_SAMPLE_RATE(issued, population, Optional digits)\r\n" in vba
     assert "Function KOFU_SAMPLE_TOTAL(row)\r\n    Application.Volatile\r\n" in vba
     assert "Array(row), ThisWorkbook, Application.Caller)" in vba

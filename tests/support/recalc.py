@@ -47,6 +47,8 @@ __all__ = [
     "libreoffice_recalc",
     "Recalculation",
     "recalculate",
+    "Recalculator",
+    "is_error",
     "recalculation",
     "strip_cached_values",
     "without_python",
@@ -333,6 +335,78 @@ def recalculate(path: str | os.PathLike[str], *, udfs: types.ModuleType | None =
     """
     with recalculation(path, udfs=udfs, python=python) as r:
         return r.values()
+
+
+class Recalculator:
+    """A workbook compiled once by pycel, with the KOFU_* plugged in: evaluate every formula
+    cell, change an input cell (set), evaluate again. Used as a context manager.
+
+    pycel returns the saved value of a formula cell instead of evaluating it: give it a
+    book without cached values (an openpyxl load/save drops them; see strip_cached_values).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, udfs: types.ModuleType | None = None) -> None:
+        self.path = Path(path)
+        self.udfs = _udf_module(udfs)
+        self._fixes = _pycel_fixes()
+
+    def __enter__(self) -> Recalculator:
+        from pycel import ExcelCompiler
+
+        plugin_module = _register_plugins(self.udfs)
+        self._fixes.__enter__()
+        try:
+            self.compiler = ExcelCompiler(filename=str(self.path), plugins=[plugin_module])
+            self.compiler.excel._defined_names = _defined_names(self.compiler.excel.workbook)
+            # pycel rewrites array formulas in its copy of the book: list them from the file.
+            self.cells = formula_cells(self.path)
+            _check_functions(self.cells, self.udfs, plugin_module)
+        except BaseException:
+            self._fixes.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._fixes.__exit__(*exc_info)
+
+    def set(self, sheet: str, cell: str, value: object) -> bool:
+        """Change an input cell; its dependents are evaluated afresh by the next evaluate().
+        False (and nothing changed) when no formula refers to the cell."""
+        from pycel.excelutil import AddressRange
+
+        address = AddressRange.create(f"{_quote(sheet)}!{cell}").address
+        if address not in self.compiler.cell_map:
+            return False
+        self.compiler.set_value(address, value)
+        return True
+
+    def evaluate(self) -> dict[Address, object]:
+        from pycel.excelformula import UnknownFunction
+
+        values: dict[Address, object] = {}
+        for fc in self.cells:
+            address = f"{_quote(fc.sheet)}!{fc.cell}"
+            try:
+                value = self.compiler.evaluate(address)
+            except UnknownFunction as exc:  # pragma: no cover - _check_functions is meant to catch these first
+                raise UnknownFunctionError(fc.sheet, fc.cell, "?", fc.formula, f"is unknown to pycel: {exc}") from exc
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {_last_line(exc)}"
+                raise RecalcError(f"{fc.sheet}!{fc.cell}: pycel cannot evaluate {fc.formula}: {why}") from exc
+            compiled = getattr(self.compiler.cell_map.get(f"{fc.sheet}!{fc.cell}"), "python_code", "") or ""
+            if value == "#NAME?" or '"#NAME?"' in compiled:
+                # pycel compiles a name it cannot resolve to the constant "#NAME?", which an
+                # IFERROR() around it would hide: fail on the compiled code, not just the value.
+                raise RecalcError(f"{fc.sheet}!{fc.cell}: {fc.formula} refers to a name pycel cannot resolve (#NAME?)")
+            values[(fc.sheet, fc.cell)] = value
+        return values
+
+
+def is_error(value: object) -> bool:
+    """Whether a recalculated value is one of Excel's error values."""
+    from pycel.excelutil import ERROR_CODES
+
+    return isinstance(value, str) and value in ERROR_CODES
 
 
 def _quote(sheet: str) -> str:

@@ -19,12 +19,40 @@ import pytest
 import xlwings
 
 import kofu_udfs
+from kofu_udfs import _excel
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import column_label, form_columns, wareki_date
 from kofu_xl.core.dantai import check_digit
 from kofu_xl.core.model import load_plan
 from kofu_xl.core.schedule import default_schedule
 from kofu_xl.ooxml.vba import xlwings_vba
+
+
+class _Explained:
+    """KOFU_* functions as the tests read them: each error value shown as its reason
+    ("#人口が未入力"), after checking that the cell itself gets a real Excel error code."""
+
+    def __getattr__(self, name):
+        fn = getattr(kofu_udfs, name)
+
+        def call(*args):
+            plain = fn(*args)
+            why = _excel.explain(fn, *args)
+            assert _codes(why) == plain, (name, args, plain, why)
+            return why
+
+        return call
+
+
+def _codes(value):
+    if isinstance(value, list):
+        return [_codes(v) for v in value]
+    if isinstance(value, str) and value.startswith("#"):
+        return _excel.error_code(value)
+    return value
+
+
+K = _Explained()
 
 REQUIRED = {
     "KOFU_RATE",
@@ -96,8 +124,8 @@ def test_argument_names_are_vba_identifiers():
 
 
 def test_rate_is_the_exact_fraction_of_the_core():
-    assert kofu_udfs.KOFU_RATE(BASE, POP) == float(calc.coverage_rate(D(9470), D(63723)))
-    assert calc.rate_pct(D(kofu_udfs.KOFU_RATE(BASE, POP))) == Decimal("14.9")
+    assert K.KOFU_RATE(BASE, POP) == float(calc.coverage_rate(D(9470), D(63723)))
+    assert calc.rate_pct(D(K.KOFU_RATE(BASE, POP))) == Decimal("14.9")
 
 
 @pytest.mark.parametrize(
@@ -114,7 +142,7 @@ def test_rate_is_the_exact_fraction_of_the_core():
     ],
 )
 def test_rate_reads_what_clerks_type(issued, population):
-    assert kofu_udfs.KOFU_RATE(issued, population) == float(calc.coverage_rate(D(9470), D(63723)))
+    assert K.KOFU_RATE(issued, population) == float(calc.coverage_rate(D(9470), D(63723)))
 
 
 @pytest.mark.parametrize(
@@ -137,17 +165,17 @@ def test_rate_reads_what_clerks_type(issued, population):
     ],
 )
 def test_rate_edge_cases(issued, population, shown):
-    assert kofu_udfs.KOFU_RATE(issued, population) == shown
+    assert K.KOFU_RATE(issued, population) == shown
 
 
 def test_rate_of_a_whole_row_and_column():
     expected = [f(calc.coverage_rate(D(v), D(63723))) if v is not None else "" for v in (9470, 9581, None, 9931)]
-    assert kofu_udfs.KOFU_RATE([[9470.0, 9581.0, None, "9,931"]], POP) == [expected]
-    assert kofu_udfs.KOFU_RATE([[9470.0], [9581.0], [None], ["9,931"]], POP) == [[v] for v in expected]
+    assert K.KOFU_RATE([[9470.0, 9581.0, None, "9,931"]], POP) == [expected]
+    assert K.KOFU_RATE([[9470.0], [9581.0], [None], ["9,931"]], POP) == [[v] for v in expected]
     # the population may come as a row of the same shape too; one bad cell stays in its cell
-    assert kofu_udfs.KOFU_RATE([[1.0, 2.0]], [[POP, 0.0]]) == [[f(calc.coverage_rate(D(1), D(63723))), "#人口が0以下"]]
-    assert kofu_udfs.KOFU_RATE([[1.0, 2.0]], [[POP, POP, POP]]) == "#範囲の大きさが不一致"
-    assert kofu_udfs.KOFU_RATE([1.0, 2.0], POP) == [[f(calc.coverage_rate(D(1), D(63723))), f(calc.coverage_rate(D(2), D(63723)))]]
+    assert K.KOFU_RATE([[1.0, 2.0]], [[POP, 0.0]]) == [[f(calc.coverage_rate(D(1), D(63723))), "#人口が0以下"]]
+    assert K.KOFU_RATE([[1.0, 2.0]], [[POP, POP, POP]]) == "#範囲の大きさが不一致"
+    assert K.KOFU_RATE([1.0, 2.0], POP) == [[f(calc.coverage_rate(D(1), D(63723))), f(calc.coverage_rate(D(2), D(63723)))]]
 
 
 def test_rows_match_the_core_derivation_of_the_seed_plan(plan):
@@ -155,10 +183,10 @@ def test_rows_match_the_core_derivation_of_the_seed_plan(plan):
     d = calc.derive(plan)
     issued = excel_row(plan.series("issuance"))
     population = float(plan.basic.population)
-    cumulative = kofu_udfs.KOFU_CUMULATIVE(float(plan.basic.base_issued), issued)
+    cumulative = K.KOFU_CUMULATIVE(float(plan.basic.base_issued), issued)
     assert cumulative == [[f(v) for v in d.cumulative]]
-    assert kofu_udfs.KOFU_RATE(cumulative, population) == [[f(v) for v in d.coverage_rate]]
-    assert kofu_udfs.KOFU_INCREASE(issued, population) == [[f(v) for v in d.increase]]
+    assert K.KOFU_RATE(cumulative, population) == [[f(v) for v in d.coverage_rate]]
+    assert K.KOFU_INCREASE(issued, population) == [[f(v) for v in d.increase]]
     months = [i for i, c in enumerate(plan.columns) if c.is_month]
     for path, derived in (
         ("windows.total", d.per_window),
@@ -167,11 +195,11 @@ def test_rows_match_the_core_derivation_of_the_seed_plan(plan):
         ("terminals.presetting", d.per_presetting_terminal),
     ):
         units = excel_row(plan.series(path))
-        got = kofu_udfs.KOFU_PER([[issued[0][i] for i in months]], [[units[0][i] for i in months]])
+        got = K.KOFU_PER([[issued[0][i] for i in months]], [[units[0][i] for i in months]])
         assert got == [[f(derived[i]) for i in months]], path
-    assert kofu_udfs.KOFU_CAPACITY(excel_row(plan.series("staff.total"))) == [[f(v) for v in d.capacity]]
+    assert K.KOFU_CAPACITY(excel_row(plan.series("staff.total"))) == [[f(v) for v in d.capacity]]
     monthly = [issued[0][i] if c.is_month else issued[0][i] / 12 for i, c in enumerate(plan.columns)]
-    assert kofu_udfs.KOFU_STAFF_NEEDED(row(monthly)) == [[f(v) for v in d.staff_needed]]
+    assert K.KOFU_STAFF_NEEDED(row(monthly)) == [[f(v) for v in d.staff_needed]]
 
 
 # ---------------------------------------------------------------- KOFU_CUMULATIVE, KOFU_INCREASE
@@ -179,36 +207,36 @@ def test_rows_match_the_core_derivation_of_the_seed_plan(plan):
 
 def test_cumulative_of_the_seed_months():
     # R元年8月(実績) 9,470 already includes August's 103; September adds 111.
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, [[103.0, 111.0, "３５０", "500件"]]) == [[9470.0, 9581.0, 9931.0, 10431.0]]
-    assert kofu_udfs.KOFU_CUMULATIVE("9,470", [[103.0], [111.0]]) == [[9470.0], [9581.0]]
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, 103.0) == 9470.0
+    assert K.KOFU_CUMULATIVE(BASE, [[103.0, 111.0, "３５０", "500件"]]) == [[9470.0, 9581.0, 9931.0, 10431.0]]
+    assert K.KOFU_CUMULATIVE("9,470", [[103.0], [111.0]]) == [[9470.0], [9581.0]]
+    assert K.KOFU_CUMULATIVE(BASE, 103.0) == 9470.0
     # the base as a one-cell range, the way xlwings (ndim=2) and pycel pass a reference
-    assert kofu_udfs.KOFU_CUMULATIVE([[BASE]], [[103.0, 111.0]]) == [[9470.0, 9581.0]]
-    assert kofu_udfs.KOFU_CUMULATIVE(((BASE,),), ((103.0, 111.0),)) == [[9470.0, 9581.0]]
-    assert kofu_udfs.KOFU_CUMULATIVE([[BASE, 1.0]], [[103.0, 111.0]]) == [["#基準日の交付枚数が1つのセルでない"] * 2]
+    assert K.KOFU_CUMULATIVE([[BASE]], [[103.0, 111.0]]) == [[9470.0, 9581.0]]
+    assert K.KOFU_CUMULATIVE(((BASE,),), ((103.0, 111.0),)) == [[9470.0, 9581.0]]
+    assert K.KOFU_CUMULATIVE([[BASE, 1.0]], [[103.0, 111.0]]) == [["#基準日の交付枚数が1つのセルでない"] * 2]
     # the first column's own count is not added again, whatever it holds
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, [["?", 111.0]]) == [[9470.0, 9581.0]]
+    assert K.KOFU_CUMULATIVE(BASE, [["?", 111.0]]) == [[9470.0, 9581.0]]
 
 
 def test_cumulative_stops_at_a_gap_or_a_problem():
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, [[103.0, 111.0, None, 500.0]]) == [[9470.0, 9581.0, "", ""]]
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, [[103.0, "多数", 1.0, 2.0]]) == [[9470.0, "#交付枚数が数値でない"] * 1 + ["#交付枚数が数値でない"] * 2]
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, [[103.0, 1.0, "#REF!"]]) == [[9470.0, 9471.0, "#REF!"]]
-    assert kofu_udfs.KOFU_CUMULATIVE(None, [[103.0, 111.0]]) == [["#基準日の交付枚数が未入力"] * 2]
-    assert kofu_udfs.KOFU_CUMULATIVE(BASE, [[1.0, 2.0], [3.0, 4.0]]) == "#範囲は1行か1列"
+    assert K.KOFU_CUMULATIVE(BASE, [[103.0, 111.0, None, 500.0]]) == [[9470.0, 9581.0, "", ""]]
+    assert K.KOFU_CUMULATIVE(BASE, [[103.0, "多数", 1.0, 2.0]]) == [[9470.0, "#交付枚数が数値でない"] * 1 + ["#交付枚数が数値でない"] * 2]
+    assert K.KOFU_CUMULATIVE(BASE, [[103.0, 1.0, "#REF!"]]) == [[9470.0, 9471.0, "#REF!"]]
+    assert K.KOFU_CUMULATIVE(None, [[103.0, 111.0]]) == [["#基準日の交付枚数が未入力"] * 2]
+    assert K.KOFU_CUMULATIVE(BASE, [[1.0, 2.0], [3.0, 4.0]]) == "#範囲は1行か1列"
 
 
 def test_increase_is_not_a_difference_of_rounded_rates():
     # 111 / 63,723 = 0.174 % shows as 0.2 % although the rates go from 14.9 % to 15.0 %.
-    got = kofu_udfs.KOFU_INCREASE([[103.0, 111.0, None, "１,０００"]], POP)
+    got = K.KOFU_INCREASE([[103.0, 111.0, None, "１,０００"]], POP)
     assert got == [["", f(calc.coverage_rate(D(111), D(63723))), "", f(calc.coverage_rate(D(1000), D(63723)))]]
     assert calc.rate_pct(D(got[0][1])) == Decimal("0.2")
     # a single column has no base column in it
-    assert kofu_udfs.KOFU_INCREASE(111.0, POP) == got[0][1]
-    assert kofu_udfs.KOFU_INCREASE([[103.0, "x"]], POP) == [["", "#交付枚数が数値でない"]]
-    assert kofu_udfs.KOFU_INCREASE([[103.0, 111.0]], None) == [["#人口が未入力"] * 2]
-    assert kofu_udfs.KOFU_INCREASE([[103.0, 111.0]], [[POP]]) == got_pair([103, 111])
-    assert kofu_udfs.KOFU_INCREASE([[103.0, 111.0]], [[POP, POP]]) == [["#人口が1つのセルでない"] * 2]
+    assert K.KOFU_INCREASE(111.0, POP) == got[0][1]
+    assert K.KOFU_INCREASE([[103.0, "x"]], POP) == [["", "#交付枚数が数値でない"]]
+    assert K.KOFU_INCREASE([[103.0, 111.0]], None) == [["#人口が未入力"] * 2]
+    assert K.KOFU_INCREASE([[103.0, 111.0]], [[POP]]) == got_pair([103, 111])
+    assert K.KOFU_INCREASE([[103.0, 111.0]], [[POP, POP]]) == [["#人口が1つのセルでない"] * 2]
 
 
 def got_pair(values):
@@ -232,12 +260,12 @@ def got_pair(values):
     ],
 )
 def test_per_unit(count, units, shown):
-    assert kofu_udfs.KOFU_PER(count, units) == shown
+    assert K.KOFU_PER(count, units) == shown
 
 
 def test_per_unit_row():
-    assert kofu_udfs.KOFU_PER([[100.0, 100.0, 100.0]], [[2.0, 0.0, None]]) == [[50.0, "", ""]]
-    assert kofu_udfs.KOFU_PER([[100.0, 90.0]], 3.0) == [[f(calc.per_unit(D(100), D(3))), 30.0]]
+    assert K.KOFU_PER([[100.0, 100.0, 100.0]], [[2.0, 0.0, None]]) == [[50.0, "", ""]]
+    assert K.KOFU_PER([[100.0, 90.0]], 3.0) == [[f(calc.per_unit(D(100), D(3))), 30.0]]
 
 
 # ---------------------------------------------------------------- KOFU_THRESHOLD, KOFU_CHECK
@@ -247,10 +275,10 @@ def test_threshold_of_every_checkpoint_comes_from_the_schedule():
     schedule = default_schedule()
     assert len(schedule.checkpoints) == 3
     for cp in schedule.checkpoints:
-        assert kofu_udfs.KOFU_THRESHOLD(cp.month, "下限") == float(schedule.lower_pct(cp) / 100)
-        assert kofu_udfs.KOFU_THRESHOLD(cp.month, "上限") == float(schedule.upper_pct(cp) / 100)
-    assert kofu_udfs.KOFU_THRESHOLD("2020-07", "下限") == 0.235
-    assert kofu_udfs.KOFU_THRESHOLD("R3年度", "上限値") == 0.785
+        assert K.KOFU_THRESHOLD(cp.month, "下限") == float(schedule.lower_pct(cp) / 100)
+        assert K.KOFU_THRESHOLD(cp.month, "上限") == float(schedule.upper_pct(cp) / 100)
+    assert K.KOFU_THRESHOLD("2020-07", "下限") == 0.235
+    assert K.KOFU_THRESHOLD("R3年度", "上限値") == 0.785
 
 
 @pytest.mark.parametrize(
@@ -270,21 +298,21 @@ def test_threshold_of_every_checkpoint_comes_from_the_schedule():
     ],
 )
 def test_threshold_reads_any_spelling_of_a_column(checkpoint):
-    assert kofu_udfs.KOFU_THRESHOLD(checkpoint, "下限") == 0.235
+    assert K.KOFU_THRESHOLD(checkpoint, "下限") == 0.235
 
 
 def test_threshold_edge_cases():
-    assert kofu_udfs.KOFU_THRESHOLD("2020-06", "下限") == ""  # no checkpoint in that column
-    assert kofu_udfs.KOFU_THRESHOLD(None, "下限") == ""
-    assert kofu_udfs.KOFU_THRESHOLD("R3年度", "lower") == 0.706
-    assert kofu_udfs.KOFU_THRESHOLD("FY2021", " 下限値 ") == 0.706
-    assert kofu_udfs.KOFU_THRESHOLD("R元年8月(実績)", "下限") == ""
-    assert kofu_udfs.KOFU_THRESHOLD("2020-07", "中間") == "#種別は下限か上限"
-    assert kofu_udfs.KOFU_THRESHOLD("2020-07", None) == "#種別は下限か上限"
-    assert kofu_udfs.KOFU_THRESHOLD("いつか", "下限") == "#列の年月が読めない"
-    assert kofu_udfs.KOFU_THRESHOLD(True, "下限") == "#列の年月が読めない"
+    assert K.KOFU_THRESHOLD("2020-06", "下限") == ""  # no checkpoint in that column
+    assert K.KOFU_THRESHOLD(None, "下限") == ""
+    assert K.KOFU_THRESHOLD("R3年度", "lower") == 0.706
+    assert K.KOFU_THRESHOLD("FY2021", " 下限値 ") == 0.706
+    assert K.KOFU_THRESHOLD("R元年8月(実績)", "下限") == ""
+    assert K.KOFU_THRESHOLD("2020-07", "中間") == "#種別は下限か上限"
+    assert K.KOFU_THRESHOLD("2020-07", None) == "#種別は下限か上限"
+    assert K.KOFU_THRESHOLD("いつか", "下限") == "#列の年月が読めない"
+    assert K.KOFU_THRESHOLD(True, "下限") == "#列の年月が読めない"
     headers = [[column_label(c.key) for c in form_columns("2020-06", "2021-03", [2021], None)]]
-    lower = kofu_udfs.KOFU_THRESHOLD(headers, "下限")
+    lower = K.KOFU_THRESHOLD(headers, "下限")
     assert [v for v in lower[0] if v != ""] == [0.235, 0.471, 0.706]
 
 
@@ -306,14 +334,14 @@ def test_threshold_edge_cases():
     ],
 )
 def test_check_against_the_bounds_at_the_forms_precision(rate, shown):
-    assert kofu_udfs.KOFU_CHECK(rate, "R2年7月") == shown
+    assert K.KOFU_CHECK(rate, "R2年7月") == shown
 
 
 def test_check_of_a_row_and_columns_without_checkpoint():
     headers = [["R2年6月", "R2年7月", "R3年3月", "R3年度", "R4年度"]]
     rates = [[0.9, 0.2, 0.5, 0.80, 0.1]]
-    assert kofu_udfs.KOFU_CHECK(rates, headers) == [["", "下限値未満", "OK", "上限値超", ""]]
-    assert kofu_udfs.KOFU_CHECK("x", "R2年6月") == ""  # no checkpoint: nothing to check
+    assert K.KOFU_CHECK(rates, headers) == [["", "下限値未満", "OK", "上限値超", ""]]
+    assert K.KOFU_CHECK("x", "R2年6月") == ""  # no checkpoint: nothing to check
 
 
 # ---------------------------------------------------------------- money
@@ -323,23 +351,23 @@ def test_cost_working_of_the_seed_is_exact(plan):
     d = calc.derive(plan)
     for key, w in plan.working.items():
         o = w.overtime
-        yen = kofu_udfs.KOFU_OVERTIME(*(float(v) for v in (o.hourly_yen, o.premium, o.days, o.staff, o.hours)))
+        yen = K.KOFU_OVERTIME(*(float(v) for v in (o.hourly_yen, o.premium, o.days, o.staff, o.hours)))
         assert yen == float(d.working[key].overtime_yen)
-        assert kofu_udfs.KOFU_SENYEN(yen) == float(calc.senyen(d.working[key].overtime_yen))
-    assert kofu_udfs.KOFU_SENYEN(kofu_udfs.KOFU_OVERTIME(2000.0, 1.35, 12.0, 1.0, 3.0)) == 98.0
-    assert kofu_udfs.KOFU_SENYEN(kofu_udfs.KOFU_OVERTIME(2000.0, "135%", 24.0, 2.0, "3時間")) == 389.0
-    assert kofu_udfs.KOFU_POSTAGE(300.0, 12.0, 492.0) == 1771200.0
-    assert kofu_udfs.KOFU_SENYEN(kofu_udfs.KOFU_POSTAGE("300人", "12月", "492円")) == 1772.0
-    assert kofu_udfs.KOFU_PURCHASE(1.0, 30000.0) == 30000.0
-    assert kofu_udfs.KOFU_SENYEN(kofu_udfs.KOFU_PURCHASE("１", "30,000")) == 30.0
+        assert K.KOFU_SENYEN(yen) == float(calc.senyen(d.working[key].overtime_yen))
+    assert K.KOFU_SENYEN(K.KOFU_OVERTIME(2000.0, 1.35, 12.0, 1.0, 3.0)) == 98.0
+    assert K.KOFU_SENYEN(K.KOFU_OVERTIME(2000.0, "135%", 24.0, 2.0, "3時間")) == 389.0
+    assert K.KOFU_POSTAGE(300.0, 12.0, 492.0) == 1771200.0
+    assert K.KOFU_SENYEN(K.KOFU_POSTAGE("300人", "12月", "492円")) == 1772.0
+    assert K.KOFU_PURCHASE(1.0, 30000.0) == 30000.0
+    assert K.KOFU_SENYEN(K.KOFU_PURCHASE("１", "30,000")) == 30.0
 
 
 def test_money_does_not_pick_up_binary_float_error():
     # 1,300 × 1.1 × 25 × 1 × 4 is exactly 143,000円 = 143千円; in binary floating point it is
     # 143000.00000000003, which rounds up to 144千円: an over-claim of the subsidy.
     assert math.ceil(1300 * 1.1 * 25 * 1 * 4 / 1000) == 144
-    yen = kofu_udfs.KOFU_OVERTIME(1300.0, 1.1, 25.0, 1.0, 4.0)
-    assert yen == 143000.0 and kofu_udfs.KOFU_SENYEN(yen) == 143.0
+    yen = K.KOFU_OVERTIME(1300.0, 1.1, 25.0, 1.0, 4.0)
+    assert yen == 143000.0 and K.KOFU_SENYEN(yen) == 143.0
 
 
 @pytest.mark.parametrize(
@@ -358,22 +386,22 @@ def test_money_does_not_pick_up_binary_float_error():
     ],
 )
 def test_senyen_rounds_up(yen, shown):
-    assert kofu_udfs.KOFU_SENYEN(yen) == shown
+    assert K.KOFU_SENYEN(yen) == shown
 
 
 def test_money_results_are_whole_floats_and_empty_inputs_give_empty():
     for value in (
-        kofu_udfs.KOFU_OVERTIME(2000.0, 1.35, 12.0, 1.0, 3.0),
-        kofu_udfs.KOFU_POSTAGE(300.0, 12.0, 492.0),
-        kofu_udfs.KOFU_SENYEN(97200.0),
+        K.KOFU_OVERTIME(2000.0, 1.35, 12.0, 1.0, 3.0),
+        K.KOFU_POSTAGE(300.0, 12.0, 492.0),
+        K.KOFU_SENYEN(97200.0),
     ):
         assert type(value) is float and value.is_integer()
-    assert kofu_udfs.KOFU_OVERTIME(2000.0, 1.35, None, 1.0, 3.0) == ""
-    assert kofu_udfs.KOFU_POSTAGE(None, 12.0, 492.0) == ""
-    assert kofu_udfs.KOFU_PURCHASE(1.0, None) == ""
-    assert kofu_udfs.KOFU_OVERTIME(2000.0, "1.35倍", 12.0, 1.0, 3.0) == "#割増率が数値でない"
+    assert K.KOFU_OVERTIME(2000.0, 1.35, None, 1.0, 3.0) == ""
+    assert K.KOFU_POSTAGE(None, 12.0, 492.0) == ""
+    assert K.KOFU_PURCHASE(1.0, None) == ""
+    assert K.KOFU_OVERTIME(2000.0, "1.35倍", 12.0, 1.0, 3.0) == "#割増率が数値でない"
     # one call per row of years
-    assert kofu_udfs.KOFU_SENYEN([[97200.0, 388800.0, None]]) == [[98.0, 389.0, ""]]
+    assert K.KOFU_SENYEN([[97200.0, 388800.0, None]]) == [[98.0, 389.0, ""]]
 
 
 # ---------------------------------------------------------------- capacity
@@ -395,13 +423,13 @@ def test_money_results_are_whole_floats_and_empty_inputs_give_empty():
     ],
 )
 def test_staff_needed(args, shown):
-    assert kofu_udfs.KOFU_STAFF_NEEDED(*args) == shown
+    assert K.KOFU_STAFF_NEEDED(*args) == shown
 
 
 def test_capacity():
-    assert kofu_udfs.KOFU_CAPACITY(6.0) == 1000.0
-    assert kofu_udfs.KOFU_CAPACITY(7.0) == float(calc.capacity(D(7), D(1000), D(6)))
-    assert kofu_udfs.KOFU_CAPACITY([[6.0, None, 12.0]], 500.0, 3.0) == [[1000.0, "", 2000.0]]
+    assert K.KOFU_CAPACITY(6.0) == 1000.0
+    assert K.KOFU_CAPACITY(7.0) == float(calc.capacity(D(7), D(1000), D(6)))
+    assert K.KOFU_CAPACITY([[6.0, None, 12.0]], 500.0, 3.0) == [[1000.0, "", 2000.0]]
 
 
 # ---------------------------------------------------------------- 団体コード, 和暦
@@ -425,14 +453,14 @@ def test_capacity():
     ],
 )
 def test_dantai_check(args, valid):
-    assert kofu_udfs.KOFU_DANTAI_CHECK(*args) == valid
+    assert K.KOFU_DANTAI_CHECK(*args) == valid
 
 
 def test_dantai_reason():
-    assert kofu_udfs.KOFU_DANTAI_REASON(122327.0, "千葉県") == ""
-    assert kofu_udfs.KOFU_DANTAI_REASON(122328.0) == "検査数字（6桁目）が正しくありません。12232 の検査数字は 7 で、122327 は千葉県白井市のコードです。正しいコードを入力してください"
-    assert "東京都" in kofu_udfs.KOFU_DANTAI_REASON("122327", "東京都")
-    assert kofu_udfs.KOFU_DANTAI_CHECK([[122327.0, 122328.0]]) == [[True, False]]
+    assert K.KOFU_DANTAI_REASON(122327.0, "千葉県") == ""
+    assert K.KOFU_DANTAI_REASON(122328.0) == "検査数字（6桁目）が正しくありません。12232 の検査数字は 7 で、122327 は千葉県白井市のコードです。正しいコードを入力してください"
+    assert "東京都" in K.KOFU_DANTAI_REASON("122327", "東京都")
+    assert K.KOFU_DANTAI_CHECK([[122327.0, 122328.0]]) == [[True, False]]
 
 
 @pytest.mark.parametrize(
@@ -463,17 +491,19 @@ def test_dantai_reason():
     ],
 )
 def test_wareki(args, shown):
-    assert kofu_udfs.KOFU_WAREKI(*args) == shown
+    assert K.KOFU_WAREKI(*args) == shown
 
 
 def test_wareki_of_a_header_row():
     keys = ["2019-08", "2019-09", "FY2021"]
-    assert kofu_udfs.KOFU_WAREKI(row(keys)) == [[column_label(k) for k in keys]]
+    assert K.KOFU_WAREKI(row(keys)) == [[column_label(k) for k in keys]]
 
 
 # ---------------------------------------------------------------- cells as xlwings and pycel pass them
 
 SAMPLE_ARGS = {
+    "KOFU_ACTUALS": (122327.0,),
+    "KOFU_WHY": ("KOFU_RATE", 9470.0, "たくさん"),
     "KOFU_RATE": (9470.0, 63723.0),
     "KOFU_CUMULATIVE": (9470.0, 103.0),
     "KOFU_INCREASE": (111.0, 63723.0),
@@ -500,6 +530,9 @@ def test_every_argument_may_be_a_one_cell_range():
     for name, args in SAMPLE_ARGS.items():
         fn = getattr(kofu_udfs, name)
         plain = fn(*args)
+        if name == "KOFU_ACTUALS":  # a DataFrame (xlwings' converter writes it)
+            assert fn(*([[a]] for a in args)).equals(plain) and fn(*(((a,),) for a in args)).equals(plain)
+            continue
         assert plain != "" and not (isinstance(plain, str) and plain.startswith("#")), (name, plain)
         assert fn(*([[a]] for a in args)) == plain, name
         assert fn(*(((a,),) for a in args)) == plain, name
@@ -514,7 +547,8 @@ def test_an_unexpected_failure_is_a_short_text_and_a_log_entry(monkeypatch, capl
 
     monkeypatch.setattr(calc, "coverage_rate", broken)
     with caplog.at_level(logging.ERROR, logger="kofu_udfs"):
-        assert kofu_udfs.KOFU_RATE(BASE, POP) == "#計算できません"
+        assert kofu_udfs.KOFU_RATE(BASE, POP) == "#VALUE!"
+        assert _excel.explain(kofu_udfs.KOFU_RATE, BASE, POP) == "#計算できません"
     assert "KOFU_RATE failed" in caplog.text and "ZeroDivisionError" in caplog.text
 
 
@@ -555,12 +589,20 @@ def wrappers() -> str:
 def test_every_function_has_a_vba_wrapper_from_xlwings(wrappers):
     declared = re.findall(r"^Function (KOFU_\w+)\((.*)\)\r$", wrappers, re.MULTILINE)
     assert sorted(name for name, _ in declared) == sorted(NAMES)
+    assert ("KOFU_WHY", "function_name, ParamArray args()") in declared
+    assert 'KOFU_WHY = KofuCellErrors(XLPy.CallUDF("kofu_udfs", "KOFU_WHY", argsArray, ThisWorkbook, Application.Caller))' in wrappers
     for name, params in declared:
+        if name == "KOFU_WHY":
+            continue
         signature = inspect.signature(getattr(kofu_udfs, name)).parameters.values()
         expected = ", ".join(("Optional " if p.default is not p.empty else "") + p.name for p in signature)
         assert params == expected, name
         args = ", ".join(p.name for p in signature)
-        assert f'{name} = XLPy.CallUDF("kofu_udfs", "{name}", Array({args}), ThisWorkbook, Application.Caller)' in wrappers
+        # each result passes through KofuCellErrors: "#VALUE!" becomes CVErr(xlErrValue)
+        assert f'{name} = KofuCellErrors(XLPy.CallUDF("kofu_udfs", "{name}", Array({args}), ThisWorkbook, Application.Caller))' in wrappers
+        assert f"    {name} = KofuUdfFailed(Err.Description)\r\n" in wrappers
+    assert "= Err.Description" not in wrappers  # a failed call is #VALUE!, never text SUM would skip
+    assert 'Case "#VALUE!": KofuCellError = CVErr(2015)' in wrappers and 'Case "#DIV/0!": KofuCellError = CVErr(2007)' in wrappers
     assert "Application.Volatile" not in wrappers  # pure functions recalculate only when inputs change
     assert wrappers.isascii()
 
@@ -659,7 +701,42 @@ def test_officejs_calls_round_trip(officejs):
     assert call(server, module, "KOFU_CHECK", [[0.2345, 0.1]], [["R2年7月", "R2年6月"]]) == [["OK", ""]]
     assert call(server, module, "KOFU_DANTAI_CHECK", [[122327]], None) == [[True]]
     assert call(server, module, "KOFU_WAREKI", [[43741]], [[True]]) == [["令和元年10月3日"]]
-    assert call(server, module, "KOFU_RATE", [[9470]], [[""]]) == [["#人口が未入力"]]
+    # an unusable input goes back as a real Excel error (xlwings turns the code into one)
+    assert call(server, module, "KOFU_RATE", [[9470]], [[""]]) == [[{"type": "Error", "errorType": "Value"}]]
     # An Excel error cell arrives as a typed value and goes back as the same Excel error
     error = {"type": "Error", "basicValue": "#DIV/0!", "errorType": "Div0"}
     assert call(server, module, "KOFU_RATE", [[9470]], [[error]]) == [[{"type": "Error", "errorType": "Div0"}]]
+
+
+# ---------------------------------------------------------------- =KOFU_ACTUALS(団体コード): a table through xlwings' DataFrame converter
+
+
+def test_kofu_actuals_spills_the_official_figures_of_shiroi_through_xlwings(officejs):
+    """Evaluated headlessly through xlwings itself (its Office.js custom-functions call, which
+    runs the same DataFrame converter as the COM UDF server): a header row, then the 40
+    publications of 白井市, dates as dates (Excel serials with a date format), 13,039 cards
+    counted on 2020-08-01."""
+    server, module = officejs
+    got = call(server, module, "KOFU_ACTUALS", [[122327]])
+    header, rows = got[0], got[1:]
+    assert header == ["交付件数基準日", "月末", "交付枚数", "人口", "人口算出基準日", "人口に対する交付枚数率（%）"]
+    assert len(rows) == 40
+    first = rows[0][0]
+    assert first == {"type": "FormattedNumber", "basicValue": 43556.0, "numberFormat": "yyyy/m/d"}  # 2019-04-01
+    by_date = {_excel.serial_to_date(r[0]["basicValue"]).isoformat(): r for r in rows}
+    assert by_date["2020-08-01"][1:4] == ["2020-07", 13039, 63723]
+    assert by_date["2021-04-01"][2] == 20768 and by_date["2020-08-01"][5] == 20.5
+    # leading zero optional, the code may be text; an unknown code is an Excel error, explained
+    assert call(server, module, "KOFU_ACTUALS", [["122327"]]) == got
+    assert call(server, module, "KOFU_ACTUALS", [[""]]) == [[{"type": "Error", "errorType": "Value"}]]
+    assert kofu_udfs.KOFU_WHY("KOFU_ACTUALS", "") == "団体コードが未入力"
+
+
+def test_kofu_actuals_returns_a_dataframe_for_xlwings_and_the_com_wrapper_exists(wrappers):
+    import pandas as pd
+
+    frame = kofu_udfs.KOFU_ACTUALS(122327.0)
+    assert isinstance(frame, pd.DataFrame) and frame.shape == (40, 6)
+    assert str(frame["交付件数基準日"].dtype).startswith("datetime64")
+    assert kofu_udfs.KOFU_ACTUALS.__wrapped__ is not None
+    assert 'KOFU_ACTUALS = KofuCellErrors(XLPy.CallUDF("kofu_udfs", "KOFU_ACTUALS", Array(code), ThisWorkbook, Application.Caller))' in wrappers
