@@ -38,7 +38,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import IO, NamedTuple, Union
 
@@ -872,7 +873,6 @@ def load_municipalities(
 
 _POP_HEADER = re.compile(r"人口 (\d{4}-\d{2}-\d{2})")
 _ISSUED_HEADER = re.compile(r"交付枚数 (\d{4}-\d{2}-\d{2})（人口 (\d{4}-\d{2}-\d{2})）")
-_PCT = Decimal("0.1")
 
 
 def _printed_rate(issued: int, population: int) -> Decimal:
@@ -971,8 +971,6 @@ def shipped_stats() -> tuple[StatsTable, ...]:
     """Every official publication shipped with the package (2019-04-01 .. 2022-12-31, all
     1,741 municipalities; source and licence in ``kofu_xl/data/issuance_stats.README.md``),
     one :class:`StatsTable` per publication named like its file (``20200801.csv``)."""
-    from importlib import resources
-
     data = resources.files("kofu_xl.data").joinpath(SHIPPED_STATS.name).read_bytes()
     return unpack_stats(data)
 

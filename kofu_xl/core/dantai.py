@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
+from importlib import resources
 
 __all__ = ["PREFECTURES", "check_digit", "code_suggestions", "dantai_problem", "municipality_of"]
 
@@ -56,10 +59,6 @@ def municipality_of(code: str) -> tuple[str, str] | None:
 def _municipalities() -> dict[str, tuple[str, str]]:
     global _TABLE
     if _TABLE is None:
-        import csv
-        import io
-        from importlib import resources
-
         text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
         _TABLE = {row["団体コード"]: (row["都道府県名"], row["市区町村名"]) for row in csv.DictReader(io.StringIO(text))}
     return _TABLE
