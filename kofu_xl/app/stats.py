@@ -941,7 +941,6 @@ def load_municipalities(
 
 _POP_HEADER = re.compile(r"人口 (\d{4}-\d{2}-\d{2})")
 _ISSUED_HEADER = re.compile(r"交付枚数 (\d{4}-\d{2}-\d{2})（人口 (\d{4}-\d{2}-\d{2})）")
-_PCT = Decimal("0.1")
 
 
 def _printed_rate(issued: int, population: int) -> Decimal:
