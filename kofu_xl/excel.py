@@ -60,6 +60,14 @@ MESSAGE_TITLE = "交付円滑化計画"
 log = logging.getLogger(__name__)
 
 
+def _xlwings() -> Any:
+    """xlwings, imported when a button runs: the module itself must load without it (the
+    command line and the tests import it on machines without Excel)."""
+    import xlwings
+
+    return xlwings
+
+
 # ---------------------------------------------------------------- entry points (ribbon)
 
 
@@ -112,8 +120,7 @@ def excel_pdf(book: Any) -> Callable[[bytes], bytes]:
 
 def doctor_book() -> Any:
     """「診断」: run `kofu-xl doctor` for the calling book and show the outcome in a message box."""
-    import xlwings as xw
-
+    xw = _xlwings()
     from kofu_xl.app.doctor import doctor_message, run_doctor
 
     setup_logging()
@@ -166,8 +173,7 @@ def adopt_proposal(confirm: Callable[[str], bool] | None = None, *, now: dt.date
 
 
 def _run_proposal(action: str, work: Callable[[BookSurface], Any]) -> Any:
-    import xlwings as xw
-
+    xw = _xlwings()
     book = xw.Book.caller()
     surface: BookSurface | None = None
     try:
@@ -195,8 +201,7 @@ def import_actuals(paths: list[str | Path] | None = None) -> Any:
     file dialog (desktop Excel). Only the input rows of 実績比較 are written
     (:func:`kofu_xl.followup.import_into`); the outcome is told in Japanese.
     """
-    import xlwings as xw
-
+    xw = _xlwings()
     from kofu_xl.app.followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files
 
     setup_logging()
@@ -240,8 +245,7 @@ def _ask_csv_files(book: Any) -> list[str]:
 
 
 def _run(action: str, work: Callable[[BookSurface], SubmitOutcome]) -> SubmitOutcome | None:
-    import xlwings as xw
-
+    xw = _xlwings()
     setup_logging()
     log.info("%s started", action)
     book = xw.Book.caller()

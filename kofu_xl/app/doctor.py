@@ -632,8 +632,6 @@ def check_conf(ctx: Context) -> CheckResult:
     book = _book_or_problem(ctx, "xlwings-conf", title)
     if isinstance(book, CheckResult):
         return book
-    from kofu_xl.book.build import XLWINGS_CONF
-
     rows_text = "、".join(f"{k} = {v or '（空欄）'}" for k, v in XLWINGS_CONF)
     manual = f"手で直す場合は、シート名 xlwings.conf（非表示）の A 列に設定名、B 列に値を 1 行目から空行なしで書きます: {rows_text}。"
     if book.conf_rows is None:
