@@ -91,6 +91,8 @@ def _kind(cmd: Command) -> str:
             return "pip"
         if args[:2] == ["-m", "pytest"]:
             return "skip: the test suite itself"
+        if args and args[0].replace("\\", "/").startswith("tests/excel/"):
+            return "skip: the acceptance script needs Excel on Windows"
         return "python"
     if first in SKIP:
         return "skip: " + SKIP[first]

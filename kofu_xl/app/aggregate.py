@@ -429,7 +429,7 @@ def collect_inputs(
 ) -> tuple[list[Path], dict[Path, Path], list[Unused]]:
     """Expand files and folders (recursively, sorted) into the files to read.
 
-    A submission package is one stem with .xlsx, .json and .html beside each other:
+    A submission package is one stem with .xlsx, .json, .html (and .pdf) beside each other:
     its .json is read (it holds the plan itself, and reading it is cheaper than the
     workbook), its .xlsx only if the .json cannot be read, its .html never.
     Returns (files to read, {json: its .xlsx fallback}, inputs that do not exist).
@@ -473,8 +473,8 @@ def collect_inputs(
         if suffix in (".xlsx", ".xlsm") and has_json:
             fallback.setdefault(siblings[".json"], f)
             continue
-        if suffix in (".html", ".htm") and (has_json or ".xlsx" in siblings or ".xlsm" in siblings):
-            continue  # the package's summary page
+        if suffix in (".html", ".htm", ".pdf") and (has_json or ".xlsx" in siblings or ".xlsm" in siblings):
+            continue  # the package's summary page and its PDF
         read.append(f)
     return read, fallback, missing
 

@@ -1067,6 +1067,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
     chart.display_blanks = "gap"
     ws.add_chart(chart, lay.pp_chart_cell)
     ws.freeze_panes = ws[ref(first, PP_HEADER_ROW + 1)]
+    _print_setup(ws, None, title_rows=f"{PP_HEADER_ROW}:{PP_HEADER_ROW}", title_cols="A:C")
 
 
 def _sheet_table(sh: _Sheet, title: str, headers: tuple[str, ...], widths: tuple[int, ...]) -> None:

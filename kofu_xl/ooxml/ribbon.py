@@ -115,7 +115,7 @@ RIBBON_BUTTONS: tuple[RibbonButton, ...] = (
         keytip="P", callback="KofuRibbonPropose",
         python_module="kofu_xl.excel", python_function="propose_book"),
     RibbonButton(
-        id="kofuAdoptProposal", group="kofuGroupProposal", label="計画案を採用", image_mso="AcceptTask",
+        id="kofuAdoptProposal", group="kofuGroupProposal", label="計画案を採用", image_mso="PasteValues",
         screentip="計画案を本表に写す",
         supertip="確認のうえ、計画案を本表1-1 の②交付枚数・⑤職員配置数と本表1-2 の臨時・非常勤職員の経費に写します。"
                  "元の値はシート「計画案」の「採用前の値」に残ります。",

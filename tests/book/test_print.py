@@ -25,6 +25,7 @@ from kofu_xl.book.layout import (
     FOLLOWUP,
     LOG,
     NATIONAL,
+    PROPOSAL,
     RESULTS,
     S11,
     S12,
@@ -48,6 +49,7 @@ TARGETS = {
     CHART: (1, 1),
     RESULTS: (1, 1),  # empty: the header only
     LOG: (1, 1),
+    PROPOSAL: (1, 2),  # 計画案: the proposal, its checkpoints and cost, the chart
 }
 MONTH_TITLE = re.compile(r"(?:平成|令和)(?:元|\d+)年\d+月")
 _FOOTER = re.compile(r"^(\S+)\s+\d+\s*/\s*\d+$")

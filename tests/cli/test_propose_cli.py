@@ -47,7 +47,7 @@ def test_cli_table_for_shiroi():
     assert out.count("… 達成") == 3
     row = next(line for line in out.splitlines() if line.startswith("R2年8月"))
     assert row.split()[1:5] == ["1,879", "16,854", "26.4", "12"]
-    assert "R2年度: 追加 108 人月 × 132,500円 = 14,310,000円" in out and "本表1-2 0千円 → 14,310千円" in out
+    assert "R2年度: 追加 112 人月 × 132,500円 = 14,840,000円" in out and "本表1-2 0千円 → 14,840千円" in out
 
 
 def test_cli_json_and_unreachable_exit(tmp_path):
@@ -100,4 +100,4 @@ def test_readme_shows_the_current_table_for_shiroi():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     out = _run("propose", "--dantai", "122327", "--aim", "lower").stdout.rstrip("\n")
-    assert f"```\n{out}\n```" in readme
+    assert f"```text\n{out}\n```" in readme
