@@ -21,6 +21,7 @@ from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface
 from kofu_xl.core.model import load_plan
 from kofu_xl.core.rules import check_plan
+from kofu_xl.errors import CannotWrite
 from tests.core.test_rules import corrected_seed
 
 NOW = dt.datetime(2019, 10, 4, 9, 30, 0)
@@ -172,16 +173,16 @@ def test_failure_mid_write_leaves_no_partial_file_and_the_workbook_unchanged(tmp
     before = path.read_bytes()
     out = tmp_path / "out"
     calls = {"n": 0}
-    real = os.replace
+    real = os.link
 
-    def flaky(src, dst):
+    def flaky(src, dst, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 2:  # the second package file
+        if calls["n"] == 2:  # the second package file is placed (never replacing a file)
             raise OSError(28, "No space left on device")
-        return real(src, dst)
+        return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(submit_mod.os, "replace", flaky)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(submit_mod.os, "link", flaky)
+    with pytest.raises((OSError, CannotWrite)):
         submit(FileSurface(path, quiet=True), out, now=NOW)
     assert list(out.iterdir()) == []  # no package, no temp file
     assert path.read_bytes() == before

@@ -25,10 +25,24 @@ def vba_source(path: Path) -> str:
         return "\n".join(read_module_sources(z.read("xl/vbaProject.bin")).values())
 
 
+def _array_cells(ws) -> set[str]:
+    """The cells of every legacy array formula's range (the previous version computed whole
+    rows that way: only the top-left cell holds the formula, the others its results)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    out = set()
+    for rng in ws.array_formulae.values():
+        c1, r1, c2, r2 = range_boundaries(rng)
+        out |= {f"{openpyxl.utils.get_column_letter(c)}{r}" for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)}
+    return out
+
+
 def constants(path: Path) -> dict[tuple[str, str], object]:
-    """Every cell holding a typed value (not a formula), by sheet and address."""
+    """Every cell holding a typed value (not a formula, not a result of an array formula), by
+    sheet and address."""
     wb = openpyxl.load_workbook(path)
     try:
+        computed = {ws.title: _array_cells(ws) for ws in wb.worksheets}
         return {
             (ws.title, c.coordinate): c.value
             for ws in wb.worksheets
@@ -36,6 +50,7 @@ def constants(path: Path) -> dict[tuple[str, str], object]:
             for c in row
             if c.value is not None and not (isinstance(c.value, str) and c.value.startswith("="))
             and not isinstance(c.value, openpyxl.worksheet.formula.ArrayFormula)
+            and c.coordinate not in computed[ws.title]
         }
     finally:
         wb.close()
@@ -69,7 +84,9 @@ def test_the_fixture_is_a_previous_version_book_with_records():
 
 def test_every_typed_cell_is_carried_over(upgraded):
     old, new = constants(FIXTURE), constants(upgraded)
-    lost = {k: (v, new.get(k)) for k, v in old.items() if new.get(k) != v}
+    # 検証結果!N is the colour memo's style number of each coloured cell: an index into the
+    # book's own style table, which the new book numbers anew (the memo is rewritten for it)
+    lost = {k: (v, new.get(k)) for k, v in old.items() if new.get(k) != v and not (k[0] == "検証結果" and k[1].startswith("N"))}
     assert lost == {}
     assert new[("経費積算", "D5")] == "未定"  # kept as typed, though the plan model cannot hold it
 

@@ -61,9 +61,9 @@ def excel_available() -> str | None:
 
 
 def default_workbook() -> Path:
-    from kofu_xl.cli import _default_path
+    from kofu_xl.book.sources import shipped_workbook_path
 
-    path = _default_path()
+    path = shipped_workbook_path()
     if path is None:
         raise SystemExit("ブックが見つかりません。ブックのパスを指定してください。")
     return path
@@ -119,7 +119,7 @@ def run(workbook: Path) -> int:
     import xlwings as xw
 
     from kofu_xl.app.stats import render_stats_csv, shipped_stats
-    from kofu_xl.book.layout import CHART, FOLLOWUP, RESULTS, S11, S12
+    from kofu_xl.book.layout import CHART, FOLLOWUP, PROPOSAL, RESULTS, S11, S12
 
     work = Path(tempfile.mkdtemp(prefix="kofu-acceptance-"))
     book_path = work / workbook.name
@@ -208,6 +208,11 @@ def run(workbook: Path) -> int:
             "KofuRibbonSubmit": lambda: True,
             "KofuRibbonImportActuals": lambda: _has_number(book.sheets[FOLLOWUP], 13039) or "実績比較に 13,039（R2年7月末）がありません",
             "KofuRibbonDoctor": lambda: True,
+            "KofuRibbonPropose": lambda: _has_number(book.sheets[PROPOSAL], 14975) or "計画案シートに R2年7月末の 14,975 枚がありません",
+            # 「計画案を採用」 asks OK/Cancel before it writes: the person running the script
+            # answers キャンセル; the script checks only that the Sub ran (the adoption itself is
+            # tested on xlwings' remote engine)
+            "KofuRibbonAdoptProposal": lambda: True,
         }
         for button in RIBBON_BUTTONS:
             def pressed(button=button) -> str:
