@@ -152,3 +152,11 @@ def test_the_public_api() -> None:
     assert result.counts["error"] > 0  # the seed's own inconsistencies
     with pytest.raises(KofuError):
         check(REPO / "no-such-file.xlsm")
+
+
+def test_every_package_of_the_tree_is_installed() -> None:
+    """pyproject's package list names every folder of kofu_xl with an __init__.py (a layer left
+    out installs a kofu-xl whose command line cannot import it)."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    tree = {".".join(p.parent.relative_to(REPO).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert tree <= set(config["packages"]), sorted(tree - set(config["packages"]))
