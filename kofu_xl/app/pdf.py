@@ -62,6 +62,9 @@ def pdf_source(xlsx: bytes) -> bytes:
         for ws in wb.worksheets:
             if ws.title not in PDF_SHEETS:
                 ws.sheet_state = "hidden"
+                # LibreOffice prints a hidden sheet that has a print area: drop it in this
+                # throw-away copy
+                ws._print_area = type(ws._print_area)()  # an empty print area, as a new sheet has
         wb.active = wb.sheetnames.index(PDF_SHEETS[0])
         out = io.BytesIO()
         wb.save(out)

@@ -39,7 +39,6 @@ def pdf_text(path: Path) -> str:
 
 
 @needs_lo
-@pytest.mark.xfail(strict=True, reason="after merging issue-15p's print setup LibreOffice also prints the hidden sheets (12 pages); to fix in pdf_source")
 def test_command_line_submit_writes_a_pdf_of_the_form_with_figures_only(tmp_path, capsys):
     path = clean_book(tmp_path)
     out = tmp_path / "提出"
