@@ -3,12 +3,12 @@
 The ribbon's callbacks run ``RunPython("import kofu_xl.excel; kofu_xl.excel.<entry>()")``;
 each entry point takes the calling book (``xw.Book.caller()``), wraps it in a
 :class:`BookSurface` and runs the same core as ``kofu-xl submit``
-(:mod:`kofu_xl.submit`). The clerk is told the outcome in Japanese, in a message box
+(:mod:`kofu_xl.app.submit`). The clerk is told the outcome in Japanese, in a message box
 when the engine can show one, else in the status bar. An unexpected failure becomes
 a short Japanese message with the hint to run ``kofu-xl doctor``, never a traceback.
 
 Reads and writes are separated: the book's values are read once, one call per sheet,
-into a :class:`~kofu_xl.workbook.GridSource` snapshot; every later decision (where the
+into a :class:`~kofu_xl.book.read.GridSource` snapshot; every later decision (where the
 previous results end, which colours to restore, where the next log row goes) is taken
 from that snapshot and from what this surface itself wrote. So the same code works on
 desktop Excel (COM), where writes are visible at once, and on xlwings' remote engine
@@ -199,7 +199,7 @@ def import_actuals(paths: list[str | Path] | None = None) -> Any:
     The statistics are the CSV files in ``paths``, else in the folder $KOFU_STATS_DIR, else
     in the folder 公表統計 beside the book, else the files the clerk picks in Excel's own
     file dialog (desktop Excel). Only the input rows of 実績比較 are written
-    (:func:`kofu_xl.followup.import_into`); the outcome is told in Japanese.
+    (:func:`kofu_xl.app.followup.import_into`); the outcome is told in Japanese.
     """
     xw = _xlwings()
     from kofu_xl.app.followup import STATS_DIR_ENV, STATS_FOLDER, import_into, stats_files

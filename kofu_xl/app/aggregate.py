@@ -21,7 +21,7 @@ i.e. the population-weighted mean of their rates, never the plain mean. Only the
 plans that project a cumulative figure at that checkpoint (and state a population)
 enter both sums; the row says how many did when some did not. The verdict of a
 subtotal against the national band uses the same rule as a plan
-(:func:`kofu_xl.calc.bound_status`: percent rounded half up to 0.1 point, compared
+(:func:`kofu_xl.core.calc.bound_status`: percent rounded half up to 0.1 point, compared
 with the bounds as printed).
 """
 

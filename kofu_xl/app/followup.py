@@ -20,7 +20,7 @@ Decisions (also in the README, section ``followup``):
   such as 20190916.csv describe no month-end and are not used).
 * **The plan per month.** Monthly columns are the plan's own month-ends; a fiscal-year column
   (R3年度 15,000) is spread evenly over its 12 months, as the staffing calculation does
-  (:func:`kofu_xl.calc.monthly_volume`).
+  (:func:`kofu_xl.core.calc.monthly_volume`).
 * **Verdicts** compare the actual rate as the form shows it (percent, 0.1 point, half up)
   with the printed bounds, like the plan's own check. A checkpoint month without a month-end
   figure (2022-03: there is no 20220401.csv) is judged from the nearest figures around it
@@ -122,7 +122,7 @@ SHIPPED_PLAN_SOURCE = "同梱の計画（白井市 令和元年10月3日）"
 
 
 def actuals_from_sheet(raw: Mapping[str, Mapping[str, Any]], layout: Layout) -> tuple[dict[str, Actual], list[Finding]]:
-    """Typed actuals of 実績比較 (``raw`` from :func:`kofu_xl.workbook.read_followup_raw`):
+    """Typed actuals of 実績比較 (``raw`` from :func:`kofu_xl.book.read.read_followup_raw`):
     {month: Actual} and a finding per value that is not a count."""
 
     findings: list[Finding] = []

@@ -200,7 +200,7 @@ class _Sheet:
         self.values_only = values_only
 
     def computed(self, cell: str, fmt: str | None = None) -> None:
-        """A computed cell: its formula (kofu_xl.computed) with the core's value; a blank
+        """A computed cell: its formula (kofu_xl.book.computed) with the core's value; a blank
         locked cell where the build computes nothing."""
         found = self.comp.get((self.ws.title, cell))
         if found is None:
@@ -1234,7 +1234,7 @@ def build_sheets(
     over their parts even where the plan has no figure yet. ``values_only`` writes
     what the prefecture receives: the same sheets with values instead of formulas,
     and without the tool's own sheets (検証結果, 提出記録, xlwings.conf). ``actuals``
-    ({"YYYY-MM": kofu_xl.followup.Actual}) prefill 実績比較's input rows.
+    ({"YYYY-MM": kofu_xl.app.followup.Actual}) prefill 実績比較's input rows.
     """
     schedule = schedule or default_schedule()
     lay = layout_for(plan.parameters)

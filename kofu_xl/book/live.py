@@ -62,7 +62,7 @@ def book_dir(book: Any) -> Path | None:
 
 
 class BookSurface:
-    """:class:`kofu_xl.submit.Surface` over an ``xlwings.Book``.
+    """:class:`kofu_xl.app.submit.Surface` over an ``xlwings.Book``.
 
     ``fill_of(sheet, cell)`` gives a cell's current fill ("#RRGGBB" or None) where the
     engine cannot read it; by default the fill the builder gives it (:func:`builder_fills`).

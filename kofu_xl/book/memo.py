@@ -80,7 +80,7 @@ def hex_colour(rgb: Any) -> str | None:
 
 
 def builder_fills(layout: Layout) -> dict[tuple[str, str], str]:
-    """The fill `kofu_xl.build` gives each cell a finding can point at, (sheet, cell) ->
+    """The fill `kofu_xl.book.build` gives each cell a finding can point at, (sheet, cell) ->
     "#RRGGBB": input cells pale yellow, computed cells grey. Other cells have none.
 
     Used only where the engine cannot read a fill (xlwings' remote engine), so that

@@ -1,7 +1,7 @@
 """The file surface of validate-and-submit: a workbook on disk, edited in place.
 
 Reads values with python-calamine; writes only 検証結果, 提出記録 and the fills
-of the cells findings point at, through :class:`~kofu_xl.xlsx_edit.XlsxEditor`,
+of the cells findings point at, through :class:`~kofu_xl.ooxml.edit.XlsxEditor`,
 which copies every other part of the package unchanged (VBA, ribbon, charts,
 cached values). Nothing is written until :meth:`FileSurface.save`, which
 replaces the file atomically and refuses when the file changed meanwhile.

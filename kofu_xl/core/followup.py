@@ -95,7 +95,7 @@ class Actual:
 
 
 def actuals_from_stats(points: Mapping[str, Any]) -> dict[str, Actual]:
-    """:class:`Actual` per month from :func:`kofu_xl.stats.actual_cumulative_by_month`."""
+    """:class:`Actual` per month from :func:`kofu_xl.app.stats.actual_cumulative_by_month`."""
     return {
         month: Actual(
             month,

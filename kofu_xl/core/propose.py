@@ -52,11 +52,11 @@ core (which imports only core) and, for this objective, would give the same plan
 4. **After the last checkpoint** (R4年度) the plan keeps the pace of the column before,
    never beyond the population.
 
-Staff per column is :func:`kofu_xl.calc.staff_needed` of the column's monthly volume, the
+Staff per column is :func:`kofu_xl.core.calc.staff_needed` of the column's monthly volume, the
 form's own rule. Staff beyond those on hand are counted as 臨時・非常勤職員: staff-months ×
 a monthly cost (``Choices.monthly_temporary_yen``; by default the plan's own working, e.g.
 白井市 R2年度 6,360,000円 / 48 人月 = 132,500円), added to the 積算's 臨時・非常勤 所要額 (円)
-and rounded up to 千円 as the form does (:func:`kofu_xl.calc.senyen`). Everything is exact
+and rounded up to 千円 as the form does (:func:`kofu_xl.core.calc.senyen`). Everything is exact
 (int, Fraction, Decimal); no float.
 """
 

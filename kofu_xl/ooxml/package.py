@@ -141,7 +141,7 @@ def assemble_xlsm(
 ) -> bytes:
     """Return the bytes of the .xlsm built from ``xlsx`` (an .xlsx saved by openpyxl).
 
-    ``vba_project``: the bytes of ``xl/vbaProject.bin`` (`kofu_xl.xlsm.ovba.build_vba_project`).
+    ``vba_project``: the bytes of ``xl/vbaProject.bin`` (`kofu_xl.ooxml.vba.ovba.build_vba_project`).
     Its document modules must be named after the code names in the workbook
     (`document_module_names`, `workbook_code_name`); every sheet and the workbook must
     carry one, otherwise ValueError.

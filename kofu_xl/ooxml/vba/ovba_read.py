@@ -1,6 +1,6 @@
 """Read VBA module source from a ``vbaProject.bin`` ([MS-OVBA], compound file via olefile).
 
-The counterpart of :mod:`kofu_xl.xlsm.ovba` (which only writes): `decompress` undoes
+The counterpart of :mod:`kofu_xl.ooxml.vba.ovba` (which only writes): `decompress` undoes
 [MS-OVBA] 2.4.1 compression, `parse_dir` reads the ``dir`` stream's PROJECTCODEPAGE
 and MODULE records, and `read_module_sources` returns the source text of modules.
 
