@@ -173,18 +173,7 @@ def adopt_proposal(confirm: Callable[[str], bool] | None = None, *, now: dt.date
 
 
 def _run_proposal(action: str, work: Callable[[BookSurface], Any]) -> Any:
-    xw = _xlwings()
-    book = xw.Book.caller()
-    surface: BookSurface | None = None
-    try:
-        surface = BookSurface(book)
-        outcome = work(surface)
-    except Exception as exc:  # the clerk gets a short reason, never a traceback
-        log.exception("%s failed", action)
-        _tell(book, surface, failure_message(action, exc), critical=True)
-        return None
-    _tell(book, surface, outcome.message, critical=False)
-    return outcome
+    return _on_caller(action, work, lambda outcome: (outcome.message, False))
 
 
 def _documents() -> Path:
@@ -245,6 +234,12 @@ def _ask_csv_files(book: Any) -> list[str]:
 
 
 def _run(action: str, work: Callable[[BookSurface], SubmitOutcome]) -> SubmitOutcome | None:
+    return _on_caller(action, work, lambda outcome: (outcome_message(outcome), outcome.status == "refused"))
+
+
+def _on_caller(action: str, work: Callable[[BookSurface], Any], told: Callable[[Any], tuple[str, bool]]) -> Any:
+    """Run ``work`` on the calling book; tell the clerk the outcome (``told``: its message and
+    whether it is critical) or, on a failure, a short Japanese reason with the log's path."""
     xw = _xlwings()
     setup_logging()
     log.info("%s started", action)
@@ -257,7 +252,8 @@ def _run(action: str, work: Callable[[BookSurface], SubmitOutcome]) -> SubmitOut
         log.exception("%s failed", action)
         _tell(book, surface, failure_message(action, exc), critical=True)
         return None
-    _tell(book, surface, outcome_message(outcome), critical=outcome.status == "refused")
+    text, critical = told(outcome)
+    _tell(book, surface, text, critical=critical)
     return outcome
 
 

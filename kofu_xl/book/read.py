@@ -201,7 +201,7 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[st
                     total = _inflate(path, fh, info, total)
             parts = _sheet_parts(z)
             wanted = {name: part for name, part in parts.items() if sheets is None or name in set(sheets)}
-            return _error_cells(z, wanted), _formula_cells(z, wanted)
+            return _sheet_cells(z, wanted)
     except zipfile.BadZipFile as exc:
         if "CRC" in str(exc):
             raise UnreadableInput(path, "ブックの部品の中身が見出しの情報と合いません（壊れているか、圧縮爆弾の可能性があります）") from None
@@ -347,14 +347,19 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[str, str]]:
-    """{sheet: {cell: "#REF!"}} for cells holding an Excel error value."""
-    out: dict[str, dict[str, str]] = {}
+def _sheet_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Each sheet part read once: {sheet: {cell: "#REF!"}} for cells holding an Excel error
+    value, and {sheet: {cell: formula text}} (python-calamine gives values only)."""
+    from kofu_xl.ooxml.package import formula_texts  # openpyxl: only where a file is read
+
+    errors: dict[str, dict[str, str]] = {}
+    formulas: dict[str, dict[str, str]] = {}
     for sheet, part in parts.items():
         try:
             data = z.read(part)
         except KeyError:
             continue
+        formulas[sheet] = formula_texts(data)
         if b't="e"' not in data:
             continue
         cells = {}
@@ -363,22 +368,8 @@ def _error_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[st
             if ref:
                 cells[ref[1].decode()] = html.unescape(c[2].decode("utf-8", "replace"))
         if cells:
-            out[sheet] = cells
-    return out
-
-
-def _formula_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[str, str]]:
-    """{sheet: {cell: formula text}} (python-calamine gives values only)."""
-    from kofu_xl.ooxml.package import formula_texts  # openpyxl: only where a file is read
-
-    out: dict[str, dict[str, str]] = {}
-    for sheet, part in parts.items():
-        try:
-            data = z.read(part)
-        except KeyError:
-            continue
-        out[sheet] = formula_texts(data)
-    return out
+            errors[sheet] = cells
+    return errors, formulas
 
 
 def _cell(src: CellSource, sheet: str, ref: str) -> Any:
