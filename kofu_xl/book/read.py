@@ -476,7 +476,7 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]
         if sheet not in formulas:  # not read, or read as values only
             continue
         text = formulas[sheet].get(cell)
-        if text is not None and normalize_formula(text) == normalize_formula(c.formula):
+        if text is not None and (text == c.formula[1:] or normalize_formula(text) == normalize_formula(c.formula)):  # as written, or as another writer spells it
             intact.add((sheet, cell))
         elif text is not None or not (c.prefill or sheet == DAILY):
             # a value typed over a prefilled input is an input; over a 日次実績 total it is
