@@ -79,9 +79,8 @@ def _commands(co: Checkout, tmp: Path, prefix: str, pdf: bool) -> dict[str, Call
     if "--no-pdf" not in (co.repo / "kofu_xl" / "cli" / "__init__.py").read_text(encoding="utf-8"):
         # an older checkout without the option: the same effect, LibreOffice out of its sight
         no_pdf = ()
-        soffice = shutil.which("soffice")
-        hidden = {str(Path(soffice).parent)} if soffice else set()
-        env_no_pdf = {**env, "PATH": os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep) if d not in hidden)}
+        visible = [d for d in env.get("PATH", "").split(os.pathsep) if not any((Path(d) / n).exists() for n in ("soffice", "libreoffice"))]
+        env_no_pdf = {**env, "PATH": os.pathsep.join(visible)}
     work = tmp / (prefix.strip(": ") or "after")
     work.mkdir()
     submittable = work / "submittable.xlsm"

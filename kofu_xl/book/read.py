@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import python_calamine
 
-from kofu_xl.book.computed import computed_cells, normalize_formula
+from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -469,7 +469,8 @@ def _plan_of(raw: dict[str, Any]) -> Any:
 def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]:
     formulas: dict[str, dict[str, str]] = src.formulas  # type: ignore[attr-defined]
     schedule = default_schedule()
-    comp = computed_cells(_plan_of(raw), lay, schedule)
+    inputs = computed_inputs(_plan_of(raw))
+    comp = computed_cells(inputs, lay, schedule)
     intact: set[tuple[str, str]] = set()
     facts = []
     for (sheet, cell), c in comp.items():
@@ -493,7 +494,10 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]
             break
         overrides = settled
         raw = _read_raw(_Settled(src, overrides), lay)
-        comp = computed_cells(_plan_of(raw), lay, schedule)
+        settled_inputs = computed_inputs(_plan_of(raw))
+        if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
+            inputs = settled_inputs
+            comp = computed_cells(inputs, lay, schedule)
     raw[FORMULA_FACTS_KEY] = facts
     return raw
 
