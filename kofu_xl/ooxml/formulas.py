@@ -38,7 +38,7 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
             continue
         ref = cell.decode("ascii")
         f = dict(_ATTR.findall(m[1]))
-        text = html.unescape(m[2].decode("utf-8")) if m[2] else ""
+        text = _unescape(m[2].decode("utf-8")) if m[2] else ""
         if f.get(b"t") == b"shared":
             si = f.get(b"si", b"").decode("ascii")
             if text:
@@ -48,6 +48,22 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
                 text = _translate(master, anchor, ref)
         out[ref] = text
     return out
+
+
+_XML_ENTITIES = (("&quot;", '"'), ("&apos;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+def _unescape(text: str) -> str:
+    """XML character data as text: the five predefined entities (``&amp;`` last) by plain
+    replacement, character references by the standard library (a DOCTYPE, the only source of
+    other entities, is refused before any part is read)."""
+    if "&" not in text:
+        return text
+    if "&#" in text:
+        return html.unescape(text)
+    for entity, char in _XML_ENTITIES:
+        text = text.replace(entity, char)
+    return text
 
 
 def _translate(master: str, anchor: str, ref: str) -> str:
