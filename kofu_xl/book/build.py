@@ -2,9 +2,11 @@
 
 `build_sheets` draws every sheet from the layout map with openpyxl and returns,
 beside the .xlsx bytes, the value of every formula cell as the core computes it;
-`build_xlsm` adds the VBA project (xlwings runtime, UDF wrappers, ribbon
+`assemble_workbook` adds the VBA project (xlwings runtime, UDF wrappers, ribbon
 callbacks) and the ribbon, injects those cached values and writes a
-byte-reproducible .xlsm.
+byte-reproducible .xlsm (`kofu_xl.book.vba.build_xlsm` generates both and assembles;
+`shipped_macro_parts` takes them from the shipped workbook). This module loads neither
+xlwings nor the UDF module: submit's package and `kofu-xl new` are drawn here.
 
 Inputs are styled and unlocked, calculations locked; totals and the 実績 column
 are written as formulas over their parts only when the plan's figure equals
@@ -14,11 +16,12 @@ them, so a workbook made from a plan never silently repairs it.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
@@ -108,6 +111,7 @@ from kofu_xl.book.layout import (
     layout_for,
 )
 from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
+from kofu_xl.book.sources import SHIPPED_WORKBOOK_NAME, installed_workbook_path
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
@@ -116,12 +120,12 @@ from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
 from kofu_xl.errors import ProposalError
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
-from kofu_xl.ooxml.package import assemble_xlsm
-from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, workbook_module_vba
-from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
-from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
+from kofu_xl.ooxml.package import CUSTOM_UI_PART, VBA_PROJECT_PART, assemble_xlsm
 
-__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "input_kinds", "month_choices"]
+__all__ = [
+    "BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "assemble_workbook", "build_sheets", "input_kinds",
+    "month_choices", "shipped_macro_parts",
+]
 
 # ---------------------------------------------------------------- styles
 
@@ -1296,28 +1300,28 @@ def build_sheets(
 
 # ---------------------------------------------------------------- the .xlsm
 
-UDF_MODULE = "KofuUdfs"
-UDF_PYTHON_MODULE = "kofu_udfs"
+
+def assemble_workbook(built: BuiltSheets, vba_project: bytes, custom_ui: bytes) -> bytes:
+    """The macro-enabled workbook: the drawn sheets, the VBA project and the ribbon, with the
+    value of every formula cell injected. The VBA project and the ribbon depend on the code
+    only, never on the plan (``kofu_xl.book.vba.macro_parts`` generates them)."""
+    return assemble_xlsm(built.xlsx, vba_project=vba_project, custom_ui=custom_ui, cached_values=built.cached, require_cached_values=True)
 
 
-def vba_modules() -> list[Any]:
-    """Every module of the workbook's VBA project, in project order."""
-    modules = [VbaModule("ThisWorkbook", "document", workbook_module_vba())]
-    modules += [VbaModule(code, "document", "") for _name, code in SHEETS]
-    for m in runtime_modules():
-        modules.append(VbaModule(m.name, "class" if m.kind == "class" else "standard", m.source))
-    # the module xlwings.conf names (UDF Modules), by its name: the build writes wrappers for
-    # whatever module the workbook's configuration points xlwings at
-    udf_module = importlib.import_module(UDF_PYTHON_MODULE)
-    udfs = generate_udf_wrappers(UDF_PYTHON_MODULE, udf_module) + "\r\n" + generate_macro_options(udf_module)
-    modules.append(VbaModule(UDF_MODULE, "standard", udfs))
-    modules.append(VbaModule(RIBBON_MODULE_NAME, "standard", ribbon_vba()))
-    return modules
+def shipped_macro_parts() -> tuple[bytes, bytes] | None:
+    """(xl/vbaProject.bin, customUI/customUI14.xml) of the workbook shipped with this code (the
+    checkout's ``workbook/``, else the copy installed with the package), or None.
 
-
-def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False, actuals: Mapping[str, Any] | None = None) -> bytes:
-    """The macro-enabled workbook for ``plan``, byte-identical for identical input
-    (``actuals`` prefill 実績比較, see `build_sheets`)."""
-    built = build_sheets(plan, schedule=schedule, blank=blank, actuals=actuals)
-    vba = build_vba_project(vba_modules(), project_name="KofuXl")
-    return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)
+    Both depend on the code only, and the shipped workbook is this code's own build (a test
+    holds it to a fresh build, byte for byte), so a new workbook can take them instead of
+    generating them (which loads xlwings and compresses every VBA module)."""
+    checkout = Path(__file__).resolve().parents[2] / "workbook" / SHIPPED_WORKBOOK_NAME
+    for candidate in (checkout, installed_workbook_path()):
+        if candidate is None or not candidate.is_file():
+            continue
+        try:
+            with zipfile.ZipFile(candidate) as z:
+                return z.read(VBA_PROJECT_PART), z.read(CUSTOM_UI_PART)
+        except (OSError, KeyError, zipfile.BadZipFile):
+            continue
+    return None

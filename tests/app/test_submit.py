@@ -15,7 +15,7 @@ import pytest
 
 from kofu_xl.app import submit as submit_mod
 from kofu_xl.app.submit import submit, validate
-from kofu_xl.book.build import build_xlsm
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.book.layout import LOG, RESULTS, S11, S12
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface

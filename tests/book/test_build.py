@@ -10,7 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kofu_xl.book.build import SHEETS, build_sheets, build_xlsm, vba_modules
+from kofu_xl.book.build import SHEETS, build_sheets
+from kofu_xl.book.vba import build_xlsm, vba_modules
 from kofu_xl.book.layout import ROWS_11, S11, S12, layout_for
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.core.model import iter_leaves, load_plan
@@ -189,7 +190,7 @@ def test_inputs_unlocked_calculations_locked_and_named(tmp_path, xlsm, plan):
 
 def test_new_plan_prefills_basic_info_for_any_municipality(tmp_path):
     from kofu_xl.app.municipalities import new_plan
-    from kofu_xl.book.build import build_xlsm as build
+    from kofu_xl.book.vba import build_xlsm as build
 
     plan = new_plan("011002")
     assert (plan.basic.prefecture, plan.basic.municipality, plan.basic.population) == ("北海道", "札幌市", Decimal(1955457))
