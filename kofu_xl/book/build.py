@@ -15,10 +15,11 @@ them, so a workbook made from a plan never silently repairs it.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -198,20 +199,41 @@ class BuiltSheets:
 class _Sheet:
     """Writes cells of one worksheet and records formula cells and their values."""
 
-    def __init__(self, ws: Worksheet, out: BuiltSheets, comp: dict[tuple[str, str], Computed], values_only: bool = False) -> None:
+    def __init__(
+        self, ws: Worksheet, out: BuiltSheets, comp: dict[tuple[str, str], Computed], values_only: bool = False, looks: dict[tuple[Any, ...], Any] | None = None,
+    ) -> None:
         self.ws = ws
         self.out = out
         self.comp = comp
         self.values_only = values_only
+        self.looks = looks if looks is not None else {}  # shared by the sheets of one workbook
+
+    def look(self, c: Any, look: tuple[Any, ...], apply: Callable[[], None]) -> None:
+        """Give cell ``c`` a look (style objects and number format, named in ``look``).
+
+        The first cell of each (look, the cell's style before) has it set attribute by
+        attribute (``apply``); the others get a copy of that cell's style indices, as openpyxl
+        copies a style: setting a font or a fill hashes every style object of the workbook's
+        lists, and the indices an object gets never change once it is in them."""
+        before = None if c._style is None else tuple(c._style)  # None: a cell never styled
+        key = (before, *(id(o) for o in look))
+        known = self.looks.get(key)
+        if known is None:
+            apply()
+            self.looks[key] = (copy.copy(c._style), look)  # holds the objects: their ids stay theirs
+        else:
+            c._style = copy.copy(known[0])
+
+    def style(self, c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: str | None) -> None:
+        """The look of an input (yellow, unlocked) or a computed cell (grey, locked)."""
+        self.look(c, ("cell", fill, font, protection, fmt), lambda: _style(c, fill, font, protection, fmt))
 
     def computed(self, cell: str, fmt: str | None = None) -> None:
         """A computed cell: its formula (kofu_xl.book.computed) with the core's value; a blank
         locked cell where the build computes nothing."""
         found = self.comp.get((self.ws.title, cell))
         if found is None:
-            _blank_calc(self, cell)
-            if fmt:
-                self.ws[cell].number_format = fmt
+            _blank_calc(self, cell, fmt)
             return
         value = None if self.values_only and found.value == NA else found.value  # a package's gap is an empty cell
         self.calc(cell, found.formula, value, fmt)
@@ -228,17 +250,21 @@ class _Sheet:
     def label(self, cell: str, text: str, *, fill: PatternFill | None = LABEL_FILL, font: Font = LABEL_FONT, align: Alignment = WRAP) -> None:
         c = self.ws[cell]
         put(c, text)
-        c.font = font
-        if fill is not None:
-            c.fill = fill
-        c.alignment = align
-        c.border = BORDER
-        c.protection = LOCKED
+
+        def apply() -> None:
+            c.font = font
+            if fill is not None:
+                c.fill = fill
+            c.alignment = align
+            c.border = BORDER
+            c.protection = LOCKED
+
+        self.look(c, ("label", font, fill, align), apply)
 
     def input(self, cell: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
         put(c, value)
-        _style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
+        self.style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
 
     def input_formula(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         """An input cell prefilled with a formula over its parts (the clerk may overwrite it)."""
@@ -256,7 +282,7 @@ class _Sheet:
             put(c, value)
         else:
             c.value = formula
-        _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+        self.style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
 
@@ -379,7 +405,8 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     for key in ("label.promotion", "label.invite", "label.at_application", "label.outreach", "label.support", "label.note"):
         row = lay.rows11[key]
         for col in range(first, last + 1):
-            ws.cell(row=row, column=col).border = BORDER
+            c = ws.cell(row=row, column=col)
+            sh.look(c, ("border", BORDER), lambda c=c: setattr(c, "border", BORDER))
     # scalars on 本表1-1 rows
     for s in lay.scalars.values():
         if s.sheet != S11 or s.path.startswith("basic."):
@@ -446,11 +473,17 @@ def _month_text(value: Any) -> Any:
 
 
 
-def _blank_calc(sh: _Sheet, cell: str) -> None:
+def _blank_calc(sh: _Sheet, cell: str, fmt: str | None = None) -> None:
     c = sh.ws[cell]
-    c.fill = CALC_FILL
-    c.border = BORDER
-    c.protection = LOCKED
+
+    def apply() -> None:
+        c.fill = CALC_FILL
+        c.border = BORDER
+        c.protection = LOCKED
+        if fmt:
+            c.number_format = fmt
+
+    sh.look(c, ("blank", fmt), apply)
 
 
 def _get(plan: Plan, path: str) -> Any:
@@ -857,7 +890,7 @@ def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
     """A computed cell holding a value the builder derives from the schedule (no formula)."""
     c = sh.ws[cell]
     put(c, value)
-    _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+    sh.style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
 
 
 # ---------------------------------------------------------------- 国基準, charts, result sheets
@@ -1016,7 +1049,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
         sh.label(f"B{row}", spec.labels[1])
         ws.merge_cells(f"B{row}:D{row}")
         for c in range(first, last + 1):
-            _style(ws[ref(c, row)], CALC_FILL, CALC_FONT, LOCKED, spec.fmt)
+            sh.style(ws[ref(c, row)], CALC_FILL, CALC_FONT, LOCKED, spec.fmt)
     sh.label(f"A{lay.pp_checkpoint_first_row - 1}", "国の全体スケジュール（チェックポイント）", fill=None, font=LABEL_FONT, align=Alignment())
     sh.label(ref(1, lay.pp_cost_header_row), "本表1-2 に加わる経費（追加職員は臨時・非常勤職員）", fill=HEADER_FILL, align=CENTER)
     ws.merge_cells(f"A{lay.pp_cost_header_row}:D{lay.pp_cost_header_row}")
@@ -1027,7 +1060,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
         sh.label(f"A{row}", label)
         ws.merge_cells(f"A{row}:D{row}")
         for i in range(len(lay.cost_years)):
-            _style(ws[ref(first + i, row)], CALC_FILL, CALC_FONT, LOCKED, fmt)
+            sh.style(ws[ref(first + i, row)], CALC_FILL, CALC_FONT, LOCKED, fmt)
     ws[lay.pp_backup_note_cell] = "採用前の値（「計画案を採用」が書き換えた欄の元の値。元に戻すときは「採用前の値」を各セルに入力してください）: まだ採用していません"
     ws[lay.pp_backup_note_cell].font = LABEL_FONT
     for i, h in enumerate(PP_BACKUP_HEADERS):
@@ -1272,7 +1305,8 @@ def build_sheets(
         plan = with_prefills(plan, lay, schedule)
         derived = calc.derive(plan, schedule.bounds_by_column(plan.columns))
     comp = computed_cells(plan, lay, schedule, derived, actuals)
-    s = {name: _Sheet(ws, out, comp, values_only) for name, ws in sheets.items()}
+    looks: dict[tuple[Any, ...], Any] = {}
+    s = {name: _Sheet(ws, out, comp, values_only, looks) for name, ws in sheets.items()}
     _sheet_11(s[S11], plan, lay, derived, schedule, blank)
     _sheet_12(s[S12], plan, lay, derived, blank)
     _sheet_work(s[WORK], plan, lay, derived)
