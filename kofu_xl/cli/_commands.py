@@ -37,8 +37,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from kofu_xl.app.files import write_new_file
-    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.book.sources import load_raw, shipped_plan_raw
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
 
     raw = load_raw(args.plan)[0] if args.plan else shipped_plan_raw()
@@ -200,8 +200,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from kofu_xl.app.check import check
     from kofu_xl.app.files import write_new_file
     from kofu_xl.app.proposals import load_for_proposal, make_proposal, proposal_json, render_proposal
-    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.book.sources import shipped_workbook_path
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.propose import apply_proposal
 
     source = Path(args.path) if args.path else (None if args.dantai else shipped_workbook_path())

@@ -568,8 +568,8 @@ def test_build_and_check_with_a_formula_in_the_name(tmp_path):
 def test_control_characters_are_a_finding_naming_the_cell(char, tmp_path):
     """NUL/BEL/ESC/DEL in a text input: check names the cell, submit refuses with the
     finding (exit 1), build writes the book without them (never exit 3)."""
-    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.book.layout import layout_for
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 

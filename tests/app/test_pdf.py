@@ -15,9 +15,9 @@ import pytest
 from kofu_xl.app import pdf as pdf_mod
 from kofu_xl.app.pdf import PdfLeftOut, libreoffice_pdf, pdf_source
 from kofu_xl.app.submit import submit
-from kofu_xl.book.vba import build_xlsm
 from kofu_xl.book.layout import LOG
 from kofu_xl.book.surfaces import FileSurface
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.cli import main
 from kofu_xl.core.model import load_plan
 from tests.core.test_rules import corrected_seed

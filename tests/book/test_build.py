@@ -11,9 +11,9 @@ import openpyxl
 import pytest
 
 from kofu_xl.book.build import SHEETS, build_sheets
-from kofu_xl.book.vba import build_xlsm, vba_modules
 from kofu_xl.book.layout import ROWS_11, S11, S12, layout_for
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
+from kofu_xl.book.vba import build_xlsm, vba_modules
 from kofu_xl.core.model import iter_leaves, load_plan
 from kofu_xl.core.rules import check_plan
 
