@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.chart.series import SeriesLabel
@@ -36,8 +37,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.properties import CalcProperties
-from openpyxl.worksheet.cell_range import MultiCellRange
+from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -121,7 +123,7 @@ from kofu_xl.core.propose import Choices, propose
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
 from kofu_xl.errors import ProposalError
-from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
+from kofu_xl.ooxml.cellref import col_letter, parse_ref, range_bounds, ref
 from kofu_xl.ooxml.package import CUSTOM_UI_PART, VBA_PROJECT_PART, assemble_xlsm
 
 __all__ = [
@@ -223,6 +225,36 @@ class _Sheet:
             self.looks[key] = (copy.copy(c._style), look)  # holds the objects: their ids stay theirs
         else:
             c._style = copy.copy(known[0])
+
+    def merge(self, rng: str) -> None:
+        """Merge a range as ``Worksheet.merge_cells`` does: the covered cells become merged
+        cells and the edges take the top-left cell's borders, its protection every cell.
+
+        Those looks depend only on the top-left and bottom-right cells' looks before and on
+        the range's shape: the first merge of each such kind runs openpyxl's own (which
+        hashes a border object per edge cell); the others get a copy of its style indices."""
+        ws = self.ws
+        min_col, min_row, max_col, max_row = range_bounds(rng)
+        start = ws._cells.get((min_row, min_col))
+        end = ws._cells.get((max_row, max_col)) if (max_row, max_col) != (min_row, min_col) else None
+        if start is None or start._style is None:  # nothing known to key on: openpyxl's own
+            ws.merge_cells(rng)
+            return
+        key = ("merge", tuple(start._style), None if end is None or end._style is None else tuple(end._style), end is None, max_row - min_row, max_col - min_col)
+        coords = [(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+        known = self.looks.get(key)
+        if known is None:
+            ws.merge_cells(rng)
+            self.looks[key] = [copy.copy(ws._cells[rc]._style) for rc in coords]
+            return
+        merged = MergedCellRange.__new__(MergedCellRange)  # without its __init__, which sets the borders
+        CellRange.__init__(merged, range_string=rng)
+        merged.ws, merged.start_cell = ws, start
+        ws.merged_cells.add(merged)
+        for (r, c), look in zip(coords, known, strict=True):
+            cell = start if (r, c) == (min_row, min_col) else MergedCell(ws, row=r, column=c)
+            cell._style = copy.copy(look)
+            ws._cells[(r, c)] = cell
 
     def style(self, c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: str | None) -> None:
         """The look of an input (yellow, unlocked) or a computed cell (grey, locked)."""
@@ -348,7 +380,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     _heading(ws, f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}", "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
     # 基礎情報
     sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
-    ws.merge_cells(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
+    sh.merge(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
     pop_date = plan.basic.population_date
     base_date = plan.basic.base_issued_date
     captions = {
@@ -370,8 +402,8 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         assert s.label_cell is not None
         sh.label(s.label_cell, captions.get(path, s.label), align=CENTER)
         if s.merge_to:
-            ws.merge_cells(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
-            ws.merge_cells(f"{s.cell}:{s.merge_to}")
+            sh.merge(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
+            sh.merge(f"{s.cell}:{s.merge_to}")
         if path == "basic.base_rate_pct":
             sh.computed(s.cell, "0.0%")
         else:
@@ -380,7 +412,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
             sh.input(s.cell, value, fmt)
     # column headers
     sh.label(f"A{ROW_HEADER}", "調査項目", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{ROW_HEADER}:D{ROW_HEADER}")
+    sh.merge(f"A{ROW_HEADER}:D{ROW_HEADER}")
     for col in plan.columns:
         # "(実績)" on its own line, as the printed form shows it
         sh.label(ref(lay.col11(col.key), ROW_HEADER), col.label.replace("(実績)", "\n(実績)"), fill=HEADER_FILL, align=CENTER)
@@ -400,7 +432,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         elif spec.role == "calc":
             for col in range(first, last + 1):
                 sh.computed(ref(col, row), spec.fmt)
-    _merge_label_runs(ws, [(lay.rows11[spec.key], spec.labels) for spec in ROWS_11])
+    _merge_label_runs(sh, [(lay.rows11[spec.key], spec.labels) for spec in ROWS_11])
     # merged label columns for readability
     for key in ("label.promotion", "label.invite", "label.at_application", "label.outreach", "label.support", "label.note"):
         row = lay.rows11[key]
@@ -416,17 +448,18 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         value = _get(plan, s.path)
         sh.input(s.cell, _month_text(value) if s.dropdown == "month" else value, "@" if s.dropdown == "month" or isinstance(value, str) or value is None else "#,##0.0")
         if s.merge_to:
-            ws.merge_cells(f"{s.cell}:{s.merge_to}")
+            sh.merge(f"{s.cell}:{s.merge_to}")
             ws[s.cell].alignment = WRAP
     _layout_11(ws, lay, last)
 
 
-def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) -> None:
+def _merge_label_runs(sh: _Sheet, rows: list[tuple[int, tuple[str, ...]]]) -> None:
     """Merge runs of equal labels down each label column, as the printed form does.
 
     A run in one column never crosses a change in the columns to its left; an
     empty label right of a filled one joins that one horizontally.
     """
+    ws = sh.ws
     ncols = max(len(labels) for _, labels in rows)
     for col in range(ncols):
         start = 0
@@ -436,7 +469,7 @@ def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) ->
             while end + 1 < len(rows) and tuple(rows[end + 1][1][: col + 1]) == key and rows[end + 1][0] == rows[end][0] + 1:
                 end += 1
             if key[-1] and end > start:
-                ws.merge_cells(start_row=rows[start][0], start_column=col + 1, end_row=rows[end][0], end_column=col + 1)
+                sh.merge(f"{ref(col + 1, rows[start][0])}:{ref(col + 1, rows[end][0])}")
                 ws.cell(row=rows[start][0], column=col + 1).alignment = CENTER
             start = end + 1
     for row, labels in rows:
@@ -447,7 +480,7 @@ def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) ->
                     r.min_row <= row <= r.max_row and r.min_col <= col <= r.max_col for r in ws.merged_cells.ranges
                 )
                 if not last_merged:
-                    ws.merge_cells(start_row=row, start_column=col, end_row=row, end_column=len(labels))
+                    sh.merge(f"{ref(col, row)}:{ref(len(labels), row)}")
                 break
 
 
@@ -614,14 +647,14 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
     caps = ("団体コード", "都道府県名", "市町村名", "人口", "交付枚数", "人口に対する交付枚数率")
     paths = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "basic.base_rate_pct")
     sh.label("A3", "基礎情報", align=CENTER)
-    ws.merge_cells("A3:A4")
+    sh.merge("A3:A4")
     ws.row_dimensions[3].height = 30
     for i, (cap, path) in enumerate(zip(caps, paths, strict=True)):
         col = 2 + i
         sh.label(ref(col, 3), cap, align=CENTER)
         sh.computed(ref(col, 4), "0.0%" if path == "basic.base_rate_pct" else ("#,##0" if path in ("basic.population", "basic.base_issued") else "@"))
     sh.label(ref(1, ROW_COST_HEADER), "経費（千円）", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{ROW_COST_HEADER}:C{ROW_COST_HEADER}")
+    sh.merge(f"A{ROW_COST_HEADER}:C{ROW_COST_HEADER}")
     for key in lay.cost_years:
         sh.label(ref(lay.col12(key), ROW_COST_HEADER), fiscal_year_label(int(key[2:]), short=False), fill=HEADER_FILL, align=CENTER)
     for spec in ROWS_12:
@@ -636,11 +669,11 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
             elif spec.role == "calc":
                 sh.computed(cell, spec.fmt)
         ws.row_dimensions[row].height = 28
-    _merge_label_runs(ws, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
+    _merge_label_runs(sh, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
     # ② 補正予算案の提出予定時期
     first_bt = lay.scalars["budget_timing.1"]
     sh.label(ref(1, _row(first_bt.cell)), "②補正予算案の提出予定時期")
-    ws.merge_cells(f"A{_row(first_bt.cell)}:B{_row(first_bt.cell) + 2}")
+    sh.merge(f"A{_row(first_bt.cell)}:B{_row(first_bt.cell) + 2}")
     for i in (1, 2, 3):
         s = lay.scalars[f"budget_timing.{i}"]
         assert s.label_cell
@@ -670,7 +703,7 @@ def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> N
     ws = sh.ws
     _heading(ws, "経費積算（本表1-2 の根拠・円）", "積算の数値を入力すると、千円未満を切り上げた額が本表1-2 に反映されます（本表1-2 で上書きした場合は検証で照合します）。")
     sh.label(f"A{ROW_WORK_HEADER}", "項目", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{ROW_WORK_HEADER}:B{ROW_WORK_HEADER}")
+    sh.merge(f"A{ROW_WORK_HEADER}:B{ROW_WORK_HEADER}")
     for key in lay.cost_years:
         sh.label(ref(lay.col_work(key), ROW_WORK_HEADER), fiscal_year_label(int(key[2:]), short=False), fill=HEADER_FILL, align=CENTER)
     r = lay.rows_work
@@ -710,7 +743,7 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
         if sh.values_only and month not in with_data:
             continue  # the prefecture's copy carries only the calendars that hold counts
         sh.label(ref(1, block.top), month_label(month, short=False), fill=HEADER_FILL)
-        ws.merge_cells(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
+        sh.merge(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
         for i, wd in enumerate("月火水木金土日"):
             sh.label(ref(DAILY_FIRST_COL + i, block.header_row), wd, align=CENTER)
         sh.label(ref(DAILY_FIRST_COL + 7, block.header_row), "合計", align=CENTER)
@@ -783,13 +816,13 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     first, last = FU_FIRST_COL, lay.last_col_fu
     # the denominator of every rate on this sheet
     sh.label(f"A{FU_BASE_ROW}", "率の分母（本表1-1 の人口・人）", align=CENTER)
-    ws.merge_cells(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
+    sh.merge(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
     sh.computed(FU_POPULATION_CELL, "#,##0")
     sh.label(ref(_col(FU_POPULATION_DATE_CELL) - 1, FU_BASE_ROW), "人口の基準日", align=CENTER)
     sh.computed(FU_POPULATION_DATE_CELL, "@")
     # months
     sh.label(f"A{FU_HEADER_ROW}", "年月（月末）", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
+    sh.merge(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
     for month in months:
         sh.label(ref(lay.col_fu(month), FU_HEADER_ROW), month_label(month), fill=HEADER_FILL, align=CENTER)
     r = lay.rows_fu
@@ -847,7 +880,7 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     for col in range(first, last + 1):
         ws.column_dimensions[col_letter(col)].width = 10.5
     ws.freeze_panes = ref(first, FU_HEADER_ROW + 1)
-    _merge_label_runs(ws, [(r[spec.key], spec.labels) for spec in ROWS_FU])
+    _merge_label_runs(sh, [(r[spec.key], spec.labels) for spec in ROWS_FU])
     _print_followup(ws, lay)
 
 
@@ -1029,7 +1062,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
         cell = lay.pp_settings[key]
         row = int(cell[1:])
         sh.label(f"A{row}", label, align=Alignment(vertical="center"))
-        ws.merge_cells(f"A{row}:D{row}")
+        sh.merge(f"A{row}:D{row}")
         sh.input(cell, value if value != "" else None, fmt)
     ws[lay.pp_settings["first_month"]].number_format = "@"
     aim = DataValidation(type="list", formula1='"下限値,中間"', allow_blank=True, showErrorMessage=True, errorTitle="目標", error="下限値 か 中間 を選んでください。")
@@ -1040,25 +1073,25 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
     ws.add_data_validation(aim)
     ws.add_data_validation(first_month)
     sh.label(f"A{PP_HEADER_ROW}", "列", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{PP_HEADER_ROW}:D{PP_HEADER_ROW}")
+    sh.merge(f"A{PP_HEADER_ROW}:D{PP_HEADER_ROW}")
     for col in plan.columns:
         sh.label(ref(lay.col11(col.key), PP_HEADER_ROW), col.label, fill=HEADER_FILL, align=CENTER)
     for spec in ROWS_PP:
         row = lay.rows_pp[spec.key]
         sh.label(f"A{row}", spec.labels[0])
         sh.label(f"B{row}", spec.labels[1])
-        ws.merge_cells(f"B{row}:D{row}")
+        sh.merge(f"B{row}:D{row}")
         for c in range(first, last + 1):
             sh.style(ws[ref(c, row)], CALC_FILL, CALC_FONT, LOCKED, spec.fmt)
     sh.label(f"A{lay.pp_checkpoint_first_row - 1}", "国の全体スケジュール（チェックポイント）", fill=None, font=LABEL_FONT, align=Alignment())
     sh.label(ref(1, lay.pp_cost_header_row), "本表1-2 に加わる経費（追加職員は臨時・非常勤職員）", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{lay.pp_cost_header_row}:D{lay.pp_cost_header_row}")
+    sh.merge(f"A{lay.pp_cost_header_row}:D{lay.pp_cost_header_row}")
     for i, year in enumerate(lay.cost_years):
         sh.label(ref(first + i, lay.pp_cost_header_row), fiscal_year_label(int(year[2:])), fill=HEADER_FILL, align=CENTER)
     for key, label, fmt in PP_COST_ROWS:
         row = lay.rows_pp_cost[key]
         sh.label(f"A{row}", label)
-        ws.merge_cells(f"A{row}:D{row}")
+        sh.merge(f"A{row}:D{row}")
         for i in range(len(lay.cost_years)):
             sh.style(ws[ref(first + i, row)], CALC_FILL, CALC_FONT, LOCKED, fmt)
     ws[lay.pp_backup_note_cell] = "採用前の値（「計画案を採用」が書き換えた欄の元の値。元に戻すときは「採用前の値」を各セルに入力してください）: まだ採用していません"
