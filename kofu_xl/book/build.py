@@ -401,15 +401,15 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         s = lay.scalars[path]
         assert s.label_cell is not None
         sh.label(s.label_cell, captions.get(path, s.label), align=CENTER)
-        if s.merge_to:
-            sh.merge(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
-            sh.merge(f"{s.cell}:{s.merge_to}")
         if path == "basic.base_rate_pct":
             sh.computed(s.cell, "0.0%")
         else:
             value = _get(plan, path)
             fmt = "#,##0" if path in ("basic.population", "basic.base_issued") else "@"
             sh.input(s.cell, value, fmt)
+        if s.merge_to:  # after the cells have their looks: the merged edges take their borders
+            sh.merge(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
+            sh.merge(f"{s.cell}:{s.merge_to}")
     # column headers
     sh.label(f"A{ROW_HEADER}", "調査項目", fill=HEADER_FILL, align=CENTER)
     sh.merge(f"A{ROW_HEADER}:D{ROW_HEADER}")
