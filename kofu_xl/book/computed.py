@@ -55,7 +55,7 @@ from kofu_xl.book.layout import (
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
-from kofu_xl.core.model import CostYear, Plan, Working, load_plan
+from kofu_xl.core.model import CostYear, Plan, Working, load_plan, plan_to_json
 from kofu_xl.core.schedule import Schedule
 from kofu_xl.ooxml.cellref import col_letter, ref
 
@@ -488,7 +488,7 @@ def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
     (totals, the 実績 columns, cost links) holding that formula's value."""
     fields = _prefill_fields(lay)
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
-        data = plan.model_dump(mode="json")
+        data = plan_to_json(plan)
         changed = False
         for key, c in computed_cells(plan, lay, schedule).items():
             if not c.prefill or key not in fields:

@@ -52,6 +52,7 @@ from kofu_xl.core.schedule import default_schedule
 from kofu_xl.errors import UnreadableInput
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.cellref import ref as _ref
+from kofu_xl.ooxml.formulas import formula_texts
 from kofu_xl.ooxml.limits import MAX_ENTRIES, MAX_FILE_BYTES, MAX_PART_BYTES, MAX_SHEET_ROWS, MAX_UNCOMPRESSED, MAX_XML_DEPTH, READ_CHUNK
 
 __all__ = [
@@ -350,8 +351,6 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
 def _sheet_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     """Each sheet part read once: {sheet: {cell: "#REF!"}} for cells holding an Excel error
     value, and {sheet: {cell: formula text}} (python-calamine gives values only)."""
-    from kofu_xl.ooxml.package import formula_texts  # openpyxl: only where a file is read
-
     errors: dict[str, dict[str, str]] = {}
     formulas: dict[str, dict[str, str]] = {}
     for sheet, part in parts.items():
@@ -477,7 +476,7 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]
         if sheet not in formulas:  # not read, or read as values only
             continue
         text = formulas[sheet].get(cell)
-        if text is not None and normalize_formula(text) == normalize_formula(c.formula):
+        if text is not None and (text == c.formula[1:] or normalize_formula(text) == normalize_formula(c.formula)):  # as written, or as another writer spells it
             intact.add((sheet, cell))
         elif text is not None or not (c.prefill or sheet == DAILY):
             # a value typed over a prefilled input is an input; over a 日次実績 total it is
