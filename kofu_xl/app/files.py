@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
+from kofu_xl.core.text import strip_invisible
 from kofu_xl.errors import CannotWrite
 from kofu_xl.ooxml.package import atomic_write
 
-__all__ = ["write_new_file"]
+__all__ = ["safe_filename", "write_new_file"]
 
 
 def write_new_file(path: Path, data: bytes, *, replace_ok: bool) -> None:
@@ -22,3 +25,15 @@ def write_new_file(path: Path, data: bytes, *, replace_ok: bool) -> None:
         atomic_write(path, data)
     except OSError as exc:
         raise CannotWrite.from_os_error(path, exc) from None
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+def safe_filename(text: str, *, limit: int = 40) -> str:
+    """A name from the workbook made safe as a file name (no path, no control characters,
+    no bidirectional override or zero-width character that would make it read differently)."""
+    text = strip_invisible(unicodedata.normalize("NFKC", text or ""))
+    text = _UNSAFE.sub("_", text).strip(" .")
+    text = text.replace("..", "_")
+    return text[:limit] or "未入力"

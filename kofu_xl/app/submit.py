@@ -18,7 +18,6 @@ import os
 import re
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from filelock import FileLock, Timeout
 
+from kofu_xl.app.files import safe_filename
 from kofu_xl.app.pdf import PdfLeftOut
 from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
@@ -33,14 +33,13 @@ from kofu_xl.book.read import CellSource, read_plan_raw
 from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
 from kofu_xl.core.model import plan_to_json
 from kofu_xl.core.rules import check_plan
-from kofu_xl.core.text import strip_invisible
 from kofu_xl.errors import CannotWrite, SubmitBusy, SubmitNotVerified
 
 __all__ = [
     "FIRST_RESULT_ROW",
     "HIGHLIGHT",
-    "Surface",
     "SubmitOutcome",
+    "Surface",
     "plan_hash",
     "safe_filename",
     "submit",
@@ -136,18 +135,6 @@ def validate(surface: Surface) -> SubmitOutcome:
 
 
 # ---------------------------------------------------------------- submit
-
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
-
-
-def safe_filename(text: str, *, limit: int = 40) -> str:
-    """A name from the workbook made safe as a file name (no path, no control characters,
-    no bidirectional override or zero-width character that would make it read differently)."""
-    text = strip_invisible(unicodedata.normalize("NFKC", text or ""))
-    text = _UNSAFE.sub("_", text).strip(" .")
-    text = text.replace("..", "_")
-    return text[:limit] or "未入力"
-
 
 def plan_hash(result: CheckResult) -> str:
     """SHA-256 of the plan's canonical JSON: equal plans give equal hashes."""

@@ -56,9 +56,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from kofu_xl.app.files import write_new_file
+    from kofu_xl.app.files import safe_filename, write_new_file
     from kofu_xl.app.municipalities import new_plan
-    from kofu_xl.app.submit import safe_filename
     from kofu_xl.book.build import assemble_workbook, build_sheets, shipped_macro_parts
 
     try:
