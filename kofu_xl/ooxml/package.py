@@ -591,22 +591,95 @@ def _core_properties(data: bytes | None, fixed_time: tuple[int, ...]) -> bytes:
 # Sheet XML scanning (expat, with byte offsets for splicing)
 # ---------------------------------------------------------------------------
 
-@dataclass
 class _Element:
-    start: int  # offset of "<"
-    tag_end: int  # offset after the start tag's ">"
-    end: int = -1  # offset after the element
-    empty: bool = False  # written as <x/>
-    close: int = -1  # offset of the closing tag's "<" (== end for an empty element)
-    qname: str = ""  # tag as written (with prefix)
-    prefix: str = ""
-    attrs: list[tuple[str, str]] = field(default_factory=list)  # as written, ns decls too
+    """An element of a scanned part: where it lies and what its start tag says.
+
+    The scan records only the offset of its "<" (and of its closing tag's "<"); the rest is
+    read from the bytes when asked, once: most cells of a sheet are never edited, and
+    finding every tag's end up front was most of the scan's time."""
+
+    __slots__ = ("_attrs", "_data", "_end_at", "_name", "_ns", "_raw", "_tag_end", "start")
+
+    def __init__(self, data: bytes, start: int, name: str, raw: list[str], ns: list[tuple[str, str]]):
+        self._data = data
+        self.start = start  # offset of "<"
+        self._name = name  # expat's name: "uri local prefix"
+        self._raw = raw  # expat's ordered attributes: [key, value, key, value, ...]
+        self._ns = ns  # namespace declarations of the tag, as (attribute, uri)
+        self._end_at = -1  # where expat reported the element's end
+        self._tag_end = -1
+        self._attrs: list[tuple[str, str]] | None = None
+
+    @property
+    def tag_end(self) -> int:
+        """Offset after the start tag's ">"."""
+        if self._tag_end < 0:
+            self._tag_end = _tag_end(self._data, self.start)
+        return self._tag_end
+
+    @property
+    def empty(self) -> bool:
+        """Written as <x/>."""
+        return self._data[self.tag_end - 2] == 0x2F
+
+    @property
+    def close(self) -> int:
+        """Offset of the closing tag's "<" (== end for an empty element)."""
+        # expat reports an empty-element tag's end after the tag, a closing tag at its "<".
+        return self.tag_end if self.empty else self._end_at
+
+    @property
+    def end(self) -> int:
+        """Offset after the element."""
+        return self.tag_end if self.empty else _tag_end(self._data, self._end_at)
+
+    @property
+    def prefix(self) -> str:
+        return _split(self._name)[2]
+
+    @property
+    def qname(self) -> str:
+        """The tag as written (with its prefix)."""
+        _, local, prefix = _split(self._name)
+        return f"{prefix}:{local}" if prefix else local
+
+    @property
+    def attrs(self) -> list[tuple[str, str]]:
+        """The attributes as written, namespace declarations first."""
+        if self._attrs is None:
+            raw = self._raw
+            qualified = []
+            for i in range(0, len(raw), 2):
+                key = raw[i]
+                if " " in key:  # a namespaced attribute: "uri local prefix"
+                    _, a_local, a_prefix = _split(key)
+                    key = f"{a_prefix}:{a_local}" if a_prefix else a_local
+                qualified.append((key, raw[i + 1]))
+            self._attrs = self._ns + qualified
+        return self._attrs
 
     def get(self, name: str) -> str | None:
+        if ":" not in name and name != "xmlns":
+            # an attribute without a prefix has no namespace: expat gives its name as written
+            raw = self._raw
+            for i in range(0, len(raw), 2):
+                if raw[i] == name:
+                    return raw[i + 1]
+            return None
         for key, value in self.attrs:
             if key == name:
                 return value
         return None
+
+
+def _split(name: str) -> tuple[str, str, str]:
+    """(uri, local, prefix) of an expat name in namespace_prefixes mode."""
+    pieces = name.split(" ")
+    if len(pieces) == 3:
+        return pieces[0], pieces[1], pieces[2]
+    if len(pieces) == 2:
+        return pieces[0], pieces[1], ""
+    return "", pieces[0], ""
 
 
 @dataclass
@@ -704,30 +777,8 @@ class _Scanner:
     def ns_decl(self, prefix: str | None, uri: str) -> None:
         self.pending_ns.append((f"xmlns:{prefix}" if prefix else "xmlns", uri))
 
-    @staticmethod
-    def _split(name: str) -> tuple[str, str, str]:
-        """(uri, local, prefix) of an expat name in namespace_prefixes mode."""
-        pieces = name.split(" ")
-        if len(pieces) == 3:
-            return pieces[0], pieces[1], pieces[2]
-        if len(pieces) == 2:
-            return pieces[0], pieces[1], ""
-        return "", pieces[0], ""
-
     def _element(self, name: str, attrs: list[str]) -> _Element:
-        _, local, prefix = self._split(name)
-        pos = self.parser.CurrentByteIndex
-        tag_end = _tag_end(self.data, pos)
-        qualified = []
-        for i in range(0, len(attrs), 2):
-            key = attrs[i]
-            if " " in key:  # a namespaced attribute: "uri local prefix"
-                _, a_local, a_prefix = self._split(key)
-                key = f"{a_prefix}:{a_local}" if a_prefix else a_local
-            qualified.append((key, attrs[i + 1]))
-        return _Element(pos, tag_end, empty=self.data[tag_end - 2] == 0x2F,
-                        qname=f"{prefix}:{local}" if prefix else local, prefix=prefix,
-                        attrs=self.pending_ns + qualified)
+        return _Element(self.data, self.parser.CurrentByteIndex, name, attrs, self.pending_ns)
 
     def start(self, name: str, attrs: list[str]) -> None:
         uri, _, rest = name.partition(" ")
@@ -782,10 +833,7 @@ class _Scanner:
     def end(self, name: str) -> None:
         main, element = self.stack.pop()
         if element is not None:
-            # expat reports an empty-element tag's end after the tag, a closing tag at its "<".
-            pos = self.parser.CurrentByteIndex
-            element.close = element.tag_end if element.empty else pos
-            element.end = element.tag_end if element.empty else _tag_end(self.data, pos)
+            element._end_at = self.parser.CurrentByteIndex
         depth = len(self.stack)
         if depth == 4 and main == "v" and self.in_v:
             self.cell.v_text = "".join(self.v_parts)
