@@ -98,7 +98,9 @@ _COMPRESS_LEVEL = 9
 # Excel's error values (what openpyxl knows as ERROR_CODES; pycel returns these as text).
 EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
 _MAX_TEXT = 32767  # Excel's limit for the text of a cell
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The characters XML 1.0 forbids, listed (compiling the complement of the allowed ranges costs
+# ~8 ms at every import).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _VBA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,30}\Z")
 
 CellKey = tuple[str, str]  # (sheet name, "E9")

@@ -753,3 +753,13 @@ def test_every_button_shows_feedback_and_restores_excel_on_every_path(extracted:
     for line in ("On Error Resume Next", "If calc <> 0 Then Application.Calculation = calc", "Application.ScreenUpdating = screen Or (calc = 0)",
                  "Application.Cursor = -4143", "If Application.StatusBar = busy Then Application.StatusBar = False"):
         assert line in done_sub, line
+
+
+def test_the_forbidden_characters_are_the_complement_of_xml_s_allowed_ones() -> None:
+    """The list of characters a cell cannot hold is exactly what XML 1.0's Char production
+    leaves out, over every code point."""
+    allowed = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    every = "".join(map(chr, range(0x110000)))
+    forbidden = {m.start() for m in package._XML_INVALID.finditer(every)}
+    assert forbidden == {i for i in range(0x110000) if not allowed.match(every, i)}
+    assert len(forbidden) == 9 + 2 + 18 + 2048 + 2
