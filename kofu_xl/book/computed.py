@@ -528,6 +528,8 @@ def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
                 series.extend([None] * (len(plan.columns) - len(series)))
                 holder, last = series, plan.columns.index(next(col for col in plan.columns if col.key == column))
             current = holder[last] if isinstance(holder, list) else holder.get(last)
+            if current is None and value is None:  # an empty formula over empty parts: nothing to fill
+                continue
             if current is None or Decimal(str(current)) != value:
                 holder[last] = None if value is None else str(value)
                 changed = True

@@ -11,7 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
+import pytest
 
+from kofu_xl.app.municipalities import new_plan
+from kofu_xl.book import computed
 from kofu_xl.book.computed import computed_cells, computed_inputs
 from kofu_xl.book.layout import layout_for
 from kofu_xl.book.sources import shipped_plan_raw
@@ -42,3 +45,19 @@ def test_an_input_changes_the_computed_cells():
     assert computed_inputs(other) != computed_inputs(plan)
     lay, schedule = layout_for(plan.parameters), default_schedule()
     assert computed_cells(other, lay, schedule) != computed_cells(plan, lay, schedule)
+
+
+@pytest.mark.parametrize("dantai", ["122327", "011002", "131016", "013030", "134023"])
+def test_a_new_plan_s_prefills_stop_at_their_fixed_point(dantai, monkeypatch):
+    """with_prefills returns once a round fills nothing (an empty formula over empty parts is
+    no fill): its plan is a fixed point, filling it again changes nothing in one round, so the
+    rounds it no longer runs (up to its cap of 8) could not change it either."""
+    plan = new_plan(dantai)
+    lay, schedule = layout_for(plan.parameters), default_schedule()
+    filled = computed.with_prefills(plan, lay, schedule)
+    assert filled != plan
+    rounds = []
+    real = computed.computed_cells
+    monkeypatch.setattr(computed, "computed_cells", lambda *a, **k: rounds.append(1) or real(*a, **k))
+    assert computed.with_prefills(filled, lay, schedule) == filled
+    assert len(rounds) == 1
