@@ -228,30 +228,39 @@ class _Sheet:
 
     def merge(self, rng: str) -> None:
         """Merge a range as ``Worksheet.merge_cells`` does: the covered cells become merged
-        cells and the edges take the top-left cell's borders, its protection every cell.
+        cells, the edges take the top-left cell's borders and every cell its protection.
 
-        Those looks depend only on the top-left and bottom-right cells' looks before and on
-        the range's shape: the first merge of each such kind runs openpyxl's own (which
-        hashes a border object per edge cell); the others get a copy of its style indices."""
+        openpyxl replaces the covered cells by fresh merged cells first, so each cell's look
+        after depends only on the top-left and bottom-right cells' looks before, on whether the
+        range is one column or one row, and on which edges of the range the cell lies on (its
+        kind). A merge whose every cell is of a kind seen before gets copies of those style
+        indices; any other runs openpyxl's own merge (which hashes a border object per edge
+        cell) and records its cells' looks by kind: every style object a known kind needs is
+        then in the workbook's lists already, whose indices never change."""
         ws = self.ws
         min_col, min_row, max_col, max_row = range_bounds(rng)
         start = ws._cells.get((min_row, min_col))
-        end = ws._cells.get((max_row, max_col)) if (max_row, max_col) != (min_row, min_col) else None
         if start is None or start._style is None:  # nothing known to key on: openpyxl's own
             ws.merge_cells(rng)
             return
-        key = ("merge", tuple(start._style), None if end is None or end._style is None else tuple(end._style), end is None, max_row - min_row, max_col - min_col)
-        coords = [(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
-        known = self.looks.get(key)
-        if known is None:
+        if (max_row, max_col) == (min_row, min_col):
+            end_look: Any = "itself"
+        else:
+            end = ws._cells.get((max_row, max_col))
+            end_look = "none" if end is None else None if end._style is None else tuple(end._style)
+        shape = ("merge", tuple(start._style), end_look, min_col == max_col, min_row == max_row)
+        kinds = [((r, c), (*shape, r == min_row, c == min_col, c == max_col, r == max_row)) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+        known = [self.looks.get(kind) for _, kind in kinds]
+        if any(look is None for look in known):
             ws.merge_cells(rng)
-            self.looks[key] = [copy.copy(ws._cells[rc]._style) for rc in coords]
+            for rc, kind in kinds:
+                self.looks.setdefault(kind, copy.copy(ws._cells[rc]._style))
             return
         merged = MergedCellRange.__new__(MergedCellRange)  # without its __init__, which sets the borders
         CellRange.__init__(merged, range_string=rng)
         merged.ws, merged.start_cell = ws, start
         ws.merged_cells.add(merged)
-        for (r, c), look in zip(coords, known, strict=True):
+        for ((r, c), _), look in zip(kinds, known, strict=True):
             cell = start if (r, c) == (min_row, min_col) else MergedCell(ws, row=r, column=c)
             cell._style = copy.copy(look)
             ws._cells[(r, c)] = cell
