@@ -111,3 +111,23 @@ def test_new_takes_the_shipped_macros_and_equals_a_fresh_build(tmp_path: Path, d
     assert r.stdout.strip().splitlines()[-1] == "[]"  # neither xlwings, the UDF module nor numpy was loaded
     assert openpyxl.compat.numbers.NUMPY  # the reference is drawn the other way
     assert out.read_bytes() == build_xlsm(new_plan(dantai), blank=True)
+
+
+def test_new_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`new` pauses the cycle collector while it draws (its objects live until written); a
+    caller running it in-process gets the collector back as it was."""
+    import gc
+
+    from kofu_xl.cli import main
+
+    assert gc.isenabled()
+    assert main(["new", "--dantai", "134023", "--out", str(tmp_path / "a.xlsm")]) == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(["new", "--dantai", "134023", "--out", str(tmp_path / "b.xlsm")]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert (tmp_path / "a.xlsm").read_bytes() == (tmp_path / "b.xlsm").read_bytes()
+    assert "青ヶ島村" in capsys.readouterr().out
