@@ -93,7 +93,7 @@ _PART_ORDER = (
     _CONTENT_TYPES_PART, "_rels/.rels", "docProps/app.xml", "docProps/core.xml",
     "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
 )
-_COMPRESS_LEVEL = 9
+_COMPRESS_LEVEL = 6  # zlib's default: level 9 took ~3 times as long for 0.3 % smaller workbooks
 
 # Excel's error values (what openpyxl knows as ERROR_CODES; pycel returns these as text).
 EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
