@@ -1,0 +1,125 @@
+"""Shared by the bench scripts: run a command as its own process and measure it.
+
+Each run gives wall time, CPU time (user + system of the process and of the processes it
+waited for, from ``os.wait4``) and its peak RSS (the largest of those processes). The scripts
+alternate the commands they compare, round by round, and take medians, so that the load of a
+shared machine falls on every command alike. Not a test: the scripts print figures.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# `udfs/` is installed as the module kofu_udfs; from a checkout, a finder maps the name to this
+# checkout's folder (lazily: nothing is imported before the command asks for it).
+BOOT = (
+    "import importlib.util as _u, sys as _s\n"
+    "class _F:\n"
+    "    @staticmethod\n"
+    "    def find_spec(name, path=None, target=None):\n"
+    f"        return _u.spec_from_file_location(name, {str(REPO / 'udfs' / '__init__.py')!r}, submodule_search_locations=[{str(REPO / 'udfs')!r}]) if name == 'kofu_udfs' else None\n"
+    "_s.meta_path.insert(0, _F)\n"
+)
+
+
+def py(code: str) -> list[str]:
+    """``python -c code`` with this checkout's kofu_xl and kofu_udfs."""
+    return [sys.executable, "-c", BOOT + code]
+
+
+# The `kofu-xl` console script, run from this checkout.
+KOFU = py("import sys; from kofu_xl.cli import main; sys.exit(main())")
+
+
+def child_env() -> dict[str, str]:
+    """The environment of the measured processes: this checkout first on the path, bytecode caching on (an installed package
+    has its .pyc; this checkout's go to a temporary cache, not into the tree)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout, from any folder
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(os.environ.get("TMPDIR", "/tmp")) / "kofu-bench-pycache"))
+    return env
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mib: float
+    code: int
+
+
+def run(cmd: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | None = None, ok: Sequence[int] = (0,)) -> Run:
+    t = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env=env or child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.returncode not in ok:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
+
+
+@dataclass
+class Series:
+    label: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(r.wall for r in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
+
+    @property
+    def rss(self) -> float:
+        return max(r.rss_mib for r in self.runs)
+
+
+def alternate(commands: dict[str, Callable[[], Run]], rounds: int, warm: int = 1) -> dict[str, Series]:
+    """Run every command once per round, in turn; ``warm`` rounds first, not counted."""
+    out = {label: Series(label) for label in commands}
+    for i in range(warm + rounds):
+        for label, fn in commands.items():
+            r = fn()
+            if i >= warm:
+                out[label].runs.append(r)
+    return out
+
+
+def machine() -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpus} CPU(s) {model}, Python {platform.python_version()}"
+
+
+def load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "load average n/a"
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT met"
