@@ -20,34 +20,50 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# `udfs/` is installed as the module kofu_udfs; from a checkout, a finder maps the name to this
-# checkout's folder (lazily: nothing is imported before the command asks for it).
-BOOT = (
-    "import importlib.util as _u, sys as _s\n"
-    "class _F:\n"
-    "    @staticmethod\n"
-    "    def find_spec(name, path=None, target=None):\n"
-    f"        return _u.spec_from_file_location(name, {str(REPO / 'udfs' / '__init__.py')!r}, submodule_search_locations=[{str(REPO / 'udfs')!r}]) if name == 'kofu_udfs' else None\n"
-    "_s.meta_path.insert(0, _F)\n"
-)
+def _boot(repo: Path) -> str:
+    """`udfs/` is installed as the module kofu_udfs; from a checkout, a finder maps the name to
+    that checkout's folder (lazily: nothing is imported before the command asks for it)."""
+    udfs = repo / "udfs"
+    return (
+        "import importlib.util as _u, sys as _s\n"
+        "class _F:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        f"        return _u.spec_from_file_location(name, {str(udfs / '__init__.py')!r}, submodule_search_locations=[{str(udfs)!r}]) if name == 'kofu_udfs' else None\n"
+        "_s.meta_path.insert(0, _F)\n"
+    )
 
 
-def py(code: str) -> list[str]:
-    """``python -c code`` with this checkout's kofu_xl and kofu_udfs."""
-    return [sys.executable, "-c", BOOT + code]
+@dataclass(frozen=True)
+class Checkout:
+    """A checkout of kofu-xl whose code the measured processes run (this one, or an older
+    commit's worktree for before/after figures measured in the same rounds)."""
+
+    repo: Path
+
+    def py(self, code: str) -> list[str]:
+        """``python -c code`` with this checkout's kofu_xl and kofu_udfs."""
+        return [sys.executable, "-c", _boot(self.repo) + code]
+
+    @property
+    def kofu(self) -> list[str]:
+        """The `kofu-xl` console script, run from this checkout."""
+        return self.py("import sys; from kofu_xl.cli import main; sys.exit(main())")
+
+    def env(self) -> dict[str, str]:
+        """The environment of the measured processes: this checkout first on the path,
+        bytecode caching on (an installed package has its .pyc; a checkout's go to a
+        temporary cache, not into the tree)."""
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = os.pathsep.join([str(self.repo), *filter(None, [os.environ.get("PYTHONPATH")])])
+        env.setdefault("PYTHONPYCACHEPREFIX", str(Path(os.environ.get("TMPDIR", "/tmp")) / "kofu-bench-pycache"))
+        return env
 
 
-# The `kofu-xl` console script, run from this checkout.
-KOFU = py("import sys; from kofu_xl.cli import main; sys.exit(main())")
-
-
-def child_env() -> dict[str, str]:
-    """The environment of the measured processes: this checkout first on the path, bytecode caching on (an installed package
-    has its .pyc; this checkout's go to a temporary cache, not into the tree)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout, from any folder
-    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(os.environ.get("TMPDIR", "/tmp")) / "kofu-bench-pycache"))
-    return env
+HERE = Checkout(REPO)
+KOFU = HERE.kofu
+py = HERE.py
+child_env = HERE.env
 
 
 @dataclass

@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import kofu_udfs  # noqa: E402
-
 from kofu_xl.book.layout import DAILY, S11, layout_for  # noqa: E402
 from kofu_xl.book.sources import shipped_plan_raw  # noqa: E402
 from kofu_xl.core.model import load_plan  # noqa: E402

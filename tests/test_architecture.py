@@ -110,8 +110,11 @@ import io, json, sys
 from contextlib import redirect_stdout
 from kofu_xl.cli import main
 with redirect_stdout(io.StringIO()):
-    rc = main(ARGS)
-print(json.dumps(sorted(m for m in sys.modules if m.startswith(("kofu_xl", "pandas", "openpyxl", "xlwings")))))
+    try:
+        rc = main(ARGS)
+    except SystemExit:  # --help
+        pass
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("kofu_xl", "pandas", "openpyxl", "xlwings", "pydantic", "lxml", "numpy", "msgspec")))))
 """
 
 
@@ -122,11 +125,36 @@ def _modules_after(args: list[str]) -> set[str]:
     return set(json.loads(r.stdout.splitlines()[-1]))
 
 
+HEAVY = ("pandas", "openpyxl", "xlwings", "pydantic", "lxml", "numpy")
+USE_CASES_CHECK_NEVER_NEEDS = {
+    "kofu_xl.app.followup",
+    "kofu_xl.app.aggregate",
+    "kofu_xl.app.doctor",
+    "kofu_xl.app.stats",
+    "kofu_xl.book.build",
+    "kofu_xl.ooxml.edit",
+    "kofu_xl.ooxml.package",
+}
+
+
+def _roots(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
 def test_check_imports_only_what_it_needs() -> None:
+    """`kofu-xl check`'s import graph as a fresh interpreter loads it: no other use case
+    (followup, aggregate, doctor, stats), no workbook writer, no heavy library."""
     loaded = _modules_after(["check", "workbook/交付円滑化計画.xlsm"])
-    assert "kofu_xl.app.check" in loaded and "kofu_xl.core.rules" in loaded  # the probe sees the command's imports
-    unwanted = {"kofu_xl.app.followup", "kofu_xl.app.aggregate", "kofu_xl.app.doctor", "kofu_xl.app.stats", "kofu_xl.book.build", "pandas", "xlwings"}
-    assert loaded & unwanted == set()
+    assert "kofu_xl.app.check" in loaded and "kofu_xl.core.rules" in loaded and "msgspec" in loaded  # the probe sees the command's imports
+    assert loaded & USE_CASES_CHECK_NEVER_NEEDS == set()
+    assert _roots(loaded) & set(HEAVY) == set(), sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+
+
+def test_help_imports_no_use_case() -> None:
+    loaded = _modules_after(["--help"])
+    assert "kofu_xl.cli" in loaded
+    assert not {m for m in loaded if m.startswith(("kofu_xl.app", "kofu_xl.book", "kofu_xl.core", "kofu_xl.ooxml"))}, loaded
+    assert _roots(loaded) & {*HEAVY, "msgspec"} == set()
 
 
 def test_the_command_line_starts_without_the_use_cases() -> None:
@@ -134,6 +162,28 @@ def test_the_command_line_starts_without_the_use_cases() -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
     loaded = set(eval(r.stdout))  # a list literal printed by the child
     assert not {m for m in loaded if m.startswith(("kofu_xl.app", "kofu_xl.book", "kofu_xl.core"))}, loaded
+
+
+UDF_IMPORTS = """
+import json, sys
+import xlwings
+before = set(sys.modules)
+import kofu_udfs
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_the_udf_module_adds_only_the_core_to_xlwings() -> None:
+    """What Excel waits for before the first KOFU_* value: ``import kofu_udfs`` beyond xlwings'
+    own import loads the pure core and msgspec, never pydantic, pandas, openpyxl or lxml."""
+    r = subprocess.run([sys.executable, "-c", UDF_IMPORTS], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    added = set(json.loads(r.stdout.splitlines()[-1]))
+    assert "kofu_udfs" in added and "kofu_xl.core.calc" in added  # the probe sees the module's imports
+    assert _roots(added) & set(HEAVY) == set(), sorted(m for m in added if m.split(".")[0] in HEAVY)
+    # KOFU_ACTUALS reads the shipped statistics (a CSV reader and its size limits): allowed
+    allowed = {"kofu_xl.app", "kofu_xl.app.stats", "kofu_xl.app.stats_frame", "kofu_xl.ooxml", "kofu_xl.ooxml.limits"}
+    assert not {m for m in added if m.startswith(("kofu_xl.app", "kofu_xl.book", "kofu_xl.ooxml", "kofu_xl.cli"))} - allowed, added
 
 
 def test_the_public_api() -> None:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, TextIO
 
 import python_calamine  # noqa: F401  (loaded before the pool forks)
-from pydantic import ValidationError
+from msgspec import ValidationError
 
 from kofu_xl.app.report import CheckResult
 from kofu_xl.book.layout import layout_for
@@ -88,7 +88,7 @@ UNKNOWN_PREFECTURE = "99"  # sorts after 47: plans whose 団体コード is miss
 Num = Decimal | None
 
 
-# ---------------------------------------------------------------- plain rows (picklable, no pydantic)
+# ---------------------------------------------------------------- plain rows (picklable, no plan structs)
 
 
 @dataclass(frozen=True)
@@ -485,7 +485,7 @@ _PLAN_KEYS: frozenset[str] | None = None
 def _looks_like_plan(data: dict[str, Any]) -> bool:
     global _PLAN_KEYS
     if _PLAN_KEYS is None:
-        _PLAN_KEYS = frozenset(Plan.model_fields) - {"title"}
+        _PLAN_KEYS = frozenset(Plan.__struct_fields__) - {"title"}
     return bool(_PLAN_KEYS & set(data))
 
 
@@ -517,9 +517,7 @@ def read_plan_file(path: str | Path) -> PlanRow | Unused:
             return Unused(source, "kofu-xl aggregate が作成した集計ファイルです（計画ではないため読み飛ばしました）", "skipped")
         return Unused(source, exc.reason)
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", ()))
-        return Unused(source, f"計画の設定（parameters）か日次実績の形が正しくありません（{where}: {first.get('msg', '')}）"[:300])
+        return Unused(source, f"計画の設定（parameters）か日次実績の形が正しくありません（{str(exc).splitlines()[0]}）"[:300])
     except RecursionError:
         return Unused(source, "データの入れ子が深すぎます（壊れたファイルか、計画ではありません）")
     except Exception as exc:  # one bad file never stops the run

@@ -31,6 +31,7 @@ from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
 from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
+from kofu_xl.core.model import plan_to_json
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.text import strip_invisible
 from kofu_xl.errors import CannotWrite, SubmitBusy, SubmitNotVerified
@@ -150,7 +151,7 @@ def safe_filename(text: str, *, limit: int = 40) -> str:
 
 def plan_hash(result: CheckResult) -> str:
     """SHA-256 of the plan's canonical JSON: equal plans give equal hashes."""
-    data = result.plan.model_dump(mode="json")
+    data = plan_to_json(result.plan)
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -158,7 +159,7 @@ def plan_hash(result: CheckResult) -> str:
 def package_json(result: CheckResult) -> dict[str, Any]:
     """The `check --json` object plus the plan itself (so a package can be checked again)."""
     data = result.to_json()
-    data["plan"] = result.plan.model_dump(mode="json")
+    data["plan"] = plan_to_json(result.plan)
     return data
 
 

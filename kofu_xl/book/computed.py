@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from kofu_xl.book.layout import (
     CHART_SOURCE_ROWS,
     DAILY,
@@ -55,7 +57,7 @@ from kofu_xl.book.layout import (
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
-from kofu_xl.core.model import CostYear, Plan, Working, load_plan
+from kofu_xl.core.model import CostYear, Declared, Plan, Working, load_plan, plan_to_json
 from kofu_xl.core.schedule import Schedule
 from kofu_xl.ooxml.cellref import col_letter, ref
 
@@ -72,6 +74,7 @@ __all__ = [
     "VS_PLAN_BEHIND",
     "VS_PLAN_OK",
     "computed_cells",
+    "computed_inputs",
     "national_keys",
     "normalize_formula",
 ]
@@ -184,6 +187,20 @@ def _check(rate: str, lower: str, upper: str, header: str) -> str:
     return f'=IF(OR({lower}="",{rate}=""),"",IFERROR(KOFU_CHECK({rate},{header}),{native}))'
 
 
+def computed_inputs(plan: Plan) -> Plan:
+    """The plan as :func:`computed_cells` sees it: the figures the workbook itself computes
+    (the declared running totals, rates and per-unit figures of 本表1-1, the base rate, the
+    totals under each month of 日次実績) left out. Two plans
+    with equal inputs give equal computed cells (a reader settling a file's formulas
+    recomputes only when the inputs changed)."""
+    return msgspec.structs.replace(
+        plan,
+        declared=Declared(),
+        basic=msgspec.structs.replace(plan.basic, base_rate_pct=None),
+        daily=msgspec.structs.replace(plan.daily, declared={}),
+    )
+
+
 def computed_cells(
     plan: Plan,
     lay: Layout,
@@ -191,7 +208,9 @@ def computed_cells(
     derived: calc.Derived | None = None,
     actuals: Mapping[str, Any] | None = None,
 ) -> dict[tuple[str, str], Computed]:
-    """The formula and value of every computed cell (and every prefill) of ``plan``'s workbook."""
+    """The formula and value of every computed cell (and every prefill) of ``plan``'s workbook
+    (a function of :func:`computed_inputs` of the plan)."""
+    plan = computed_inputs(plan)
     derived = derived or calc.derive(plan, schedule.bounds_by_column(plan.columns))
     out: dict[tuple[str, str], Computed] = {}
     _sheet_11(out, plan, lay, derived, schedule)
@@ -488,7 +507,7 @@ def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
     (totals, the 実績 columns, cost links) holding that formula's value."""
     fields = _prefill_fields(lay)
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
-        data = plan.model_dump(mode="json")
+        data = plan_to_json(plan)
         changed = False
         for key, c in computed_cells(plan, lay, schedule).items():
             if not c.prefill or key not in fields:

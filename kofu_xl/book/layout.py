@@ -289,9 +289,14 @@ class DailyBlock:
     def total_formula(self, index: int) -> str:
         """The formula of a totals cell (0..6 = 月..日, 7 = the month): what the builder writes
         and what the checks compare the clerk's cell with."""
-        if index == 7:
-            return f"=SUM({self.weekday_total_cell(0)}:{self.weekday_total_cell(6)})"
-        return "=SUM(" + ",".join(c for d, _dc, c in self.cells() if d.weekday() == index) + ")"
+        return _total_formula(self, index)
+
+
+@functools.lru_cache(maxsize=4096)  # pure; every workbook read compares the same totals
+def _total_formula(block: DailyBlock, index: int) -> str:
+    if index == 7:
+        return f"=SUM({block.weekday_total_cell(0)}:{block.weekday_total_cell(6)})"
+    return "=SUM(" + ",".join(c for d, _dc, c in block.cells() if d.weekday() == index) + ")"
 
 
 @functools.lru_cache(maxsize=512)  # pure; every workbook read walks the same blocks

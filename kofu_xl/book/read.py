@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import python_calamine
 
-from kofu_xl.book.computed import computed_cells, normalize_formula
+from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -54,6 +54,7 @@ from kofu_xl.core.schedule import default_schedule
 from kofu_xl.errors import UnreadableInput
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.cellref import ref as _ref
+from kofu_xl.ooxml.formulas import formula_texts
 from kofu_xl.ooxml.limits import MAX_ENTRIES, MAX_FILE_BYTES, MAX_PART_BYTES, MAX_SHEET_ROWS, MAX_UNCOMPRESSED, MAX_XML_DEPTH, READ_CHUNK
 
 __all__ = [
@@ -399,7 +400,7 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
     formulas: dict[str, dict[str, str]] = {}
     for sheet, data in sheet_xml.items():
         # a sheet without "<f" holds no formula: the scan (regular expressions) is skipped
-        formulas[sheet] = _formula_texts(data) if _HAS_FORMULA.search(data) else {}
+        formulas[sheet] = formula_texts(data) if _HAS_FORMULA.search(data) else {}
         if b't="e"' not in data:
             continue
         cells = {}
@@ -410,12 +411,6 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
         if cells:
             errors[sheet] = cells
     return errors, formulas
-
-
-def _formula_texts(data: bytes) -> dict[str, str]:
-    from kofu_xl.ooxml.package import formula_texts  # openpyxl: only where a sheet holds formulas
-
-    return formula_texts(data)
 
 
 def _cell(src: CellSource, sheet: str, ref: str) -> Any:
@@ -516,14 +511,15 @@ def _plan_of(raw: dict[str, Any]) -> Any:
 def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]:
     formulas: dict[str, dict[str, str]] = src.formulas  # type: ignore[attr-defined]
     schedule = default_schedule()
-    comp = computed_cells(_plan_of(raw), lay, schedule)
+    inputs = computed_inputs(_plan_of(raw))
+    comp = computed_cells(inputs, lay, schedule)
     intact: set[tuple[str, str]] = set()
     facts = []
     for (sheet, cell), c in comp.items():
         if sheet not in formulas:  # not read, or read as values only
             continue
         text = formulas[sheet].get(cell)
-        if text is not None and normalize_formula(text) == normalize_formula(c.formula):
+        if text is not None and (text == c.formula[1:] or normalize_formula(text) == normalize_formula(c.formula)):  # as written, or as another writer spells it
             intact.add((sheet, cell))
         elif text is not None or not (c.prefill or sheet == DAILY):
             # a value typed over a prefilled input is an input; over a 日次実績 total it is
@@ -540,7 +536,10 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]
             break
         overrides = settled
         raw = _read_raw(_Settled(src, overrides), lay)
-        comp = computed_cells(_plan_of(raw), lay, schedule)
+        settled_inputs = computed_inputs(_plan_of(raw))
+        if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
+            inputs = settled_inputs
+            comp = computed_cells(inputs, lay, schedule)
     raw[FORMULA_FACTS_KEY] = facts
     return raw
 

@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("submit", help="検証して、エラーがなければ提出ファイルを作成する")
     s.add_argument("path", help="計画ワークブック（.xlsm/.xlsx）")
     s.add_argument("--out", help="提出ファイルの出力先フォルダー（省略時はワークブックと同じ場所の「提出」フォルダー）")
+    s.add_argument("--no-pdf", action="store_true", help="PDF を作成しない（LibreOffice を使わない。提出用の .xlsx と .json だけを作成）")
     s.set_defaults(func=cmd_submit)
 
     u = sub.add_parser("upgrade", help="古い版のブックから、入力・実績・検証結果・提出記録を引き継いだ今の版のブックを作成する")

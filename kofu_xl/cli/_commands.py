@@ -85,7 +85,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from kofu_xl.book.surfaces import FileSurface
 
     surface = FileSurface(Path(args.path))
-    outcome = submit(surface, Path(args.out) if args.out else None, pdf=libreoffice_pdf)
+    outcome = submit(surface, Path(args.out) if args.out else None, pdf=None if args.no_pdf else libreoffice_pdf)
     print(outcome.message)
     for f in outcome.files:
         print(f"  {f}")

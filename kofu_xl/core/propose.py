@@ -62,6 +62,7 @@ and rounded up to 千円 as the form does (:func:`kofu_xl.core.calc.senyen`). Ev
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -533,7 +534,7 @@ def apply_proposal(plan: Plan, proposal: Proposal) -> Plan:
     parts. 本表1-2 changes only in the years where staff are added: 臨時・非常勤 (千円,
     rounded up from the working's 円), I. and ① as the sums of their parts.
     """
-    new = plan.model_copy(deep=True)
+    new = copy.deepcopy(plan)
     cols = proposal.columns
     n = len(cols)
     first = proposal.first_changed

@@ -8,12 +8,11 @@ population of the base date, in percent rounded half up to 0.1 point
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from decimal import Decimal
 from importlib import resources
 
-from pydantic import BaseModel, ConfigDict
+import msgspec
 
 from kofu_xl.core.calendar import Column, column_label
 from kofu_xl.core.numbers import CTX, round_half_up
@@ -21,18 +20,14 @@ from kofu_xl.core.numbers import CTX, round_half_up
 __all__ = ["Checkpoint", "Schedule", "default_schedule", "load_schedule"]
 
 
-class Checkpoint(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Checkpoint(msgspec.Struct, frozen=True):
     month: str  # month whose end is the checkpoint, "2020-07"
     title: str
     lower_cards: int
     upper_cards: int
 
 
-class Schedule(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Schedule(msgspec.Struct, frozen=True):
     id: str
     title: str
     base_population: int
@@ -77,7 +72,7 @@ class Schedule(BaseModel):
 
 
 def load_schedule(text: str | bytes) -> Schedule:
-    return Schedule.model_validate(json.loads(text))
+    return msgspec.json.decode(text, type=Schedule)
 
 
 _DEFAULT: Schedule | None = None

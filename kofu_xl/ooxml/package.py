@@ -26,7 +26,6 @@ XML is read with expat or defusedxml; DTDs and entity declarations are refused.
 
 from __future__ import annotations
 
-import html
 import io
 import logging
 import math
@@ -45,7 +44,6 @@ from pathlib import Path
 from typing import Union
 
 from defusedxml import ElementTree as SafeET
-from openpyxl.formula.translate import Translator
 from openpyxl.utils.cell import (
     column_index_from_string,
     get_column_letter,
@@ -67,7 +65,6 @@ __all__ = [
     "assemble_xlsm",
     "atomic_write",
     "document_module_names",
-    "formula_texts",
     "inject_cached_values",
     "uncached_formula_cells",
     "workbook_code_name",
@@ -246,42 +243,6 @@ def uncached_formula_cells(package: bytes) -> list[CellKey]:
             cell = cells.get((row, col))
             if cell is None or not cell.has_cached_value:
                 out.append((name, f"{get_column_letter(col)}{row}"))
-    return out
-
-
-_FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
-_CELL_START = re.compile(rb"<(?:\w+:)?c\s([^>]*)>")
-_ATTR = re.compile(rb'\b(r|t|si)="([^"]*)"')
-
-
-def formula_texts(sheet_xml: bytes) -> dict[str, str]:
-    """{cell: formula text without "="} of a worksheet part, as written (entities decoded).
-    A shared formula is translated to each cell it covers; the cells of an array formula
-    other than its anchor hold none. A regular-expression scan (a few milliseconds for a
-    plan's sheet; the splicing scanner of this module is far slower)."""
-    out: dict[str, str] = {}
-    shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, text)
-    for m in _FORMULA.finditer(sheet_xml):
-        window = max(0, m.start() - 4096)  # the cell's start tag is just before its <f>
-        start = sheet_xml.rfind(b"<c ", window, m.start())
-        if start < 0:  # a prefixed namespace: <x:c ...>
-            colon = sheet_xml.rfind(b":c ", window, m.start())
-            start = sheet_xml.rfind(b"<", window, colon) if colon >= 0 else -1
-        tag = _CELL_START.match(sheet_xml, start) if start >= 0 else None
-        cell = dict(_ATTR.findall(tag[1])).get(b"r") if tag else None
-        if cell is None:
-            continue
-        ref = cell.decode("ascii")
-        f = dict(_ATTR.findall(m[1]))
-        text = html.unescape(m[2].decode("utf-8")) if m[2] else ""
-        if f.get(b"t") == b"shared":
-            si = f.get(b"si", b"").decode("ascii")
-            if text:
-                shared[si] = (ref, text)
-            elif si in shared:
-                anchor, master = shared[si]
-                text = Translator("=" + master, origin=anchor).translate_formula(ref)[1:]
-        out[ref] = text
     return out
 
 

@@ -24,7 +24,7 @@ from kofu_xl.book.sources import shipped_plan_raw
 from kofu_xl.cli import main
 from kofu_xl.core import calc
 from kofu_xl.core.calc import derive
-from kofu_xl.core.model import Plan, load_plan
+from kofu_xl.core.model import Plan, load_plan, plan_to_json
 
 REPO = Path(__file__).resolve().parents[2]
 SHIROI, SAPPORO, AWASHIMAURA, AOGASHIMA = "122327", "011002", "155861", "134023"
@@ -401,7 +401,7 @@ def test_followup_exit_codes(stats_dir: Path, tmp_path: Path, capsys) -> None:
     # a village that met every checkpoint: no error, no warning
     plan = plan_with(AWASHIMAURA, 1, 12)
     path = tmp_path / "awashimaura.json"
-    path.write_text(json.dumps(plan.model_dump(mode="json"), ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(plan_to_json(plan), ensure_ascii=False), encoding="utf-8")
     assert main(["followup", str(path), "--stats", str(stats_dir)]) == 0
     capsys.readouterr()
     # an unreadable statistics file: exit 2, the file and the line named
@@ -417,7 +417,7 @@ def test_followup_exit_codes(stats_dir: Path, tmp_path: Path, capsys) -> None:
     assert "20200801.csv" in err and "3行目" in err and "交付枚数" in err and "Traceback" not in err
     # a municipality the statistics do not have, and no statistics at all
     shutil.copy(stats_dir / "20200801.csv", bad / "20200801.csv")
-    other = copy.deepcopy(plan.model_dump(mode="json"))
+    other = copy.deepcopy(plan_to_json(plan))
     other["basic"]["dantai_code"] = "122408"  # a valid check digit, no such municipality
     path.write_text(json.dumps(other, ensure_ascii=False), encoding="utf-8")
     assert main(["followup", str(path), "--stats", str(bad)]) == 2

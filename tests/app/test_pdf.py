@@ -67,6 +67,17 @@ def test_without_libreoffice_the_package_says_the_pdf_was_left_out(tmp_path, mon
     assert "LibreOffice（soffice）がこの PC にないため、PDF は作成しませんでした" in outcome.message
 
 
+def test_no_pdf_option_leaves_libreoffice_alone(tmp_path, monkeypatch, capsys):
+    def forbidden(_xlsx: bytes) -> bytes:
+        raise AssertionError("LibreOffice started despite --no-pdf")
+
+    monkeypatch.setattr(pdf_mod, "libreoffice_pdf", forbidden)
+    path = clean_book(tmp_path)
+    assert main(["submit", str(path), "--out", str(tmp_path / "o"), "--no-pdf"]) == 0
+    assert sorted(p.suffix for p in (tmp_path / "o").iterdir()) == [".html", ".json", ".xlsx"]
+    assert "PDF" not in capsys.readouterr().out
+
+
 def test_a_sheet_with_an_error_value_gives_no_pdf(tmp_path):
     import io
 

@@ -19,7 +19,7 @@ from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import LOG, RESULTS, S11, S12
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface
-from kofu_xl.core.model import load_plan
+from kofu_xl.core.model import load_plan, plan_to_json
 from kofu_xl.core.rules import check_plan
 from kofu_xl.errors import CannotWrite
 from tests.core.test_rules import corrected_seed
@@ -38,7 +38,7 @@ def _inputs(path: Path) -> dict:
     """Every input value of the plan as the reader sees it (the clerk's typing)."""
     raw, _ = load_raw(path)
     plan, _ = load_plan(raw)
-    data = plan.model_dump(mode="json")
+    data = plan_to_json(plan)
     data.pop("declared")
     data["basic"].pop("base_rate_pct")
     data["daily"].pop("declared")

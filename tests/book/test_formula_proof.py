@@ -30,7 +30,7 @@ from kofu_xl.book.computed import STATUS_AS_SAVED, computed_cells
 from kofu_xl.book.layout import DAILY, FOLLOWUP, FU_POPULATION_DATE_CELL, S11, STATUS_CELL, WORK, layout_for
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.core.followup import Actual
-from kofu_xl.core.model import load_plan
+from kofu_xl.core.model import load_plan, plan_to_json
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import default_schedule
 from tests.support import recalc
@@ -62,7 +62,7 @@ def probe_plan():
     of every calendar, every part of every total (so that no changed reference can meet a
     cell of the same value by chance)."""
     base = load_plan(shipped_plan_raw())[0]
-    data = base.model_dump(mode="json")
+    data = plan_to_json(base)
     lay = layout_for(base.parameters)
     for month, block in lay.daily_blocks.items():
         for day, _date, _count in block.cells():

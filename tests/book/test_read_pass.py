@@ -15,7 +15,7 @@ from kofu_xl.book.layout import layout_for
 from kofu_xl.book.read import PLAN_SHEETS, GridSource, read_workbook
 from kofu_xl.core.model import Parameters
 from kofu_xl.ooxml.cellref import parse_ref
-from kofu_xl.ooxml.package import formula_texts
+from kofu_xl.ooxml.formulas import formula_texts
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workbook" / "交付円滑化計画.xlsm"
 
@@ -66,7 +66,7 @@ def test_the_positions_as_numbers_are_the_layouts_cells(params):
 
 def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(book_read, "_formula_texts", lambda data: calls.append(len(data)) or {})
+    monkeypatch.setattr(book_read, "formula_texts", lambda data: calls.append(len(data)) or {})
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
     assert len(calls) == 1 and formulas["a"] == {} and errors == {}

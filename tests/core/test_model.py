@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+import pytest
+
 from kofu_xl.book.sources import shipped_plan_raw
-from kofu_xl.core.model import Plan, iter_leaves, load_plan
+from kofu_xl.core.model import Plan, iter_leaves, load_plan, plan_from_json, plan_to_json
+from kofu_xl.core.schedule import load_schedule
 
 
 def _rules(findings):
@@ -46,4 +50,44 @@ def test_money_is_decimal():
     plan, _ = load_plan(shipped_plan_raw())
     year = plan.costs["FY2019"]
     assert all(isinstance(v, Decimal) for v in (year.total,) if v is not None)
-    assert not any(isinstance(v, float) for v in plan.model_dump().get("basic", {}).values())
+    basic = msgspec.structs.asdict(plan.basic)
+    assert isinstance(basic["population"], Decimal)
+    assert not any(isinstance(v, float) for v in basic.values())
+    # JSON keeps every amount exact: decimal strings, never binary floats
+    assert plan_to_json(plan)["basic"]["population"] == str(basic["population"])
+
+
+# The canonical JSON of the shipped plan hashed when the plan was a pydantic model
+# (model_dump(mode="json"), sorted keys, no spaces): 提出記録 rows written by earlier versions
+# keep matching after the move to msgspec structs.
+SHIPPED_PLAN_SHA256 = "49120c79b3402b2136071a7b16d1fbaf2e001d8b3234c7ffb96a33870e4d260d"
+
+
+def _canonical_sha256(data) -> str:
+    import hashlib
+    import json
+
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_plan_json_is_the_one_earlier_versions_wrote():
+    plan, _ = load_plan(shipped_plan_raw())
+    assert _canonical_sha256(plan_to_json(plan)) == SHIPPED_PLAN_SHA256
+
+
+def test_plan_json_round_trips_exactly():
+    plan, _ = load_plan(shipped_plan_raw())
+    again = plan_from_json(plan_to_json(plan))
+    assert again == plan
+    assert isinstance(again.basic.population, Decimal)
+
+
+def test_the_typed_plan_still_refuses_wrong_types():
+    data = plan_to_json(load_plan(shipped_plan_raw())[0])
+    for bad in ({"basic": {**data["basic"], "population": "たくさん"}}, {"basic": {**data["basic"], "unknown_field": 1}}, {"issuance": {"x": 1}}):
+        with pytest.raises(msgspec.ValidationError) as info:
+            plan_from_json({**data, **bad})
+        assert isinstance(info.value, ValueError)  # callers catch ValueError
+    with pytest.raises(msgspec.ValidationError):
+        load_schedule(b'{"id": "x", "title": "t", "base_population": "many"}')

@@ -713,7 +713,7 @@ def test_atomic_write_failing_before_rename(tmp_path: Path, monkeypatch, failing
 
 def test_formula_texts_reads_every_formula_as_written():
     """Plain, shared (translated to each cell), array anchors, entities, a prefixed namespace."""
-    from kofu_xl.ooxml.package import formula_texts
+    from kofu_xl.ooxml.formulas import formula_texts
 
     xml = (
         b'<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'

@@ -1,0 +1,26 @@
+"""Formula texts read from a sheet part's bytes (kofu_xl/ooxml/formulas.py)."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from kofu_xl.ooxml.formulas import formula_texts
+
+ESCAPED = [
+    "IF(A1=&quot;&quot;,&quot;&quot;,1)",
+    "A1&amp;&quot;円&quot;",
+    "&amp;quot;",  # an ampersand followed by the letters quot;
+    "IF(A1&lt;&gt;0,1,2)",
+    "&#x41;1&amp;B1",
+    "&apos;日次実績&apos;!$J$10",
+    "&amp;amp;",
+    "SUM(B2:B9)",
+]
+
+
+@pytest.mark.parametrize("written", ESCAPED)
+def test_entities_decode_as_an_xml_reader_decodes_them(written: str) -> None:
+    xml = f'<sheetData><row r="1"><c r="A1"><f>{written}</f><v>0</v></c></row></sheetData>'.encode()
+    assert formula_texts(xml) == {"A1": html.unescape(written)}
