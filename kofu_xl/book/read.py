@@ -8,6 +8,7 @@ is read from the sheets' own header rows, so a workbook describes itself.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import itertools
@@ -105,17 +106,23 @@ class GridSource:
         return None if v == "" else v
 
     @classmethod
-    def from_path(cls, path: Path, sheets: Iterable[str] | None = None) -> GridSource:
+    def from_path(cls, path: Path, sheets: Iterable[str] | None = None, with_formulas: Iterable[str] = ()) -> GridSource:
         """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros).
 
         The file is read once: the guard inflates and checks every part of these bytes and
         keeps the sheets' XML for their error cells and formulas; python-calamine reads the
-        same bytes (``data``, for a caller that edits or hashes the file)."""
+        same bytes (``data``, for a caller that edits or hashes the file). The sheets named
+        in ``with_formulas`` are read only when the workbook holds formulas (a values-only
+        copy has none to compare with)."""
         scan = _guard_zip(path, sheets)
         errors, formulas = scan.errors, scan.formulas
+        if sheets is not None:
+            sheets = set(sheets)
+            if not any(formulas.values()):
+                sheets -= set(with_formulas)
         try:
             book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(scan.data))
-            wanted = [s for s in book.sheet_names if sheets is None or s in set(sheets)]
+            wanted = [s for s in book.sheet_names if sheets is None or s in sheets]
             grids = {}
             for name in wanted:
                 sheet = book.get_sheet_by_name(name)
@@ -308,7 +315,11 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise UnreadableInput(path, f"部品 {info.filename} は Excel が使わない圧縮形式です（{info.compress_type}）")
     xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
-    parser = _xml_parser() if xml else None
+    # a small XML part is held whole and parsed only if these very bytes were not found safe
+    # before (many workbooks share their theme, styles, workbook part, charts...); a larger
+    # one is parsed piece by piece as it is inflated
+    held: list[bytes] | None = [] if xml and info.file_size <= _HELD_PART_BYTES else None
+    parser = _xml_parser() if xml and held is None else None
     inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
     n = 0
     crc = 0
@@ -327,6 +338,9 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
                 f"部品 {info.filename} の展開後のサイズが大きすぎます（{total + n:,} バイトを超えました。上限は部品ごとに {MAX_PART_BYTES:,} バイト、全体で {MAX_UNCOMPRESSED:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります",
             )
         crc = zlib.crc32(out, crc)
+        if held is not None:
+            held.append(bytes(out))
+            return
         if parser is not None:
             parser.Parse(out, False)
         if keep is not None:
@@ -342,6 +356,15 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
                 chunk = inflater.unconsumed_tail
         if inflater is not None:
             take(inflater.flush())
+        digest = None
+        if held is not None:
+            whole = b"".join(held)
+            digest = hashlib.sha256(whole).digest()
+            if digest not in _SAFE_XML:
+                parser = _xml_parser()
+                parser.Parse(whole, False)
+            if keep is not None:
+                keep.append(whole)
         if n != info.file_size or crc != info.CRC:
             raise UnreadableInput(
                 path,
@@ -349,11 +372,22 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
             )
         if parser is not None:
             parser.Parse(b"", True)
+            if digest is not None:
+                if len(_SAFE_XML) >= _SAFE_XML_MAX:
+                    _SAFE_XML.clear()
+                _SAFE_XML[digest] = None
     except _UnsafeXml as exc:
         raise UnreadableInput(path, f"{exc}（{info.filename}）") from None
     except pyexpat.ExpatError as exc:
         raise UnreadableInput(path, f"{info.filename} の XML が壊れています（{exc.lineno} 行 {exc.offset + 1} 文字目: {pyexpat.ErrorString(exc.code)}）") from None
     return total + n
+
+
+# SHA-256 of the small XML parts this process found well-formed and safe: the same bytes give
+# the same verdict, so a part shared by many workbooks (aggregate) is parsed once.
+_SAFE_XML: dict[bytes, None] = {}
+_SAFE_XML_MAX = 4096
+_HELD_PART_BYTES = 256 * 1024
 
 
 def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
@@ -692,8 +726,10 @@ def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = No
     return out
 
 
-# The sheets a plan is read from (charts, results and logs are not needed).
+# The sheets a plan is read from (charts, results and logs are not needed); 実績比較 only for its
+# computed cells' formulas (a values-only copy, such as a submission package, skips it).
 PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL, FOLLOWUP)
+FORMULA_ONLY_SHEETS = (FOLLOWUP,)
 
 
 def read_workbook_raw(path: str | Path) -> dict[str, Any]:
@@ -704,5 +740,5 @@ def read_workbook_raw(path: str | Path) -> dict[str, Any]:
 
 def read_workbook(path: str | Path) -> tuple[dict[str, Any], Layout]:
     p = Path(path)
-    src = GridSource.from_path(p, sheets=PLAN_SHEETS)
+    src = GridSource.from_path(p, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
     return read_plan_raw(src, p)

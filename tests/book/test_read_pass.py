@@ -76,3 +76,47 @@ def test_reading_the_shipped_workbook_gives_its_plan():
     raw, lay = read_workbook(SHIPPED)
     assert raw["basic"]["dantai_code"] in ("122327", 122327)
     assert raw["daily"]["days"] and lay.daily_blocks
+
+
+def test_a_values_only_copy_is_read_without_its_formula_only_sheets(tmp_path):
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.layout import FOLLOWUP
+    from kofu_xl.book.read import FORMULA_ONLY_SHEETS
+    from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.core.model import load_plan
+
+    package = tmp_path / "package.xlsx"
+    package.write_bytes(build_sheets(load_plan(shipped_plan_raw())[0], values_only=True).xlsx)
+    assert FOLLOWUP in FORMULA_ONLY_SHEETS
+    values = GridSource.from_path(package, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
+    assert set(values.grids) == set(PLAN_SHEETS) - {FOLLOWUP} and values.formulas == {}
+    book = GridSource.from_path(SHIPPED, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
+    assert set(book.grids) == set(PLAN_SHEETS) and book.formulas[FOLLOWUP]  # its computed cells are compared
+
+
+def test_xml_parts_found_safe_are_not_parsed_again_and_changed_bytes_are(monkeypatch, tmp_path):
+    parsed: list[int] = []
+    real = book_read._xml_parser
+
+    def counting():
+        parser = real()
+        parsed.append(1)
+        return parser
+
+    monkeypatch.setattr(book_read, "_xml_parser", counting)
+    book_read._SAFE_XML.clear()
+    GridSource.from_path(SHIPPED)
+    first = len(parsed)
+    parsed.clear()
+    GridSource.from_path(SHIPPED)
+    with zipfile.ZipFile(SHIPPED) as z:
+        large = sum(1 for i in z.infolist() if i.filename.endswith((".xml", ".rels", ".vml")) and i.file_size > book_read._HELD_PART_BYTES)
+    assert first > 10 and len(parsed) == large  # the second time only the parts too large to hold
+    # the same workbook with one part broken: that part is parsed, and refused
+    broken = tmp_path / "broken.xlsm"
+    with zipfile.ZipFile(SHIPPED) as src, zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info.filename, data.replace(b"</sheets>", b"<sheets>") if info.filename == "xl/workbook.xml" else data)
+    with pytest.raises(book_read.UnreadableInput, match="workbook.xml の XML が壊れています"):
+        GridSource.from_path(broken)
