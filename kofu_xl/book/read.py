@@ -105,6 +105,13 @@ class GridSource:
         v = line[col - 1]
         return None if v == "" else v
 
+    def row_values(self, sheet: str, row: int, first: int, count: int) -> list[Any]:
+        """``count`` cells of a row from column ``first``, as ``value`` gives each."""
+        grid = self.grids.get(sheet)
+        line = grid[row - 1] if grid is not None and row <= len(grid) else ()
+        out = [None if v == "" else v for v in line[first - 1 : first - 1 + count]]
+        return out + [None] * (count - len(out))
+
     @classmethod
     def from_path(cls, path: Path, sheets: Iterable[str] | None = None, with_formulas: Iterable[str] = ()) -> GridSource:
         """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros).
@@ -434,7 +441,8 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
     formulas: dict[str, dict[str, str]] = {}
     for sheet, data in sheet_xml.items():
         # a sheet without "<f" holds no formula: the scan (regular expressions) is skipped
-        formulas[sheet] = formula_texts(data) if _HAS_FORMULA.search(data) else {}
+        maybe = b"<f" in data or b":f" in data  # memchr-fast; the expression below is exact
+        formulas[sheet] = formula_texts(data) if maybe and _HAS_FORMULA.search(data) else {}
         if b't="e"' not in data:
             continue
         cells = {}
@@ -452,12 +460,37 @@ def _cell(src: CellSource, sheet: str, ref: str) -> Any:
     return src.value(sheet, row, col)
 
 
+def _labels(src: CellSource, sheet: str, row: int, first: int) -> tuple[Any, ...]:
+    out = []
+    col = first
+    while (label := src.value(sheet, row, col)) is not None:
+        out.append(label)
+        col += 1
+    return tuple(out)
+
+
+# Layouts by the header rows they were read from (a prefecture's 1,741 books share a few); a
+# layout is never changed once made, so the readers share it.
+_LAYOUTS: dict[tuple[tuple[Any, ...], tuple[Any, ...]], Layout] = {}
+
+
 def workbook_layout(src: CellSource, path: Path | str | None = None) -> Layout:
     """The layout of this workbook, read from its header rows."""
     names = set(src.sheet_names())
     for required in (S11, S12):
         if required not in names:
             raise UnreadableInput(path, f"シート「{required}」がありません（交付円滑化計画の様式ではないか、シート名が変更されています）")
+    headers = (_labels(src, S11, ROW_HEADER, FIRST_DATA_COL), _labels(src, S12, ROW_COST_HEADER, COST_FIRST_COL))
+    lay = _LAYOUTS.get(headers)
+    if lay is None:
+        lay = _workbook_layout(src, path)
+        if len(_LAYOUTS) >= 64:
+            _LAYOUTS.clear()
+        _LAYOUTS[headers] = lay
+    return lay
+
+
+def _workbook_layout(src: CellSource, path: Path | str | None) -> Layout:
     keys: list[str] = []
     actual_through = None
     col = FIRST_DATA_COL
@@ -601,6 +634,7 @@ def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
             "cost_years": [int(k[2:]) for k in lay.cost_years],
         }
     }
+    row_values = getattr(src, "row_values", None)  # a whole row at once, where the source can
     for leaf in iter_leaves():
         path_ = leaf.path
         if leaf.group in ("costs", "working"):
@@ -617,7 +651,10 @@ def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
             raw["budget_timing"] = [_cell(src, *_loc(lay, f"budget_timing.{i}")) for i in (1, 2, 3)]
         elif leaf.meta.series:
             row = lay.rows11[path_]
-            values = [src.value(S11, row, col) for col in range(FIRST_DATA_COL, FIRST_DATA_COL + len(lay.columns))]
+            if row_values is not None:
+                values = row_values(S11, row, FIRST_DATA_COL, len(lay.columns))
+            else:
+                values = [src.value(S11, row, col) for col in range(FIRST_DATA_COL, FIRST_DATA_COL + len(lay.columns))]
             if path_ in _PCT_PATHS:
                 values = [_as_pct(v) for v in values]
             _set(raw, path_, values)

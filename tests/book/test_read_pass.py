@@ -120,3 +120,24 @@ def test_xml_parts_found_safe_are_not_parsed_again_and_changed_bytes_are(monkeyp
             dst.writestr(info.filename, data.replace(b"</sheets>", b"<sheets>") if info.filename == "xl/workbook.xml" else data)
     with pytest.raises(book_read.UnreadableInput, match="workbook.xml の XML が壊れています"):
         GridSource.from_path(broken)
+
+
+def test_a_row_at_once_is_the_row_cell_by_cell():
+    src = GridSource({"s": [["a", "", 3], [], [None, 0.5]]})
+    for row in range(1, 6):
+        for first in (1, 2, 4):
+            for count in (0, 1, 3, 6):
+                assert src.row_values("s", row, first, count) == [src.value("s", row, c) for c in range(first, first + count)]
+    assert src.row_values("missing", 1, 1, 2) == [None, None]
+
+
+def test_workbooks_with_the_same_headers_share_one_layout_and_other_headers_are_read():
+    from kofu_xl.book.read import workbook_layout
+
+    a = workbook_layout(GridSource.from_path(SHIPPED))
+    b = workbook_layout(GridSource.from_path(SHIPPED))
+    assert a is b
+    grids = {name: [list(r) for r in rows] for name, rows in GridSource.from_path(SHIPPED).grids.items()}
+    grids["本表1-1"][5][5] = "令和9年13月"  # F6: a header no calendar has
+    with pytest.raises(book_read.UnreadableInput, match="F6 の列見出し"):
+        workbook_layout(GridSource(grids))
