@@ -72,7 +72,9 @@ def _line(s: Series, ref: Series | None = None, extra: str = "") -> str:
 
 
 def _commands(co: Checkout, tmp: Path, prefix: str, pdf: bool) -> dict[str, Callable[[], Run]]:
-    """The measured commands of one checkout (labels prefixed with ``prefix``)."""
+    """The measured commands of one checkout (labels prefixed with ``prefix``), each run in
+    that checkout's folder: ``python -c`` puts its working folder first on the path, ahead of
+    PYTHONPATH, so from another folder holding a kofu_xl the command would run that one."""
     env = co.env()
     no_pdf: tuple[str, ...] = ("--no-pdf",)
     env_no_pdf = env
@@ -88,14 +90,14 @@ def _commands(co: Checkout, tmp: Path, prefix: str, pdf: bool) -> dict[str, Call
     unchanged = work / "unchanged" / "計画.xlsm"
     unchanged.parent.mkdir()
     shutil.copy(submittable, unchanged)
-    run([*co.kofu, "submit", str(unchanged), *no_pdf], env=env_no_pdf)  # its package exists: later submits are "unchanged"
+    run([*co.kofu, "submit", str(unchanged), *no_pdf], cwd=co.repo, env=env_no_pdf)  # its package exists: later submits are "unchanged"
     counter = iter(range(10**6))
 
     def new_package(*options: str, env: dict[str, str] = env) -> Run:
         d = work / f"new{next(counter)}"
         d.mkdir()
         shutil.copy(submittable, d / "計画.xlsm")
-        return run([*co.kofu, "submit", str(d / "計画.xlsm"), *options], env=env)
+        return run([*co.kofu, "submit", str(d / "計画.xlsm"), *options], cwd=co.repo, env=env)
 
     def new_book() -> Run:
         d = work / f"book{next(counter)}"
@@ -103,11 +105,11 @@ def _commands(co: Checkout, tmp: Path, prefix: str, pdf: bool) -> dict[str, Call
         return run([*co.kofu, "new", "--dantai", "122327"], cwd=d, env=env)
 
     cmds: dict[str, Callable[[], Run]] = {
-        "kofu-xl --help": lambda: run([*co.kofu, "--help"], env=env),
-        "kofu-xl check (shipped workbook)": lambda: run([*co.kofu, "check", str(SHIPPED)], ok=(0, 1), env=env),
-        "import xlwings, kofu_udfs": lambda: run(co.py("import xlwings, kofu_udfs"), env=env),
+        "kofu-xl --help": lambda: run([*co.kofu, "--help"], cwd=co.repo, env=env),
+        "kofu-xl check (shipped workbook)": lambda: run([*co.kofu, "check", str(SHIPPED)], ok=(0, 1), cwd=co.repo, env=env),
+        "import xlwings, kofu_udfs": lambda: run(co.py("import xlwings, kofu_udfs"), cwd=co.repo, env=env),
         NEW: new_book,
-        SUBMIT_SAME: lambda: run([*co.kofu, "submit", str(unchanged)], env=env),
+        SUBMIT_SAME: lambda: run([*co.kofu, "submit", str(unchanged)], cwd=co.repo, env=env),
         SUBMIT_NEW: lambda: new_package(*no_pdf, env=env_no_pdf),
     }
     if pdf:

@@ -18,9 +18,9 @@ from kofu_xl.app.municipalities import new_plan as _new_plan
 from kofu_xl.app.report import CheckResult
 from kofu_xl.app.submit import SubmitOutcome
 from kofu_xl.app.submit import submit as _submit
-from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.model import Plan
 from kofu_xl.core.model import load_plan as _load_raw_plan
 from kofu_xl.errors import UnreadableInput

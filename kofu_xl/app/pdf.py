@@ -13,7 +13,6 @@ A PDF shows figures, never error values: a sheet holding one leaves the PDF out,
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any
 
 from kofu_xl.book.layout import CHART, S11, S12
 from kofu_xl.ooxml.cellref import ref
+from kofu_xl.ooxml.edit import XlsxEditor
 
 __all__ = ["EXCEL_ERRORS", "PDF_SHEETS", "PdfLeftOut", "PdfMaker", "error_cells", "libreoffice_pdf", "pdf_source"]
 
@@ -51,26 +51,15 @@ def error_cells(sheets: Iterable[tuple[str, list[list[Any]]]]) -> list[str]:
 
 def pdf_source(xlsx: bytes) -> bytes:
     """The workbook with every sheet but PDF_SHEETS hidden (LibreOffice prints visible sheets);
-    refuses (PdfLeftOut) when a printed sheet holds an Excel error value."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(io.BytesIO(xlsx))
-    try:
-        bad = error_cells((ws.title, [list(r) for r in ws.iter_rows(min_row=1, min_col=1, values_only=True)]) for ws in wb.worksheets if ws.title in PDF_SHEETS)
-        if bad:
-            raise PdfLeftOut(f"エラー値のセルがあるため PDF を作成しませんでした（{'、'.join(bad[:5])}）")
-        for ws in wb.worksheets:
-            if ws.title not in PDF_SHEETS:
-                ws.sheet_state = "hidden"
-                # LibreOffice prints a hidden sheet that has a print area: drop it in this
-                # throw-away copy
-                ws._print_area = type(ws._print_area)()  # an empty print area, as a new sheet has
-        wb.active = wb.sheetnames.index(PDF_SHEETS[0])
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue()
-    finally:
-        wb.close()
+    refuses (PdfLeftOut) when a printed sheet holds an Excel error value. An in-place edit of
+    the package (kofu_xl.ooxml.edit): its other parts stay as written."""
+    book = XlsxEditor(xlsx)
+    printed = [name for name in book.sheet_names() if name in PDF_SHEETS]
+    bad = error_cells((name, book.read_rows(name)) for name in printed)
+    if bad:
+        raise PdfLeftOut(f"エラー値のセルがあるため PDF を作成しませんでした（{'、'.join(bad[:5])}）")
+    book.show_only(printed)
+    return book.to_bytes()
 
 
 def soffice() -> str | None:

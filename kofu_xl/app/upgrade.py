@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from kofu_xl.app.submit import HIGHLIGHT
-from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW, LOG, RESULTS
 from kofu_xl.book.read import GridSource, read_plan_raw, workbook_layout
 from kofu_xl.book.surfaces import FileSurface
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.findings import Severity
 from kofu_xl.core.model import load_plan
 from kofu_xl.errors import CannotWrite, UnreadableInput

@@ -2,9 +2,11 @@
 
 `build_sheets` draws every sheet from the layout map with openpyxl and returns,
 beside the .xlsx bytes, the value of every formula cell as the core computes it;
-`build_xlsm` adds the VBA project (xlwings runtime, UDF wrappers, ribbon
+`assemble_workbook` adds the VBA project (xlwings runtime, UDF wrappers, ribbon
 callbacks) and the ribbon, injects those cached values and writes a
-byte-reproducible .xlsm.
+byte-reproducible .xlsm (`kofu_xl.book.vba.build_xlsm` generates both and assembles;
+`shipped_macro_parts` takes them from the shipped workbook). This module loads neither
+xlwings nor the UDF module: submit's package and `kofu-xl new` are drawn here.
 
 Inputs are styled and unlocked, calculations locked; totals and the 実績 column
 are written as formulas over their parts only when the plan's figure equals
@@ -13,15 +15,18 @@ them, so a workbook made from a plan never silently repairs it.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import importlib
 import io
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.chart.series import SeriesLabel
@@ -32,7 +37,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.properties import CalcProperties
+from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -108,6 +115,7 @@ from kofu_xl.book.layout import (
     layout_for,
 )
 from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
+from kofu_xl.book.sources import SHIPPED_WORKBOOK_NAME, installed_workbook_path
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
@@ -115,13 +123,13 @@ from kofu_xl.core.propose import Choices, propose
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
 from kofu_xl.errors import ProposalError
-from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
-from kofu_xl.ooxml.package import assemble_xlsm
-from kofu_xl.ooxml.ribbon import RIBBON_MODULE_NAME, custom_ui_xml, ribbon_vba, workbook_module_vba
-from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
-from kofu_xl.ooxml.vba.xlwings_vba import generate_macro_options, generate_udf_wrappers, runtime_modules
+from kofu_xl.ooxml.cellref import col_letter, parse_ref, range_bounds, ref
+from kofu_xl.ooxml.package import CUSTOM_UI_PART, VBA_PROJECT_PART, assemble_xlsm
 
-__all__ = ["BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "input_kinds", "month_choices"]
+__all__ = [
+    "BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "assemble_workbook", "build_sheets", "input_kinds",
+    "month_choices", "shipped_macro_parts",
+]
 
 # ---------------------------------------------------------------- styles
 
@@ -193,20 +201,71 @@ class BuiltSheets:
 class _Sheet:
     """Writes cells of one worksheet and records formula cells and their values."""
 
-    def __init__(self, ws: Worksheet, out: BuiltSheets, comp: dict[tuple[str, str], Computed], values_only: bool = False) -> None:
+    def __init__(
+        self, ws: Worksheet, out: BuiltSheets, comp: dict[tuple[str, str], Computed], values_only: bool = False, looks: dict[tuple[Any, ...], Any] | None = None,
+    ) -> None:
         self.ws = ws
         self.out = out
         self.comp = comp
         self.values_only = values_only
+        self.looks = looks if looks is not None else {}  # shared by the sheets of one workbook
+
+    def look(self, c: Any, look: tuple[Any, ...], apply: Callable[[], None]) -> None:
+        """Give cell ``c`` a look (style objects and number format, named in ``look``).
+
+        The first cell of each (look, the cell's style before) has it set attribute by
+        attribute (``apply``); the others get a copy of that cell's style indices, as openpyxl
+        copies a style: setting a font or a fill hashes every style object of the workbook's
+        lists, and the indices an object gets never change once it is in them."""
+        before = None if c._style is None else tuple(c._style)  # None: a cell never styled
+        key = (before, *(id(o) for o in look))
+        known = self.looks.get(key)
+        if known is None:
+            apply()
+            self.looks[key] = (copy.copy(c._style), look)  # holds the objects: their ids stay theirs
+        else:
+            c._style = copy.copy(known[0])
+
+    def merge(self, rng: str) -> None:
+        """Merge a range as ``Worksheet.merge_cells`` does: the covered cells become merged
+        cells and the edges take the top-left cell's borders, its protection every cell.
+
+        Those looks depend only on the top-left and bottom-right cells' looks before and on
+        the range's shape: the first merge of each such kind runs openpyxl's own (which
+        hashes a border object per edge cell); the others get a copy of its style indices."""
+        ws = self.ws
+        min_col, min_row, max_col, max_row = range_bounds(rng)
+        start = ws._cells.get((min_row, min_col))
+        end = ws._cells.get((max_row, max_col)) if (max_row, max_col) != (min_row, min_col) else None
+        if start is None or start._style is None:  # nothing known to key on: openpyxl's own
+            ws.merge_cells(rng)
+            return
+        key = ("merge", tuple(start._style), None if end is None or end._style is None else tuple(end._style), end is None, max_row - min_row, max_col - min_col)
+        coords = [(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+        known = self.looks.get(key)
+        if known is None:
+            ws.merge_cells(rng)
+            self.looks[key] = [copy.copy(ws._cells[rc]._style) for rc in coords]
+            return
+        merged = MergedCellRange.__new__(MergedCellRange)  # without its __init__, which sets the borders
+        CellRange.__init__(merged, range_string=rng)
+        merged.ws, merged.start_cell = ws, start
+        ws.merged_cells.add(merged)
+        for (r, c), look in zip(coords, known, strict=True):
+            cell = start if (r, c) == (min_row, min_col) else MergedCell(ws, row=r, column=c)
+            cell._style = copy.copy(look)
+            ws._cells[(r, c)] = cell
+
+    def style(self, c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: str | None) -> None:
+        """The look of an input (yellow, unlocked) or a computed cell (grey, locked)."""
+        self.look(c, ("cell", fill, font, protection, fmt), lambda: _style(c, fill, font, protection, fmt))
 
     def computed(self, cell: str, fmt: str | None = None) -> None:
         """A computed cell: its formula (kofu_xl.book.computed) with the core's value; a blank
         locked cell where the build computes nothing."""
         found = self.comp.get((self.ws.title, cell))
         if found is None:
-            _blank_calc(self, cell)
-            if fmt:
-                self.ws[cell].number_format = fmt
+            _blank_calc(self, cell, fmt)
             return
         value = None if self.values_only and found.value == NA else found.value  # a package's gap is an empty cell
         self.calc(cell, found.formula, value, fmt)
@@ -223,17 +282,21 @@ class _Sheet:
     def label(self, cell: str, text: str, *, fill: PatternFill | None = LABEL_FILL, font: Font = LABEL_FONT, align: Alignment = WRAP) -> None:
         c = self.ws[cell]
         put(c, text)
-        c.font = font
-        if fill is not None:
-            c.fill = fill
-        c.alignment = align
-        c.border = BORDER
-        c.protection = LOCKED
+
+        def apply() -> None:
+            c.font = font
+            if fill is not None:
+                c.fill = fill
+            c.alignment = align
+            c.border = BORDER
+            c.protection = LOCKED
+
+        self.look(c, ("label", font, fill, align), apply)
 
     def input(self, cell: str, value: Any, fmt: str | None = None) -> None:
         c = self.ws[cell]
         put(c, value)
-        _style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
+        self.style(c, INPUT_FILL, INPUT_FONT, UNLOCKED, fmt)
 
     def input_formula(self, cell: str, formula: str, value: Any, fmt: str | None = None) -> None:
         """An input cell prefilled with a formula over its parts (the clerk may overwrite it)."""
@@ -251,7 +314,7 @@ class _Sheet:
             put(c, value)
         else:
             c.value = formula
-        _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+        self.style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
 
@@ -317,7 +380,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     _heading(ws, f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}", "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
     # 基礎情報
     sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
-    ws.merge_cells(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
+    sh.merge(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
     pop_date = plan.basic.population_date
     base_date = plan.basic.base_issued_date
     captions = {
@@ -338,18 +401,18 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         s = lay.scalars[path]
         assert s.label_cell is not None
         sh.label(s.label_cell, captions.get(path, s.label), align=CENTER)
-        if s.merge_to:
-            ws.merge_cells(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
-            ws.merge_cells(f"{s.cell}:{s.merge_to}")
         if path == "basic.base_rate_pct":
             sh.computed(s.cell, "0.0%")
         else:
             value = _get(plan, path)
             fmt = "#,##0" if path in ("basic.population", "basic.base_issued") else "@"
             sh.input(s.cell, value, fmt)
+        if s.merge_to:  # after the cells have their looks: the merged edges take their borders
+            sh.merge(f"{s.label_cell}:{col_letter(_col(s.merge_to))}{ROW_BASIC_LABELS}")
+            sh.merge(f"{s.cell}:{s.merge_to}")
     # column headers
     sh.label(f"A{ROW_HEADER}", "調査項目", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{ROW_HEADER}:D{ROW_HEADER}")
+    sh.merge(f"A{ROW_HEADER}:D{ROW_HEADER}")
     for col in plan.columns:
         # "(実績)" on its own line, as the printed form shows it
         sh.label(ref(lay.col11(col.key), ROW_HEADER), col.label.replace("(実績)", "\n(実績)"), fill=HEADER_FILL, align=CENTER)
@@ -369,12 +432,13 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         elif spec.role == "calc":
             for col in range(first, last + 1):
                 sh.computed(ref(col, row), spec.fmt)
-    _merge_label_runs(ws, [(lay.rows11[spec.key], spec.labels) for spec in ROWS_11])
+    _merge_label_runs(sh, [(lay.rows11[spec.key], spec.labels) for spec in ROWS_11])
     # merged label columns for readability
     for key in ("label.promotion", "label.invite", "label.at_application", "label.outreach", "label.support", "label.note"):
         row = lay.rows11[key]
         for col in range(first, last + 1):
-            ws.cell(row=row, column=col).border = BORDER
+            c = ws.cell(row=row, column=col)
+            sh.look(c, ("border", BORDER), lambda c=c: setattr(c, "border", BORDER))
     # scalars on 本表1-1 rows
     for s in lay.scalars.values():
         if s.sheet != S11 or s.path.startswith("basic."):
@@ -384,17 +448,18 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         value = _get(plan, s.path)
         sh.input(s.cell, _month_text(value) if s.dropdown == "month" else value, "@" if s.dropdown == "month" or isinstance(value, str) or value is None else "#,##0.0")
         if s.merge_to:
-            ws.merge_cells(f"{s.cell}:{s.merge_to}")
+            sh.merge(f"{s.cell}:{s.merge_to}")
             ws[s.cell].alignment = WRAP
     _layout_11(ws, lay, last)
 
 
-def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) -> None:
+def _merge_label_runs(sh: _Sheet, rows: list[tuple[int, tuple[str, ...]]]) -> None:
     """Merge runs of equal labels down each label column, as the printed form does.
 
     A run in one column never crosses a change in the columns to its left; an
     empty label right of a filled one joins that one horizontally.
     """
+    ws = sh.ws
     ncols = max(len(labels) for _, labels in rows)
     for col in range(ncols):
         start = 0
@@ -404,7 +469,7 @@ def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) ->
             while end + 1 < len(rows) and tuple(rows[end + 1][1][: col + 1]) == key and rows[end + 1][0] == rows[end][0] + 1:
                 end += 1
             if key[-1] and end > start:
-                ws.merge_cells(start_row=rows[start][0], start_column=col + 1, end_row=rows[end][0], end_column=col + 1)
+                sh.merge(f"{ref(col + 1, rows[start][0])}:{ref(col + 1, rows[end][0])}")
                 ws.cell(row=rows[start][0], column=col + 1).alignment = CENTER
             start = end + 1
     for row, labels in rows:
@@ -415,7 +480,7 @@ def _merge_label_runs(ws: Worksheet, rows: list[tuple[int, tuple[str, ...]]]) ->
                     r.min_row <= row <= r.max_row and r.min_col <= col <= r.max_col for r in ws.merged_cells.ranges
                 )
                 if not last_merged:
-                    ws.merge_cells(start_row=row, start_column=col, end_row=row, end_column=len(labels))
+                    sh.merge(f"{ref(col, row)}:{ref(len(labels), row)}")
                 break
 
 
@@ -441,11 +506,17 @@ def _month_text(value: Any) -> Any:
 
 
 
-def _blank_calc(sh: _Sheet, cell: str) -> None:
+def _blank_calc(sh: _Sheet, cell: str, fmt: str | None = None) -> None:
     c = sh.ws[cell]
-    c.fill = CALC_FILL
-    c.border = BORDER
-    c.protection = LOCKED
+
+    def apply() -> None:
+        c.fill = CALC_FILL
+        c.border = BORDER
+        c.protection = LOCKED
+        if fmt:
+            c.number_format = fmt
+
+    sh.look(c, ("blank", fmt), apply)
 
 
 def _get(plan: Plan, path: str) -> Any:
@@ -576,14 +647,14 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
     caps = ("団体コード", "都道府県名", "市町村名", "人口", "交付枚数", "人口に対する交付枚数率")
     paths = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "basic.base_rate_pct")
     sh.label("A3", "基礎情報", align=CENTER)
-    ws.merge_cells("A3:A4")
+    sh.merge("A3:A4")
     ws.row_dimensions[3].height = 30
     for i, (cap, path) in enumerate(zip(caps, paths, strict=True)):
         col = 2 + i
         sh.label(ref(col, 3), cap, align=CENTER)
         sh.computed(ref(col, 4), "0.0%" if path == "basic.base_rate_pct" else ("#,##0" if path in ("basic.population", "basic.base_issued") else "@"))
     sh.label(ref(1, ROW_COST_HEADER), "経費（千円）", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{ROW_COST_HEADER}:C{ROW_COST_HEADER}")
+    sh.merge(f"A{ROW_COST_HEADER}:C{ROW_COST_HEADER}")
     for key in lay.cost_years:
         sh.label(ref(lay.col12(key), ROW_COST_HEADER), fiscal_year_label(int(key[2:]), short=False), fill=HEADER_FILL, align=CENTER)
     for spec in ROWS_12:
@@ -598,11 +669,11 @@ def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank:
             elif spec.role == "calc":
                 sh.computed(cell, spec.fmt)
         ws.row_dimensions[row].height = 28
-    _merge_label_runs(ws, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
+    _merge_label_runs(sh, [(lay.rows12[spec.key], spec.labels) for spec in ROWS_12])
     # ② 補正予算案の提出予定時期
     first_bt = lay.scalars["budget_timing.1"]
     sh.label(ref(1, _row(first_bt.cell)), "②補正予算案の提出予定時期")
-    ws.merge_cells(f"A{_row(first_bt.cell)}:B{_row(first_bt.cell) + 2}")
+    sh.merge(f"A{_row(first_bt.cell)}:B{_row(first_bt.cell) + 2}")
     for i in (1, 2, 3):
         s = lay.scalars[f"budget_timing.{i}"]
         assert s.label_cell
@@ -632,7 +703,7 @@ def _sheet_work(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> N
     ws = sh.ws
     _heading(ws, "経費積算（本表1-2 の根拠・円）", "積算の数値を入力すると、千円未満を切り上げた額が本表1-2 に反映されます（本表1-2 で上書きした場合は検証で照合します）。")
     sh.label(f"A{ROW_WORK_HEADER}", "項目", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{ROW_WORK_HEADER}:B{ROW_WORK_HEADER}")
+    sh.merge(f"A{ROW_WORK_HEADER}:B{ROW_WORK_HEADER}")
     for key in lay.cost_years:
         sh.label(ref(lay.col_work(key), ROW_WORK_HEADER), fiscal_year_label(int(key[2:]), short=False), fill=HEADER_FILL, align=CENTER)
     r = lay.rows_work
@@ -672,7 +743,7 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
         if sh.values_only and month not in with_data:
             continue  # the prefecture's copy carries only the calendars that hold counts
         sh.label(ref(1, block.top), month_label(month, short=False), fill=HEADER_FILL)
-        ws.merge_cells(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
+        sh.merge(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
         for i, wd in enumerate("月火水木金土日"):
             sh.label(ref(DAILY_FIRST_COL + i, block.header_row), wd, align=CENTER)
         sh.label(ref(DAILY_FIRST_COL + 7, block.header_row), "合計", align=CENTER)
@@ -745,13 +816,13 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     first, last = FU_FIRST_COL, lay.last_col_fu
     # the denominator of every rate on this sheet
     sh.label(f"A{FU_BASE_ROW}", "率の分母（本表1-1 の人口・人）", align=CENTER)
-    ws.merge_cells(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
+    sh.merge(f"A{FU_BASE_ROW}:B{FU_BASE_ROW}")
     sh.computed(FU_POPULATION_CELL, "#,##0")
     sh.label(ref(_col(FU_POPULATION_DATE_CELL) - 1, FU_BASE_ROW), "人口の基準日", align=CENTER)
     sh.computed(FU_POPULATION_DATE_CELL, "@")
     # months
     sh.label(f"A{FU_HEADER_ROW}", "年月（月末）", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
+    sh.merge(f"A{FU_HEADER_ROW}:B{FU_HEADER_ROW}")
     for month in months:
         sh.label(ref(lay.col_fu(month), FU_HEADER_ROW), month_label(month), fill=HEADER_FILL, align=CENTER)
     r = lay.rows_fu
@@ -809,7 +880,7 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     for col in range(first, last + 1):
         ws.column_dimensions[col_letter(col)].width = 10.5
     ws.freeze_panes = ref(first, FU_HEADER_ROW + 1)
-    _merge_label_runs(ws, [(r[spec.key], spec.labels) for spec in ROWS_FU])
+    _merge_label_runs(sh, [(r[spec.key], spec.labels) for spec in ROWS_FU])
     _print_followup(ws, lay)
 
 
@@ -852,7 +923,7 @@ def _static(sh: _Sheet, cell: str, value: Any, fmt: str | None) -> None:
     """A computed cell holding a value the builder derives from the schedule (no formula)."""
     c = sh.ws[cell]
     put(c, value)
-    _style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
+    sh.style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
 
 
 # ---------------------------------------------------------------- 国基準, charts, result sheets
@@ -991,7 +1062,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
         cell = lay.pp_settings[key]
         row = int(cell[1:])
         sh.label(f"A{row}", label, align=Alignment(vertical="center"))
-        ws.merge_cells(f"A{row}:D{row}")
+        sh.merge(f"A{row}:D{row}")
         sh.input(cell, value if value != "" else None, fmt)
     ws[lay.pp_settings["first_month"]].number_format = "@"
     aim = DataValidation(type="list", formula1='"下限値,中間"', allow_blank=True, showErrorMessage=True, errorTitle="目標", error="下限値 か 中間 を選んでください。")
@@ -1002,27 +1073,27 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
     ws.add_data_validation(aim)
     ws.add_data_validation(first_month)
     sh.label(f"A{PP_HEADER_ROW}", "列", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{PP_HEADER_ROW}:D{PP_HEADER_ROW}")
+    sh.merge(f"A{PP_HEADER_ROW}:D{PP_HEADER_ROW}")
     for col in plan.columns:
         sh.label(ref(lay.col11(col.key), PP_HEADER_ROW), col.label, fill=HEADER_FILL, align=CENTER)
     for spec in ROWS_PP:
         row = lay.rows_pp[spec.key]
         sh.label(f"A{row}", spec.labels[0])
         sh.label(f"B{row}", spec.labels[1])
-        ws.merge_cells(f"B{row}:D{row}")
+        sh.merge(f"B{row}:D{row}")
         for c in range(first, last + 1):
-            _style(ws[ref(c, row)], CALC_FILL, CALC_FONT, LOCKED, spec.fmt)
+            sh.style(ws[ref(c, row)], CALC_FILL, CALC_FONT, LOCKED, spec.fmt)
     sh.label(f"A{lay.pp_checkpoint_first_row - 1}", "国の全体スケジュール（チェックポイント）", fill=None, font=LABEL_FONT, align=Alignment())
     sh.label(ref(1, lay.pp_cost_header_row), "本表1-2 に加わる経費（追加職員は臨時・非常勤職員）", fill=HEADER_FILL, align=CENTER)
-    ws.merge_cells(f"A{lay.pp_cost_header_row}:D{lay.pp_cost_header_row}")
+    sh.merge(f"A{lay.pp_cost_header_row}:D{lay.pp_cost_header_row}")
     for i, year in enumerate(lay.cost_years):
         sh.label(ref(first + i, lay.pp_cost_header_row), fiscal_year_label(int(year[2:])), fill=HEADER_FILL, align=CENTER)
     for key, label, fmt in PP_COST_ROWS:
         row = lay.rows_pp_cost[key]
         sh.label(f"A{row}", label)
-        ws.merge_cells(f"A{row}:D{row}")
+        sh.merge(f"A{row}:D{row}")
         for i in range(len(lay.cost_years)):
-            _style(ws[ref(first + i, row)], CALC_FILL, CALC_FONT, LOCKED, fmt)
+            sh.style(ws[ref(first + i, row)], CALC_FILL, CALC_FONT, LOCKED, fmt)
     ws[lay.pp_backup_note_cell] = "採用前の値（「計画案を採用」が書き換えた欄の元の値。元に戻すときは「採用前の値」を各セルに入力してください）: まだ採用していません"
     ws[lay.pp_backup_note_cell].font = LABEL_FONT
     for i, h in enumerate(PP_BACKUP_HEADERS):
@@ -1191,15 +1262,19 @@ def input_kinds(lay: Layout) -> dict[tuple[str, str], str]:
 
 def _validation(sheets: dict[str, Worksheet], lay: Layout) -> None:
     """Data validation on every input cell, by kind (one rule per sheet and kind)."""
-    made: dict[tuple[str, tuple[object, ...]], DataValidation] = {}
+    rules: dict[str, DataValidation] = {}
+    made: dict[tuple[str, tuple[object, ...]], tuple[DataValidation, list[str]]] = {}
     for (sheet, cell), kind in input_kinds(lay).items():
-        fresh = _validation_for(kind)
-        key = (sheet, (fresh.type, fresh.operator, fresh.formula1, fresh.formula2, fresh.error))
-        dv = made.get(key)
-        if dv is None:
-            dv = made[key] = fresh
-            sheets[sheet].add_data_validation(dv)
-        dv.add(cell)
+        rule = rules.get(kind) or rules.setdefault(kind, _validation_for(kind))
+        key = (sheet, (rule.type, rule.operator, rule.formula1, rule.formula2, rule.error))
+        if key not in made:
+            made[key] = (_validation_for(kind), [])
+            sheets[sheet].add_data_validation(made[key][0])
+        made[key][1].append(cell)
+    for dv, cells in made.values():
+        # all its cells at once: openpyxl's add compares each new cell with every range
+        # already added (quadratic in the 270 days of 日次実績); the cells are distinct
+        dv.sqref = MultiCellRange(" ".join(cells))
 
 
 def _conditional(ws11: Worksheet, lay: Layout) -> None:
@@ -1263,7 +1338,8 @@ def build_sheets(
         plan = with_prefills(plan, lay, schedule)
         derived = calc.derive(plan, schedule.bounds_by_column(plan.columns))
     comp = computed_cells(plan, lay, schedule, derived, actuals)
-    s = {name: _Sheet(ws, out, comp, values_only) for name, ws in sheets.items()}
+    looks: dict[tuple[Any, ...], Any] = {}
+    s = {name: _Sheet(ws, out, comp, values_only, looks) for name, ws in sheets.items()}
     _sheet_11(s[S11], plan, lay, derived, schedule, blank)
     _sheet_12(s[S12], plan, lay, derived, blank)
     _sheet_work(s[WORK], plan, lay, derived)
@@ -1296,28 +1372,28 @@ def build_sheets(
 
 # ---------------------------------------------------------------- the .xlsm
 
-UDF_MODULE = "KofuUdfs"
-UDF_PYTHON_MODULE = "kofu_udfs"
+
+def assemble_workbook(built: BuiltSheets, vba_project: bytes, custom_ui: bytes) -> bytes:
+    """The macro-enabled workbook: the drawn sheets, the VBA project and the ribbon, with the
+    value of every formula cell injected. The VBA project and the ribbon depend on the code
+    only, never on the plan (``kofu_xl.book.vba.macro_parts`` generates them)."""
+    return assemble_xlsm(built.xlsx, vba_project=vba_project, custom_ui=custom_ui, cached_values=built.cached, require_cached_values=True)
 
 
-def vba_modules() -> list[Any]:
-    """Every module of the workbook's VBA project, in project order."""
-    modules = [VbaModule("ThisWorkbook", "document", workbook_module_vba())]
-    modules += [VbaModule(code, "document", "") for _name, code in SHEETS]
-    for m in runtime_modules():
-        modules.append(VbaModule(m.name, "class" if m.kind == "class" else "standard", m.source))
-    # the module xlwings.conf names (UDF Modules), by its name: the build writes wrappers for
-    # whatever module the workbook's configuration points xlwings at
-    udf_module = importlib.import_module(UDF_PYTHON_MODULE)
-    udfs = generate_udf_wrappers(UDF_PYTHON_MODULE, udf_module) + "\r\n" + generate_macro_options(udf_module)
-    modules.append(VbaModule(UDF_MODULE, "standard", udfs))
-    modules.append(VbaModule(RIBBON_MODULE_NAME, "standard", ribbon_vba()))
-    return modules
+def shipped_macro_parts() -> tuple[bytes, bytes] | None:
+    """(xl/vbaProject.bin, customUI/customUI14.xml) of the workbook shipped with this code (the
+    checkout's ``workbook/``, else the copy installed with the package), or None.
 
-
-def build_xlsm(plan: Plan, *, schedule: Schedule | None = None, blank: bool = False, actuals: Mapping[str, Any] | None = None) -> bytes:
-    """The macro-enabled workbook for ``plan``, byte-identical for identical input
-    (``actuals`` prefill 実績比較, see `build_sheets`)."""
-    built = build_sheets(plan, schedule=schedule, blank=blank, actuals=actuals)
-    vba = build_vba_project(vba_modules(), project_name="KofuXl")
-    return assemble_xlsm(built.xlsx, vba_project=vba, custom_ui=custom_ui_xml(), cached_values=built.cached, require_cached_values=True)
+    Both depend on the code only, and the shipped workbook is this code's own build (a test
+    holds it to a fresh build, byte for byte), so a new workbook can take them instead of
+    generating them (which loads xlwings and compresses every VBA module)."""
+    checkout = Path(__file__).resolve().parents[2] / "workbook" / SHIPPED_WORKBOOK_NAME
+    for candidate in (checkout, installed_workbook_path()):
+        if candidate is None or not candidate.is_file():
+            continue
+        try:
+            with zipfile.ZipFile(candidate) as z:
+                return z.read(VBA_PROJECT_PART), z.read(CUSTOM_UI_PART)
+        except (OSError, KeyError, zipfile.BadZipFile):
+            continue
+    return None

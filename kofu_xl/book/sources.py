@@ -14,7 +14,7 @@ from typing import Any
 from kofu_xl.book.read import read_workbook
 from kofu_xl.errors import UnreadableInput
 
-__all__ = ["MAX_JSON_BYTES", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
+__all__ = ["MAX_JSON_BYTES", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
 
 from kofu_xl.ooxml.limits import MAX_JSON_BYTES
 
@@ -28,13 +28,16 @@ def shipped_workbook_path(cwd: Path | None = None) -> Path | None:
     candidate = (cwd or Path.cwd()) / "workbook" / SHIPPED_WORKBOOK_NAME
     if candidate.is_file():
         return candidate
+    return installed_workbook_path()
+
+
+def installed_workbook_path() -> Path | None:
+    """The workbook installed with the package (``kofu_xl.shipped``), or None."""
     try:
         installed = resources.files("kofu_xl.shipped").joinpath(SHIPPED_WORKBOOK_NAME)
-        if installed.is_file():
-            return Path(str(installed))
+        return Path(str(installed)) if installed.is_file() else None
     except (ModuleNotFoundError, FileNotFoundError):
-        pass
-    return None
+        return None
 
 
 def shipped_plan_raw() -> dict[str, Any]:

@@ -37,8 +37,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from kofu_xl.app.files import write_new_file
-    from kofu_xl.book.build import build_xlsm
     from kofu_xl.book.sources import load_raw, shipped_plan_raw
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
 
     raw = load_raw(args.plan)[0] if args.plan else shipped_plan_raw()
@@ -59,7 +59,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from kofu_xl.app.files import write_new_file
     from kofu_xl.app.municipalities import new_plan
     from kofu_xl.app.submit import safe_filename
-    from kofu_xl.book.build import build_xlsm
+    from kofu_xl.book.build import assemble_workbook, build_sheets, shipped_macro_parts
 
     try:
         plan = new_plan(args.dantai)
@@ -67,7 +67,12 @@ def cmd_new(args: argparse.Namespace) -> int:
         raise UnreadableInput(None, str(exc)) from None
     name = f"{plan.basic.dantai_code}_{safe_filename(plan.basic.municipality or '')}_交付円滑化計画.xlsm"
     out = Path(args.out) if args.out else Path.cwd() / name
-    write_new_file(out, build_xlsm(plan, blank=True), replace_ok=False)
+    parts = shipped_macro_parts()  # the shipped workbook's macros: the same bytes, without loading xlwings
+    if parts is None:
+        from kofu_xl.book.vba import macro_parts
+
+        parts = macro_parts()
+    write_new_file(out, assemble_workbook(build_sheets(plan, blank=True), *parts), replace_ok=False)
     print(f"{plan.basic.prefecture}{plan.basic.municipality} の計画ワークブックを作成しました: {out}")
     from kofu_xl.book.layout import layout_for
     from kofu_xl.core.rules import BASE_DATE, run_rules
@@ -195,8 +200,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from kofu_xl.app.check import check
     from kofu_xl.app.files import write_new_file
     from kofu_xl.app.proposals import load_for_proposal, make_proposal, proposal_json, render_proposal
-    from kofu_xl.book.build import build_xlsm
     from kofu_xl.book.sources import shipped_workbook_path
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.propose import apply_proposal
 
     source = Path(args.path) if args.path else (None if args.dantai else shipped_workbook_path())

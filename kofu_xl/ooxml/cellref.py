@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["col_index", "col_letter", "parse_ref", "ref"]
+__all__ = ["col_index", "col_letter", "parse_ref", "range_bounds", "ref"]
 
 # The one convention of the package: ``ref(col, row)`` writes "E9" (column first, as A1 reads);
 # ``parse_ref("E9")`` returns ``(row, col)`` = (9, 5), the order of openpyxl's cell(row, column).
@@ -53,3 +53,11 @@ def parse_ref(text: str) -> tuple[int, int]:
     if not (1 <= row <= MAX_ROW and 1 <= col <= MAX_COL):
         raise ValueError(f"セル番地がシートの範囲外です: {text!r}")
     return row, col
+
+
+def range_bounds(text: str) -> tuple[int, int, int, int]:
+    """"B3:E9" (or one cell, "B3") -> (min col, min row, max col, max row) = (2, 3, 5, 9),
+    the order of openpyxl's ``range_boundaries``."""
+    first, _, last = text.partition(":")
+    (r1, c1), (r2, c2) = parse_ref(first), parse_ref(last or first)
+    return min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)

@@ -752,6 +752,28 @@ class XlsxEditor:
         """Sheet names in workbook order (worksheets and any other sheet kinds)."""
         return list(self._sheets)
 
+    def show_only(self, sheets: Sequence[str]) -> None:
+        """Hide every sheet not named in ``sheets`` (their state; the named ones keep theirs)
+        and drop the print area of each sheet it hides: LibreOffice prints a hidden sheet
+        that has a print area."""
+        unknown = [s for s in sheets if s not in self._sheets]
+        if unknown:
+            raise ValueError(f"no sheet {unknown[0]!r}")
+        root = self._part(self._workbook).root
+        hidden: set[str] = set()
+        for i, el in enumerate(root.find(_q("sheets")).iterchildren(_q("sheet"))):
+            if el.get("name", "") not in sheets:
+                el.set("state", "hidden")
+                hidden.add(str(i))  # a defined name's localSheetId: the sheet's position
+        names = root.find(_q("definedNames"))
+        if names is not None:
+            for el in list(names.iterchildren(_q("definedName"))):
+                if el.get("name") == "_xlnm.Print_Area" and el.get("localSheetId") in hidden:
+                    names.remove(el)
+            if len(names) == 0:
+                root.remove(names)
+        self._dirty.add(self._workbook)
+
     def replace_rows(
         self,
         sheet: str,

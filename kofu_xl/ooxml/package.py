@@ -44,13 +44,9 @@ from pathlib import Path
 from typing import Union
 
 from defusedxml import ElementTree as SafeET
-from openpyxl.utils.cell import (
-    column_index_from_string,
-    get_column_letter,
-    range_boundaries,
-)
 
 from kofu_xl.errors import MissingCachedValuesError
+from kofu_xl.ooxml.cellref import col_index, col_letter, range_bounds
 
 __all__ = [
     "CONTENT_TYPE_MACRO_WORKBOOK",
@@ -242,7 +238,7 @@ def uncached_formula_cells(package: bytes) -> list[CellKey]:
         for (row, col), _anchor in _formula_positions(scan):
             cell = cells.get((row, col))
             if cell is None or not cell.has_cached_value:
-                out.append((name, f"{get_column_letter(col)}{row}"))
+                out.append((name, f"{col_letter(col)}{row}"))
     return out
 
 
@@ -822,7 +818,7 @@ def _cell_position(ref: str) -> tuple[int, int]:
     letters, digits = match.groups()
     col = _COLUMNS.get(letters)
     if col is None:
-        col = _COLUMNS.setdefault(letters, column_index_from_string(letters))
+        col = _COLUMNS.setdefault(letters, col_index(letters))
     return int(digits), col
 
 
@@ -840,11 +836,11 @@ def _formula_positions(scan: _SheetScan) -> list[tuple[tuple[int, int], _Cell]]:
             continue
         positions[(cell.row, cell.col)] = cell
         if cell.formula_type == "array":
-            ref = cell.f.get("ref") or f"{get_column_letter(cell.col)}{cell.row}"
-            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            ref = cell.f.get("ref") or f"{col_letter(cell.col)}{cell.row}"
+            min_col, min_row, max_col, max_row = range_bounds(ref)
             if (min_row, min_col) != (cell.row, cell.col):
                 raise ValueError(f"array formula {ref} is not anchored at its top-left "
-                                 f"cell {get_column_letter(cell.col)}{cell.row}")
+                                 f"cell {col_letter(cell.col)}{cell.row}")
             for row in range(min_row, max_row + 1):
                 for col in range(min_col, max_col + 1):
                     positions.setdefault((row, col), cell)
@@ -957,11 +953,11 @@ def _inject(parts: dict[str, bytes], workbook: str,
         values = by_sheet[name]
         scan = _scan_sheet(parts[part]) if part in parts else None
         if scan is None:
-            ignored += [(name, f"{get_column_letter(c)}{r}") for r, c in sorted(values)]
+            ignored += [(name, f"{col_letter(c)}{r}") for r, c in sorted(values)]
             continue
         data, edits, used, count = _sheet_edits(scan, name, values, missing)
         injected += count
-        ignored += [(name, f"{get_column_letter(c)}{r}") for r, c in sorted(values)
+        ignored += [(name, f"{col_letter(c)}{r}") for r, c in sorted(values)
                     if (r, c) not in used]
         if edits:
             parts[part] = _apply(data, edits)
@@ -981,11 +977,11 @@ def _sheet_edits(scan: _SheetScan, sheet: str, values: Mapping[tuple[int, int], 
     new_cells: dict[int, list[tuple[int, str]]] = {}  # row -> [(col, xml)]
     count = 0
     for (row, col), anchor in _formula_positions(scan):
-        ref = f"{get_column_letter(col)}{row}"
+        ref = f"{col_letter(col)}{row}"
         cell = cells.get((row, col))
         if cell is not None and cell is not anchor and cell.f is not None:
             raise ValueError(f"{sheet}!{ref} lies in the array formula of "
-                             f"{get_column_letter(anchor.col)}{anchor.row} but has its own formula")
+                             f"{col_letter(anchor.col)}{anchor.row} but has its own formula")
         if (row, col) not in values:
             missing.append((sheet, ref))
             continue
@@ -1052,13 +1048,13 @@ def _widen_dimension(scan: _SheetScan, new_cells: Mapping[int, list[tuple[int, s
     ref = dim.get("ref") if dim is not None else None
     if not ref:
         return
-    min_col, min_row, max_col, max_row = range_boundaries(ref)
+    min_col, min_row, max_col, max_row = range_bounds(ref)
     rows = list(new_cells)
     cols = [col for additions in new_cells.values() for col, _ in additions]
     new = (min(min_col, *cols), min(min_row, *rows), max(max_col, *cols), max(max_row, *rows))
     if new == (min_col, min_row, max_col, max_row):
         return
-    text = f"{get_column_letter(new[0])}{new[1]}:{get_column_letter(new[2])}{new[3]}"
+    text = f"{col_letter(new[0])}{new[1]}:{col_letter(new[2])}{new[3]}"
     tag = _start_tag(dim, {"ref": text})
     if dim.empty:
         tag = tag[:-1] + "/>"

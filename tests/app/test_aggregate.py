@@ -22,7 +22,8 @@ from kofu_xl.app import aggregate as agg
 from kofu_xl.app.aggregate import Money, PlanRow, Point, Unused, collect_inputs, roll_up, subtotal, write_workbook
 from kofu_xl.app.report import make_result
 from kofu_xl.app.submit import package_json
-from kofu_xl.book.build import build_sheets, build_xlsm
+from kofu_xl.book.build import build_sheets
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.cli import main
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import default_schedule

@@ -88,7 +88,7 @@ def rezip(source: Path, target: Path, replace: dict[str, bytes]) -> Path:
 @pytest.fixture(scope="module")
 def other_runtime(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The shipped workbook with an xlwings VBA runtime of another version."""
-    from kofu_xl.book.build import vba_modules
+    from kofu_xl.book.vba import vba_modules
     from kofu_xl.ooxml.vba.ovba import VbaModule, build_vba_project
 
     other = "0.36.1"
@@ -269,7 +269,7 @@ def test_unreadable_and_macro_free_workbooks(tmp_path: Path) -> None:
 
 def test_workbook_without_our_macros(tmp_path: Path) -> None:
     """A workbook whose VBA holds only the xlwings runtime: no KOFU_* wrappers, no ribbon callbacks."""
-    from kofu_xl.book.build import vba_modules
+    from kofu_xl.book.vba import vba_modules
     from kofu_xl.ooxml.vba.ovba import build_vba_project
 
     kept = [m for m in vba_modules() if m.name not in ("KofuUdfs", "KofuRibbon")]

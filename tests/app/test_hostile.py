@@ -229,7 +229,7 @@ def test_new_with_bad_codes(code, tmp_path):
 def test_unwritable_outputs(tmp_path):
     blocker = tmp_path / "ファイル"
     blocker.write_text("x")
-    from kofu_xl.book.build import build_xlsm
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 
@@ -504,7 +504,8 @@ def test_no_text_becomes_a_formula_in_any_written_file(tmp_path):
     text, and the only formulas are the builder's own (the same set as for a clean plan)."""
     import openpyxl
 
-    from kofu_xl.book.build import build_sheets, build_xlsm
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 
@@ -567,8 +568,8 @@ def test_build_and_check_with_a_formula_in_the_name(tmp_path):
 def test_control_characters_are_a_finding_naming_the_cell(char, tmp_path):
     """NUL/BEL/ESC/DEL in a text input: check names the cell, submit refuses with the
     finding (exit 1), build writes the book without them (never exit 3)."""
-    from kofu_xl.book.build import build_xlsm
     from kofu_xl.book.layout import layout_for
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 
@@ -609,7 +610,7 @@ def test_control_characters_in_json_plans(tmp_path):
 
 
 def _good_book(tmp_path: Path, name: str = "計画.xlsm") -> Path:
-    from kofu_xl.book.build import build_xlsm
+    from kofu_xl.book.vba import build_xlsm
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 

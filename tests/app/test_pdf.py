@@ -15,9 +15,9 @@ import pytest
 from kofu_xl.app import pdf as pdf_mod
 from kofu_xl.app.pdf import PdfLeftOut, libreoffice_pdf, pdf_source
 from kofu_xl.app.submit import submit
-from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import LOG
 from kofu_xl.book.surfaces import FileSurface
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.cli import main
 from kofu_xl.core.model import load_plan
 from tests.core.test_rules import corrected_seed
@@ -124,3 +124,48 @@ def test_ribbon_pdf_is_excels_own_export_of_the_three_sheets(tmp_path):
     assert maker(b"") == b"%PDF-1.7 fake" and calls == [(".pdf", ["本表1-1", "本表1-2", "推移グラフ"])]
     with pytest.raises(PdfLeftOut, match="#VALUE!|エラー値"):
         excel_pdf(Book([[1.0, "#VALUE!"]]))(b"")
+
+
+def _openpyxl_pdf_source(xlsx: bytes) -> bytes:
+    """What pdf_source did before it edited the package in place: an openpyxl load and save,
+    the other sheets hidden and their print areas dropped."""
+    import io
+
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx))
+    for ws in wb.worksheets:
+        if ws.title not in pdf_mod.PDF_SHEETS:
+            ws.sheet_state = "hidden"
+            ws._print_area = type(ws._print_area)()
+    wb.active = wb.sheetnames.index(pdf_mod.PDF_SHEETS[0])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _pages(pdf: bytes, folder: Path) -> list[bytes]:
+    """The PDF's pages as grey pixels (poppler's pdftoppm, 100 dpi, PGM)."""
+    path = folder / "x.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "100", "-gray", str(path), str(folder / "page")], check=True, capture_output=True)
+    pages = [p.read_bytes() for p in sorted(folder.glob("page-*.pgm"))]
+    for p in folder.glob("page-*.pgm"):
+        p.unlink()
+    return pages
+
+
+@needs_lo
+@pytest.mark.parametrize("dantai", [None, "011002"])
+def test_the_pdf_source_prints_as_openpyxl_round_trip_did(dantai, tmp_path, monkeypatch):
+    """The package edited in place (sheets hidden, their print areas dropped) prints, pixel for
+    pixel, as the openpyxl load-and-save it replaces: the same pages, nothing more, nothing less."""
+    from kofu_xl.app.municipalities import new_plan
+    from kofu_xl.book.build import build_sheets
+
+    plan = load_plan(corrected_seed())[0] if dantai is None else new_plan(dantai)
+    xlsx = build_sheets(plan, values_only=True).xlsx
+    sources = pdf_source(xlsx), _openpyxl_pdf_source(xlsx)
+    monkeypatch.setattr(pdf_mod, "pdf_source", lambda x: x)  # LibreOffice prints each source as it is
+    ours, theirs = (libreoffice_pdf(x) for x in sources)
+    ours_pages, their_pages = _pages(ours, tmp_path), _pages(theirs, tmp_path)
+    assert len(ours_pages) == len(their_pages) == 3
+    assert [i for i, (a, b) in enumerate(zip(ours_pages, their_pages, strict=True)) if a != b] == []

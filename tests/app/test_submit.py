@@ -15,10 +15,10 @@ import pytest
 
 from kofu_xl.app import submit as submit_mod
 from kofu_xl.app.submit import submit, validate
-from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import LOG, RESULTS, S11, S12
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.model import load_plan, plan_to_json
 from kofu_xl.core.rules import check_plan
 from kofu_xl.errors import CannotWrite
@@ -217,3 +217,23 @@ def test_cli_submit_and_check_is_read_only(tmp_path):
     r = subprocess.run([sys.executable, "-m", "kofu_xl", "submit", str(path), "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 1 and "提出ファイルを作成しませんでした" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_an_unchanged_submit_loads_neither_openpyxl_nor_xlwings(tmp_path: Path) -> None:
+    """Validating a workbook, recording 検証結果 and recognising an unchanged plan need no drawing
+    library (a fresh interpreter: openpyxl's import alone is ~0.2 s of the command)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    book = _book(tmp_path, corrected_seed(), "計画.xlsm")
+    assert submit(FileSurface(book), now=NOW).status == "written"
+    code = (
+        "import sys; from kofu_xl.cli import main; rc = main(sys.argv[1:]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('openpyxl', 'xlwings', 'kofu_udfs')})); sys.exit(rc)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, "submit", str(book)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)},
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "変更がありません" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kofu_xl.book.build import SHEETS, build_sheets, build_xlsm, vba_modules
+from kofu_xl.book.build import SHEETS, build_sheets
 from kofu_xl.book.layout import ROWS_11, S11, S12, layout_for
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
+from kofu_xl.book.vba import build_xlsm, vba_modules
 from kofu_xl.core.model import iter_leaves, load_plan
 from kofu_xl.core.rules import check_plan
 
@@ -189,7 +191,7 @@ def test_inputs_unlocked_calculations_locked_and_named(tmp_path, xlsm, plan):
 
 def test_new_plan_prefills_basic_info_for_any_municipality(tmp_path):
     from kofu_xl.app.municipalities import new_plan
-    from kofu_xl.book.build import build_xlsm as build
+    from kofu_xl.book.vba import build_xlsm as build
 
     plan = new_plan("011002")
     assert (plan.basic.prefecture, plan.basic.municipality, plan.basic.population) == ("北海道", "札幌市", Decimal(1955457))
@@ -249,3 +251,31 @@ def test_libreoffice_imports_every_module_of_the_shipped_workbook(tmp_path):
         xlwings = z.read("Basic/KofuXl/xlwings.xml").decode("utf-8")  # the VBA project is named KofuXl
     assert {m.name for m in vba_modules()} <= basic
     assert 'XLWINGS_VERSION As String = &quot;0.37.8&quot;' in xlwings or 'XLWINGS_VERSION As String = "0.37.8"' in xlwings
+
+
+def _parts_without_save_time(xlsx: bytes) -> dict[str, bytes]:
+    """Every part of a package; openpyxl stamps docProps/core.xml with the time of saving."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        return {n: re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b"", z.read(n)) for n in z.namelist()}
+
+
+@pytest.mark.parametrize("case", ["shipped, values only", "seed, values only", "new 122327", "new 011002, values only"])
+def test_copied_looks_and_merges_equal_openpyxl_setting_each(case, monkeypatch):
+    """The build sets each cell look and each merge once per kind and copies the style indices
+    after (book/build.py `_Sheet.look`, `_Sheet.merge`); openpyxl setting every look attribute
+    by attribute and merging every range itself writes the same parts, byte for byte."""
+    from kofu_xl.app.municipalities import new_plan
+    from kofu_xl.book import build
+    from tests.core.test_rules import corrected_seed
+
+    source, values_only = case.split(", ")[0], case.endswith("values only")
+    plan = {"shipped": lambda: load_plan(shipped_plan_raw())[0], "seed": lambda: load_plan(corrected_seed())[0]}.get(source, lambda: new_plan(source.split()[1]))()
+    blank = source.startswith("new")
+    fast = build_sheets(plan, blank=blank, values_only=values_only)
+    monkeypatch.setattr(build._Sheet, "look", lambda self, c, look, apply: apply())
+    monkeypatch.setattr(build._Sheet, "merge", lambda self, rng: self.ws.merge_cells(rng))
+    slow = build_sheets(plan, blank=blank, values_only=values_only)
+    assert fast.cached == slow.cached and fast.formulas == slow.formulas
+    fast_parts, slow_parts = _parts_without_save_time(fast.xlsx), _parts_without_save_time(slow.xlsx)
+    assert list(fast_parts) == list(slow_parts)
+    assert [n for n in fast_parts if fast_parts[n] != slow_parts[n]] == []

@@ -25,10 +25,11 @@ from openpyxl.formula.tokenizer import Token, Tokenizer
 
 from kofu_xl.app.followup import actuals_from_sheet
 from kofu_xl.app.municipalities import new_plan
-from kofu_xl.book.build import CALC_ID, build_xlsm
+from kofu_xl.book.build import CALC_ID
 from kofu_xl.book.computed import STATUS_AS_SAVED, computed_cells
 from kofu_xl.book.layout import DAILY, FOLLOWUP, FU_POPULATION_DATE_CELL, S11, STATUS_CELL, WORK, layout_for
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.followup import Actual
 from kofu_xl.core.model import load_plan, plan_to_json
 from kofu_xl.core.rules import check_plan

@@ -18,9 +18,9 @@ import openpyxl
 import pytest
 
 from kofu_xl.app.municipalities import new_plan
-from kofu_xl.book.build import build_xlsm
 from kofu_xl.book.layout import CHART_SOURCE_ROWS, FOLLOWUP, layout_for
 from kofu_xl.book.sources import load_raw
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.rules import check_plan
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kofu_xl.book.build import ROWS_11, ROWS_12, ROWS_WORK, build_xlsm
+from kofu_xl.book.build import ROWS_11, ROWS_12, ROWS_WORK
 from kofu_xl.book.layout import DAILY, FOLLOWUP, NATIONAL, S11, layout_for
 from kofu_xl.book.sources import shipped_plan_raw
+from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.model import iter_leaves, load_plan
 
 REPO = Path(__file__).resolve().parents[2]

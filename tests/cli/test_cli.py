@@ -84,3 +84,21 @@ def test_debug_is_accepted_before_and_after_the_command(monkeypatch, capsys) -> 
             main(argv)
     assert main(["check"]) == 3
     assert "--debug" in capsys.readouterr().err
+
+
+def test_new_takes_the_shipped_macros_and_equals_a_fresh_build(tmp_path: Path) -> None:
+    """`kofu-xl new` assembles the new workbook with the shipped workbook's VBA project and ribbon
+    (xlwings is not loaded); byte for byte it is the workbook a fresh build gives."""
+    from kofu_xl.app.municipalities import new_plan
+    from kofu_xl.book.vba import build_xlsm
+
+    out = tmp_path / "new.xlsm"
+    code = (
+        "import sys; from kofu_xl.cli import main; rc = main(sys.argv[1:]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('xlwings', 'kofu_udfs')))); sys.exit(rc)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", code, "new", "--dantai", "122327", "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"  # neither xlwings nor the UDF module was loaded
+    assert out.read_bytes() == build_xlsm(new_plan("122327"), blank=True)

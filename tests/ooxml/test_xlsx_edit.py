@@ -898,3 +898,26 @@ def test_text_escaping_is_documented_behaviour(plain: bytes) -> None:
     assert b'<t xml:space="preserve"> lead</t>' in raw
     assert "<t>\ufffd</t>".encode() in raw  # a lone surrogate cannot be stored
     assert ed.read_rows(RESULTS, 4) == [["a\x0bb", "_x0041_", "x\r\ny", " lead", "\ufffd"]]
+
+
+def test_show_only_hides_the_other_sheets_and_drops_their_print_areas() -> None:
+    wb = openpyxl.Workbook()
+    a = wb.active
+    a.title = "A"
+    for name in ("B", "C"):
+        wb.create_sheet(name)
+    for ws in wb.worksheets:
+        ws["A1"] = ws.title
+        ws.print_area = "A1:B2"
+    wb["C"].print_title_rows = "1:1"
+    buf = io.BytesIO()
+    wb.save(buf)
+    book = XlsxEditor(buf.getvalue())
+    book.show_only(["A", "C"])
+    back = openpyxl.load_workbook(io.BytesIO(book.to_bytes()))
+    assert [(ws.title, ws.sheet_state) for ws in back.worksheets] == [("A", "visible"), ("B", "hidden"), ("C", "visible")]
+    assert [ws.print_area or None for ws in back.worksheets] == ["'A'!$A$1:$B$2", None, "'C'!$A$1:$B$2"]
+    assert back["C"].print_title_rows == "$1:$1"
+    assert [[r for r in ws.iter_rows(values_only=True)] for ws in back.worksheets] == [[("A",)], [("B",)], [("C",)]]
+    with pytest.raises(ValueError):
+        XlsxEditor(buf.getvalue()).show_only(["D"])
