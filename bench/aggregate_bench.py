@@ -8,15 +8,18 @@
    DIR/packages holds both side by side, as submit leaves them (aggregate then reads the
    .json of each package). Generation is slow (~0.3 s a workbook) and is not timed; `--dir`
    keeps it for the next run.
-2. Time, each in a fresh process (so that peak memory is its own):
-   - aggregate in-process over DIR/xlsx, DIR/json and DIR/packages (`aggregate()` + `write_workbook()`),
-   - the command line `kofu-xl aggregate DIR/xlsx --out …` (wall time, process start included),
-   - a naive loop that reads every value of every DIR/xlsx file with openpyxl
-     (read-only, data_only) and checks nothing, on one core,
-   - the same loop with python-calamine, for scale.
-   Prints wall time, files per second, peak RSS (the process and its workers) and the ratios.
+2. Measure, alternating round by round (median of ``--rounds``, default 5), each as its own
+   process: the command line ``kofu-xl aggregate DIR/xlsx --out …`` (wall, CPU of it and its
+   workers, peak RSS of the largest process) and the reference, a bare python-calamine loop
+   reading every sheet of the same files on one core. ``--compare-jobs`` runs the command
+   with ``--jobs 1`` and ``--jobs 2`` in the same rounds (what the process pool gains).
+   Targets (issue 17): ≤ 5 s wall on 2 cores, ≤ 0.6 × the calamine loop, peak RSS ≤ 300 MiB.
+3. In one process, one core (CPU time): the split of aggregate's work between reading (of
+   which the guard: every part inflated and every XML part parsed), re-checking with the
+   rule catalogue (``check_plan`` on the raw data already read; target ≤ 3 ms a plan),
+   the table's row and writing 集計.xlsx.
 
-    python bench/aggregate_bench.py [--dir DIR] [--limit N] [--jobs N]
+    python bench/aggregate_bench.py [--dir DIR] [--limit N] [--jobs N | --compare-jobs] [--rounds 5] [--no-generate]
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import argparse
 import copy
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -99,7 +101,9 @@ def _generate_one(args: tuple[str, str]) -> None:
     plan, findings = check_plan(scaled_plan_raw(shipped_plan_raw(), code))
     result = make_result(plan, findings)
     stem = f"{code}_{safe_filename(plan.basic.municipality or '')}_交付円滑化計画_20191003"
-    (Path(out) / "xlsx" / f"{stem}.xlsx").write_bytes(build_sheets(plan, values_only=True).xlsx)
+    # the two files as submit writes them (kofu_xl.app.submit._package_files)
+    xlsx = build_sheets(result.plan, schedule=result.schedule, values_only=True).xlsx
+    (Path(out) / "xlsx" / f"{stem}.xlsx").write_bytes(xlsx)
     (Path(out) / "json" / f"{stem}.json").write_text(json.dumps(package_json(result), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
@@ -137,92 +141,52 @@ def _side_by_side(out: Path) -> None:
                     target.write_bytes(f.read_bytes())
 
 
-# ---------------------------------------------------------------- measurements (each in its own process)
+# ---------------------------------------------------------------- measurements
 
 
-def _peak_mb() -> tuple[float, float]:
-    """Peak RSS in MB of this process and of its largest waited-for child (Linux: KiB)."""
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return me, kids
+CALAMINE_LOOP = """
+import sys
+from pathlib import Path
+import python_calamine
+values = 0
+for f in sorted(Path(sys.argv[1]).glob("*.xlsx")):
+    book = python_calamine.CalamineWorkbook.from_path(str(f))
+    for name in book.sheet_names:
+        for row in book.get_sheet_by_name(name).to_python():
+            values += sum(v != "" for v in row)
+print(values)
+"""
 
-
-def _cpu() -> tuple[float, float]:
-    """CPU seconds (user + system) of this process and of its waited-for children."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
-
-
-def measure_aggregate(folder: str, jobs: int | None) -> dict:
-    from kofu_xl.app.aggregate import aggregate, write_workbook
-
-    cpu0 = _cpu()
-    t = time.perf_counter()
-    rollup = aggregate([folder], jobs=jobs)
-    t_read = time.perf_counter() - t
-    data = write_workbook(rollup)
-    wall = time.perf_counter() - t
-    cpu1 = _cpu()
-    return {
-        "cpu_parent": cpu1[0] - cpu0[0], "cpu_workers": cpu1[1] - cpu0[1],
-        "wall": wall, "read": t_read, "write": wall - t_read, "files": rollup.national.plans + len(rollup.unused),
-        "plans": rollup.national.plans, "findings": sum(len(r.findings) for r in rollup.rows),
-        "unused": len(rollup.unused), "bytes": len(data), "peak": _peak_mb(),
-    }  # fmt: skip
-
-
-def measure_openpyxl(folder: str) -> dict:
-    import openpyxl
-
-    files = sorted(Path(folder).glob("*.xlsx"))
-    t = time.perf_counter()
-    values = 0
-    for f in files:
-        wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
-        for ws in wb.worksheets:
-            for row in ws.iter_rows(values_only=True):
-                values += sum(v is not None for v in row)
-        wb.close()
-    wall = time.perf_counter() - t
-    return {"wall": wall, "files": len(files), "values": values, "peak": _peak_mb()}
-
-
-def measure_calamine(folder: str) -> dict:
-    import python_calamine
-
-    files = sorted(Path(folder).glob("*.xlsx"))
-    t = time.perf_counter()
-    values = 0
-    for f in files:
-        book = python_calamine.CalamineWorkbook.from_path(str(f))
-        for name in book.sheet_names:
-            for row in book.get_sheet_by_name(name).to_python():
-                values += sum(v != "" for v in row)
-    wall = time.perf_counter() - t
-    return {"wall": wall, "files": len(files), "values": values, "peak": _peak_mb()}
-
-
-def _child(*args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env, cwd=REPO)
-    if r.returncode != 0:
-        raise SystemExit(f"measurement failed: {args}\n{r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def _cli(folder: Path, out: Path, jobs: int | None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "kofu_xl", "aggregate", str(folder), "--out", str(out)]
-    if jobs:
-        cmd += ["--jobs", str(jobs)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-    wall = time.perf_counter() - t
-    if r.returncode not in (0, 1):
-        raise SystemExit(f"kofu-xl aggregate failed ({r.returncode}): {r.stderr}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall": wall, "exit": r.returncode, "stdout": r.stdout.strip(), "peak_children_mb": max(before, after)}
+IN_PROCESS = """
+import json, statistics, sys, time
+from pathlib import Path
+from kofu_xl.app.aggregate import read_plan_file, roll_up, row_of, write_workbook, _warm_up
+from kofu_xl.book import read as book_read
+from kofu_xl.book.sources import load_raw
+from kofu_xl.core.rules import check_plan
+from kofu_xl.core.schedule import default_schedule
+files = sorted(Path(sys.argv[1]).glob("*.xlsx"))
+_warm_up()
+cpu = time.process_time
+t = cpu()
+for f in files:
+    book_read._guard_zip(f, book_read.PLAN_SHEETS)
+guard = cpu() - t
+t = cpu(); loaded = [load_raw(f) for f in files]; read = cpu() - t
+per_plan, checked = [], []
+for raw, _lay in loaded:
+    t = cpu(); checked.append(check_plan(raw)); per_plan.append(cpu() - t)
+t = cpu()
+for (plan, findings), (_raw, lay), f in zip(checked, loaded, files):
+    row_of(plan, lay.locate_findings(findings), default_schedule(), str(f))
+rows_s = cpu() - t
+t = cpu(); rows = [read_plan_file(f) for f in files]; whole = cpu() - t
+t = cpu(); data = write_workbook(roll_up(rows)); write = cpu() - t
+ms = lambda s: s / len(files) * 1000
+print(json.dumps({"files": len(files), "guard_ms": ms(guard), "read_ms": ms(read), "check_median_ms": statistics.median(per_plan) * 1000,
+                  "check_mean_ms": ms(sum(per_plan)), "row_ms": ms(rows_s), "read_and_check_ms": ms(whole),
+                  "write_s": write, "findings": sum(len(r.findings) for r in rows if hasattr(r, "findings")), "bytes": len(data)}))
+"""
 
 
 def main() -> None:
@@ -230,19 +194,13 @@ def main() -> None:
     ap.add_argument("--dir", help="where the packages are (generated when missing); default: a temporary folder")
     ap.add_argument("--limit", type=int, help="only the first N municipalities")
     ap.add_argument("--jobs", type=int, help="worker processes for aggregate (default: the CPUs)")
-    ap.add_argument("--measure", nargs=2, metavar=("WHAT", "FOLDER"), help=argparse.SUPPRESS)
+    ap.add_argument("--compare-jobs", action="store_true", help="run aggregate with --jobs 1 and --jobs 2 in the same rounds")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-generate", action="store_true", help="measure the packages already in DIR/xlsx")
     args = ap.parse_args()
 
-    if args.measure:
-        what, folder = args.measure
-        if what == "aggregate":
-            res = measure_aggregate(folder, args.jobs)
-        elif what == "openpyxl":
-            res = measure_openpyxl(folder)
-        else:
-            res = measure_calamine(folder)
-        print(json.dumps(res))
-        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _measure import KOFU, alternate, child_env, load, machine, py, run, verdict
 
     from kofu_xl.app.stats import load_municipalities
 
@@ -254,38 +212,46 @@ def main() -> None:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="kofu-bench-")
         base = Path(tmp.name)
-    generate(base, codes, cpus or 1)
-    n = len(codes)
-    jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+    if not args.no_generate:
+        generate(base, codes, cpus or 1)
+    folder = base / "xlsx"
+    n = len(list(folder.glob("*.xlsx")))
+    print(f"machine: {machine()}; {load()} (before)")
+    print(f"{n:,} values-only .xlsx packages in {folder}; aggregate workers: {args.jobs or cpus}; rounds: {args.rounds}, alternating; medians\n")
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nmachine: {cpus} CPU(s), Python {sys.version.split()[0]}; {n:,} municipalities; workers: {args.jobs or cpus}; load average before: {load:.2f}")
-    agg_x = _child(*jobs, "--measure", "aggregate", str(base / "xlsx"))
-    agg_j = _child(*jobs, "--measure", "aggregate", str(base / "json"))
-    agg_p = _child(*jobs, "--measure", "aggregate", str(base / "packages"))
     with tempfile.TemporaryDirectory() as out:
-        cli = _cli(base / "xlsx", Path(out) / "集計.xlsx", args.jobs)
-    naive = _child("--measure", "openpyxl", str(base / "xlsx"))
-    cala = _child("--measure", "calamine", str(base / "xlsx"))
+        def command(jobs: list[str]):
+            return lambda: run([*KOFU, "aggregate", str(folder), "--out", str(Path(out) / "集計.xlsx"), *jobs], ok=(0, 1))
 
-    def line(label: str, wall: float, files: int, peak: str, extra: str = "") -> None:
-        print(f"{label:44s} {wall:7.2f} s  {files / wall:7.0f} files/s  peak {peak}{extra}")
-
-    print(f"{'':44s} {'wall':>9s}  {'':>13s}")
-    for label, r in (("aggregate, in-process, .xlsx packages", agg_x), ("aggregate, in-process, .json packages", agg_j),
-                     ("aggregate, in-process, .xlsx+.json side by side", agg_p)):  # fmt: skip
-        me, kids = r["peak"]
-        line(label, r["wall"], r["files"], f"{me:.0f} MB (largest worker {kids:.0f} MB)",
-             f"  [read+check {r['read']:.2f} s, write {r['write']:.2f} s; CPU: parent {r['cpu_parent']:.2f} s, workers {r['cpu_workers']:.2f} s"
-             f" = {(r['cpu_parent'] + r['cpu_workers']) / r['files'] * 1000:.1f} ms a file; {r['plans']:,} plans, {r['findings']:,} findings, {r['bytes'] / 1e6:.1f} MB]")  # fmt: skip
-    line("kofu-xl aggregate (command line), .xlsx", cli["wall"], n, f"{cli['peak_children_mb']:.0f} MB (largest process)", f"  exit {cli['exit']}")
-    me, _ = naive["peak"]
-    line("naive openpyxl read loop (values only), .xlsx", naive["wall"], naive["files"], f"{me:.0f} MB", f"  [{naive['values']:,} values, no checks]")
-    me, _ = cala["peak"]
-    line("calamine read loop (values only), .xlsx", cala["wall"], cala["files"], f"{me:.0f} MB", f"  [{cala['values']:,} values, no checks]")
-    print(f"\nratio naive openpyxl / aggregate (.xlsx): {naive['wall'] / agg_x['wall']:.1f}×;  / command line: {naive['wall'] / cli['wall']:.1f}×")
-    for label, r in ((".xlsx", agg_x), (".json", agg_j), ("side by side", agg_p)):
-        print(f"target {n:,} plans in < 5 s, {label}: {'met' if r['wall'] < 5 else 'NOT met'} ({r['wall']:.2f} s)")
+        commands = {"calamine loop (every sheet, one core)": lambda: run([*py(CALAMINE_LOOP), str(folder)])}
+        if args.compare_jobs:
+            commands["kofu-xl aggregate --jobs 1"] = command(["--jobs", "1"])
+            commands["kofu-xl aggregate --jobs 2"] = command(["--jobs", "2"])
+        else:
+            commands["kofu-xl aggregate (command line)"] = command(["--jobs", str(args.jobs)] if args.jobs else [])
+        s = alternate(commands, args.rounds)
+    r = subprocess.run([*py(IN_PROCESS), str(folder)], capture_output=True, text=True, cwd=REPO, env=child_env(), check=False)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    inproc = json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"{load()} (after)\n")
+    cal = s.pop("calamine loop (every sheet, one core)")
+    print(f"  {cal.label:40s} wall {cal.wall:7.2f} s  cpu {cal.cpu:7.2f} s  peak {cal.rss:5.0f} MiB  ({n / cal.wall:5.0f} files/s)")
+    for agg in s.values():
+        print(f"  {agg.label:40s} wall {agg.wall:7.2f} s  cpu {agg.cpu:7.2f} s  peak {agg.rss:5.0f} MiB  ({n / agg.wall:5.0f} files/s)")
+    for agg in s.values():
+        print(f"{agg.label}:")
+        print(f"  ratio to the calamine loop: wall {agg.wall / cal.wall:.2f}   (target ≤ 0.60: {verdict(agg.wall / cal.wall, 0.60)}); cpu {agg.cpu / cal.cpu:.2f}")
+        print(f"  wall {agg.wall:.2f} s   (target ≤ 5 s for 1,741: {verdict(agg.wall * 1741 / n, 5.0)}; scaled to 1,741: {agg.wall * 1741 / n:.2f} s)")
+        print(f"  peak RSS {agg.rss:.0f} MiB (largest process)   (target ≤ 300 MiB: {verdict(agg.rss, 300)})")
+    i = inproc
+    print(f"in one process, one core, CPU ({i['files']:,} files, {i['findings']:,} findings):")
+    print(f"  reading a package {i['read_ms']:.2f} ms (of which the guard {i['guard_ms']:.2f} ms: every part inflated, every XML part parsed)")
+    print(f"  re-checking a plan median {i['check_median_ms']:.2f} ms, mean {i['check_mean_ms']:.2f} ms (target ≤ 3 ms: {verdict(i['check_median_ms'], 3.0)});"
+          f" the table's row {i['row_ms']:.2f} ms")
+    print(f"  read + check + row (read_plan_file) {i['read_and_check_ms']:.2f} ms a file; writing 集計.xlsx {i['write_s']:.2f} s ({i['bytes'] / 1e6:.1f} MB)")
+    print(f"  split: reading {i['read_ms'] * i['files'] / 1000:.2f} s, checking {i['check_mean_ms'] * i['files'] / 1000:.2f} s,"
+          f" rows {i['row_ms'] * i['files'] / 1000:.2f} s, writing {i['write_s']:.2f} s")
     if tmp:
         tmp.cleanup()
 

@@ -261,6 +261,16 @@ class DailyBlock:
         """(date, date-number cell, count cell) for every day of the month."""
         return iter(_block_cells(self.month, self.top))
 
+    def count_positions(self) -> tuple[tuple[tuple[dt.date, int, int], ...], tuple[tuple[dt.date, str, int, int], ...]]:
+        """The count cells as numbers, for readers that walk every block of every workbook:
+        ((date, row, column) of each day of the month, (date, cell, row, column) of each of
+        the 6 × 7 positions outside it), in the order of ``cells()`` and ``grid()``."""
+        return _block_positions(self.month, self.top)
+
+    def total_positions(self) -> tuple[tuple[int, str, int, int], ...]:
+        """(0..6 = 月..日 totals, 7 = month total, cell, row, column) of the totals cells."""
+        return _total_positions(self.top)
+
     @property
     def totals_row(self) -> int:
         return self.top + 14
@@ -300,6 +310,30 @@ def _block_cells(month: str, top: int) -> tuple[tuple[dt.date, str, str], ...]:
         date_row = top + 2 + 2 * week
         out.append((day, _c(col, date_row), _c(col, date_row + 1)))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=512)
+def _block_positions(month: str, top: int) -> tuple[tuple[tuple[dt.date, int, int], ...], tuple[tuple[dt.date, str, int, int], ...]]:
+    year, mon = (int(p) for p in month.split("-"))
+    first = dt.date(year, mon, 1)
+    monday = first - dt.timedelta(days=first.weekday())
+    inside, outside = [], []
+    for week in range(6):
+        count_row = top + 3 + 2 * week
+        for weekday in range(7):
+            day = monday + dt.timedelta(days=7 * week + weekday)
+            col = DAILY_FIRST_COL + weekday
+            if day.year == year and day.month == mon:
+                inside.append((day, count_row, col))
+            else:
+                outside.append((day, _c(col, count_row), count_row, col))
+    return tuple(inside), tuple(outside)
+
+
+@functools.lru_cache(maxsize=512)
+def _total_positions(top: int) -> tuple[tuple[int, str, int, int], ...]:
+    row = top + 14  # DailyBlock.totals_row
+    return tuple((i, _c(DAILY_FIRST_COL + i, row), row, DAILY_FIRST_COL + i) for i in range(8))
 
 
 # ---------------------------------------------------------------- 実績比較 (plan against actual)

@@ -8,7 +8,9 @@ is read from the sheets' own header rows, so a workbook describes itself.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import io
 import itertools
 import pyexpat
 import re
@@ -16,6 +18,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,6 +90,7 @@ class GridSource:
     def __init__(self, grids: dict[str, list[list[Any]]], formulas: dict[str, dict[str, str]] | None = None) -> None:
         self.grids = grids
         self.formulas = formulas or {}
+        self.data: bytes | None = None  # the file's bytes, when read from a file
 
     def sheet_names(self) -> list[str]:
         return list(self.grids)
@@ -101,14 +105,31 @@ class GridSource:
         v = line[col - 1]
         return None if v == "" else v
 
-    @classmethod
-    def from_path(cls, path: Path, sheets: Iterable[str] | None = None) -> GridSource:
-        """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros)."""
-        errors, formulas = _guard_zip(path, sheets)
+    def row_values(self, sheet: str, row: int, first: int, count: int) -> list[Any]:
+        """``count`` cells of a row from column ``first``, as ``value`` gives each."""
+        grid = self.grids.get(sheet)
+        line = grid[row - 1] if grid is not None and row <= len(grid) else ()
+        out = [None if v == "" else v for v in line[first - 1 : first - 1 + count]]
+        return out + [None] * (count - len(out))
 
+    @classmethod
+    def from_path(cls, path: Path, sheets: Iterable[str] | None = None, with_formulas: Iterable[str] = ()) -> GridSource:
+        """Read the values of a .xlsx/.xlsm with python-calamine (never runs macros).
+
+        The file is read once: the guard inflates and checks every part of these bytes and
+        keeps the sheets' XML for their error cells and formulas; python-calamine reads the
+        same bytes (``data``, for a caller that edits or hashes the file). The sheets named
+        in ``with_formulas`` are read only when the workbook holds formulas (a values-only
+        copy has none to compare with)."""
+        scan = _guard_zip(path, sheets)
+        errors, formulas = scan.errors, scan.formulas
+        if sheets is not None:
+            sheets = set(sheets)
+            if not any(formulas.values()):
+                sheets -= set(with_formulas)
         try:
-            book = python_calamine.CalamineWorkbook.from_path(str(path))
-            wanted = [s for s in book.sheet_names if sheets is None or s in set(sheets)]
+            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(scan.data))
+            wanted = [s for s in book.sheet_names if sheets is None or s in sheets]
             grids = {}
             for name in wanted:
                 sheet = book.get_sheet_by_name(name)
@@ -132,7 +153,9 @@ class GridSource:
             raise UnreadableInput(path, f"Excel ファイルとして読めません（{exc.__class__.__name__}: {str(exc)[:200]}）") from None
         if not any(formulas.values()):
             formulas = {}  # a values-only copy (a submission package, an export): formulas unknown
-        return cls(grids, formulas)
+        src = cls(grids, formulas)
+        src.data = scan.data
+        return src
 
 
 def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]]) -> None:
@@ -166,18 +189,37 @@ class _Settled:
         return self.src.value(sheet, row, col)
 
 
-def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+@dataclass
+class _Scan:
+    """What the guard read of a workbook: the file's bytes, and of the wanted sheets the
+    error cells ({sheet: {cell: "#REF!"}}) and the formulas ({sheet: {cell: text}})."""
+
+    data: bytes
+    errors: dict[str, dict[str, str]]
+    formulas: dict[str, dict[str, str]]
+
+
+_WORKBOOK_PART, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+
+
+def _kept(name: str) -> bool:
+    """The parts whose inflated bytes the guard keeps for the reading after it: the workbook,
+    its relationships and the worksheets (a sheet stored elsewhere is inflated again)."""
+    return name in (_WORKBOOK_PART, _WORKBOOK_RELS) or (name.startswith("xl/worksheets/") and name.endswith(".xml"))
+
+
+def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> _Scan:
     """Refuse what is not a safe workbook before any parser sees it: one guard, the same
     verdict for every command (check, submit, build, followup, aggregate).
 
-    Every part is inflated in pieces and the bytes that actually come out are counted
-    (declared sizes can lie: a 1.5 MB zip can claim 1 KB and inflate to gigabytes); the
-    reading stops as soon as a part or the whole passes its limit. Every XML part is
-    streamed through a parser that refuses DOCTYPE/ENTITY declarations (entity expansion,
-    external entities), nesting deeper than MAX_XML_DEPTH and anything not well-formed.
-    Returns the error cells of each sheet, {sheet name: {cell: "#REF!"}} — python-calamine
-    reads them as empty, the clerk should hear which error is where — and the cells that
-    hold a formula, with their formulas ({sheet: {cell: text}}).
+    The file is read once. Every part is inflated in pieces and the bytes that actually come
+    out are counted (declared sizes can lie: a 1.5 MB zip can claim 1 KB and inflate to
+    gigabytes); the reading stops as soon as a part or the whole passes its limit. Every XML
+    part is streamed through a parser that refuses DOCTYPE/ENTITY declarations (entity
+    expansion, external entities), nesting deeper than MAX_XML_DEPTH and anything not
+    well-formed. The inflated sheets are scanned, without inflating them again, for their
+    error cells — python-calamine reads them as empty, the clerk should hear which error is
+    where — and the cells that hold a formula, with their formulas.
     """
     try:
         size = path.stat().st_size
@@ -190,19 +232,36 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> tuple[dict[st
     if size > MAX_FILE_BYTES:
         raise UnreadableInput(path, f"ファイルが大きすぎます（{size:,} バイト、上限 {MAX_FILE_BYTES:,} バイト）")
     try:
-        with zipfile.ZipFile(path) as z:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:  # grew since it was measured
+            raise UnreadableInput(path, f"ファイルが大きすぎます（上限 {MAX_FILE_BYTES:,} バイト）")
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
-            _check_sizes(path, infos, size)
+            _check_sizes(path, infos, len(data))
             names = {i.filename for i in infos}
-            if "xl/workbook.xml" not in names:
+            if _WORKBOOK_PART not in names:
                 raise UnreadableInput(path, "Excel ブックの中身（xl/workbook.xml）がありません")
             total = 0
-            with path.open("rb") as fh:
-                for info in infos:
-                    total = _inflate(path, fh, info, total)
-            parts = _sheet_parts(z)
-            wanted = {name: part for name, part in parts.items() if sheets is None or name in set(sheets)}
-            return _sheet_cells(z, wanted)
+            kept: dict[str, bytes] = {}
+            view = memoryview(data)
+            for info in infos:
+                keep: list[bytes] | None = [] if _kept(info.filename) else None
+                total = _inflate(path, view, info, total, keep)
+                if keep is not None:
+                    kept[info.filename] = b"".join(keep)
+            parts = _sheet_parts(kept.get(_WORKBOOK_PART, b""), kept.get(_WORKBOOK_RELS))
+            wanted = set(sheets) if sheets is not None else None
+            sheet_xml = {}
+            for name, part in parts.items():
+                if wanted is not None and name not in wanted:
+                    continue
+                if part in kept:
+                    sheet_xml[name] = kept[part]
+                elif part in names:
+                    sheet_xml[name] = z.read(part)  # checked above; not where sheets usually live
+            errors, formulas = _sheet_cells(sheet_xml)
+            return _Scan(data, errors, formulas)
     except zipfile.BadZipFile as exc:
         if "CRC" in str(exc):
             raise UnreadableInput(path, "ブックの部品の中身が見出しの情報と合いません（壊れているか、圧縮爆弾の可能性があります）") from None
@@ -239,31 +298,35 @@ def _xml_parser() -> Any:
     return parser
 
 
-def _compressed(fh: Any, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    """The stored (compressed) bytes of one part, in pieces, straight from the file."""
-    fh.seek(info.header_offset)
-    head = fh.read(30)
+def _compressed(data: memoryview, info: zipfile.ZipInfo) -> Iterator[memoryview]:
+    """The stored (compressed) bytes of one part, in pieces, from the file's bytes."""
+    start = info.header_offset
+    head = data[start : start + 30]
     if len(head) < 30 or head[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile("bad local header")
     name_len, extra_len = struct.unpack("<HH", head[26:30])
-    fh.seek(info.header_offset + 30 + name_len + extra_len)
-    left = info.compress_size
-    while left > 0:
-        chunk = fh.read(min(READ_CHUNK, left))
-        if not chunk:
-            raise EOFError("truncated part")
-        left -= len(chunk)
-        yield chunk
+    pos = start + 30 + name_len + extra_len
+    end = pos + info.compress_size
+    if end > len(data):
+        raise EOFError("truncated part")
+    while pos < end:
+        yield data[pos : min(pos + READ_CHUNK, end)]
+        pos += READ_CHUNK
 
 
-def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
+def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, keep: list[bytes] | None = None) -> int:
     """Inflate one part in pieces with zlib itself, counting the bytes that come out (the
     headers' sizes are not trusted: a reader that believes them can be made to inflate
-    gigabytes), and parse it when XML. Returns the running total."""
+    gigabytes), and parse it when XML; the pieces go to ``keep`` when given. Returns the
+    running total."""
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise UnreadableInput(path, f"部品 {info.filename} は Excel が使わない圧縮形式です（{info.compress_type}）")
     xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
-    parser = _xml_parser() if xml else None
+    # a small XML part is held whole and parsed only if these very bytes were not found safe
+    # before (many workbooks share their theme, styles, workbook part, charts...); a larger
+    # one is parsed piece by piece as it is inflated
+    held: list[bytes] | None = [] if xml and info.file_size <= _HELD_PART_BYTES else None
+    parser = _xml_parser() if xml and held is None else None
     inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
     n = 0
     crc = 0
@@ -282,11 +345,16 @@ def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
                 f"部品 {info.filename} の展開後のサイズが大きすぎます（{total + n:,} バイトを超えました。上限は部品ごとに {MAX_PART_BYTES:,} バイト、全体で {MAX_UNCOMPRESSED:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります",
             )
         crc = zlib.crc32(out, crc)
+        if held is not None:
+            held.append(bytes(out))
+            return
         if parser is not None:
             parser.Parse(out, False)
+        if keep is not None:
+            keep.append(bytes(out))
 
     try:
-        for chunk in _compressed(fh, info):
+        for chunk in _compressed(data, info):
             if inflater is None:
                 take(chunk)
                 continue
@@ -295,6 +363,15 @@ def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
                 chunk = inflater.unconsumed_tail
         if inflater is not None:
             take(inflater.flush())
+        digest = None
+        if held is not None:
+            whole = b"".join(held)
+            digest = hashlib.sha256(whole).digest()
+            if digest not in _SAFE_XML:
+                parser = _xml_parser()
+                parser.Parse(whole, False)
+            if keep is not None:
+                keep.append(whole)
         if n != info.file_size or crc != info.CRC:
             raise UnreadableInput(
                 path,
@@ -302,11 +379,22 @@ def _inflate(path: Path, fh: Any, info: zipfile.ZipInfo, total: int) -> int:
             )
         if parser is not None:
             parser.Parse(b"", True)
+            if digest is not None:
+                if len(_SAFE_XML) >= _SAFE_XML_MAX:
+                    _SAFE_XML.clear()
+                _SAFE_XML[digest] = None
     except _UnsafeXml as exc:
         raise UnreadableInput(path, f"{exc}（{info.filename}）") from None
     except pyexpat.ExpatError as exc:
         raise UnreadableInput(path, f"{info.filename} の XML が壊れています（{exc.lineno} 行 {exc.offset + 1} 文字目: {pyexpat.ErrorString(exc.code)}）") from None
     return total + n
+
+
+# SHA-256 of the small XML parts this process found well-formed and safe: the same bytes give
+# the same verdict, so a part shared by many workbooks (aggregate) is parsed once.
+_SAFE_XML: dict[bytes, None] = {}
+_SAFE_XML_MAX = 4096
+_HELD_PART_BYTES = 256 * 1024
 
 
 def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
@@ -329,14 +417,12 @@ _REL_RE = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]
 _REL_RE2 = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
 _ERROR_CELL_RE = re.compile(rb'<c\b([^>]*\bt="e"[^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>([^<]*)</v>')
 _REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
+_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
 
 
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
     """{sheet name: zip part} from the workbook and its relationships."""
-    try:
-        wb = z.read("xl/workbook.xml")
-        rels = z.read("xl/_rels/workbook.xml.rels")
-    except KeyError:
+    if rels is None:
         return {}
     targets = {m[1]: m[2] for m in _REL_RE.finditer(rels)} | {m[2]: m[1] for m in _REL_RE2.finditer(rels)}
     out = {}
@@ -348,17 +434,15 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def _sheet_cells(z: zipfile.ZipFile, parts: dict[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """Each sheet part read once: {sheet: {cell: "#REF!"}} for cells holding an Excel error
-    value, and {sheet: {cell: formula text}} (python-calamine gives values only)."""
+def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Of each sheet's XML: {sheet: {cell: "#REF!"}} for cells holding an Excel error value,
+    and {sheet: {cell: formula text}} (python-calamine gives values only)."""
     errors: dict[str, dict[str, str]] = {}
     formulas: dict[str, dict[str, str]] = {}
-    for sheet, part in parts.items():
-        try:
-            data = z.read(part)
-        except KeyError:
-            continue
-        formulas[sheet] = formula_texts(data)
+    for sheet, data in sheet_xml.items():
+        # a sheet without "<f" holds no formula: the scan (regular expressions) is skipped
+        maybe = b"<f" in data or b":f" in data  # memchr-fast; the expression below is exact
+        formulas[sheet] = formula_texts(data) if maybe and _HAS_FORMULA.search(data) else {}
         if b't="e"' not in data:
             continue
         cells = {}
@@ -376,12 +460,37 @@ def _cell(src: CellSource, sheet: str, ref: str) -> Any:
     return src.value(sheet, row, col)
 
 
+def _labels(src: CellSource, sheet: str, row: int, first: int) -> tuple[Any, ...]:
+    out = []
+    col = first
+    while (label := src.value(sheet, row, col)) is not None:
+        out.append(label)
+        col += 1
+    return tuple(out)
+
+
+# Layouts by the header rows they were read from (a prefecture's 1,741 books share a few); a
+# layout is never changed once made, so the readers share it.
+_LAYOUTS: dict[tuple[tuple[Any, ...], tuple[Any, ...]], Layout] = {}
+
+
 def workbook_layout(src: CellSource, path: Path | str | None = None) -> Layout:
     """The layout of this workbook, read from its header rows."""
     names = set(src.sheet_names())
     for required in (S11, S12):
         if required not in names:
             raise UnreadableInput(path, f"シート「{required}」がありません（交付円滑化計画の様式ではないか、シート名が変更されています）")
+    headers = (_labels(src, S11, ROW_HEADER, FIRST_DATA_COL), _labels(src, S12, ROW_COST_HEADER, COST_FIRST_COL))
+    lay = _LAYOUTS.get(headers)
+    if lay is None:
+        lay = _workbook_layout(src, path)
+        if len(_LAYOUTS) >= 64:
+            _LAYOUTS.clear()
+        _LAYOUTS[headers] = lay
+    return lay
+
+
+def _workbook_layout(src: CellSource, path: Path | str | None) -> Layout:
     keys: list[str] = []
     actual_through = None
     col = FIRST_DATA_COL
@@ -525,6 +634,7 @@ def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
             "cost_years": [int(k[2:]) for k in lay.cost_years],
         }
     }
+    row_values = getattr(src, "row_values", None)  # a whole row at once, where the source can
     for leaf in iter_leaves():
         path_ = leaf.path
         if leaf.group in ("costs", "working"):
@@ -541,7 +651,10 @@ def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
             raw["budget_timing"] = [_cell(src, *_loc(lay, f"budget_timing.{i}")) for i in (1, 2, 3)]
         elif leaf.meta.series:
             row = lay.rows11[path_]
-            values = [src.value(S11, row, lay.col11(k)) for k in lay.columns]
+            if row_values is not None:
+                values = row_values(S11, row, FIRST_DATA_COL, len(lay.columns))
+            else:
+                values = [src.value(S11, row, col) for col in range(FIRST_DATA_COL, FIRST_DATA_COL + len(lay.columns))]
             if path_ in _PCT_PATHS:
                 values = [_as_pct(v) for v in values]
             _set(raw, path_, values)
@@ -582,12 +695,13 @@ def _read_daily(src: CellSource, lay: Layout) -> dict[str, Any]:
     days: dict[str, Any] = {}
     declared: dict[str, Any] = {}
     for month, block in lay.daily_blocks.items():
-        for day, _date_ref, count_ref in block.cells():
-            value = _cell(src, DAILY, count_ref)
+        for day, row, col in block.count_positions()[0]:
+            value = src.value(DAILY, row, col)
             if value is not None:
                 days[day.isoformat()] = value
-        weekday = [_cell(src, DAILY, block.weekday_total_cell(i)) for i in range(7)]
-        total = _cell(src, DAILY, block.month_total_cell)
+        totals = block.total_positions()
+        weekday = [src.value(DAILY, row, col) for _i, _ref, row, col in totals[:7]]
+        total = src.value(DAILY, totals[7][2], totals[7][3])
         if total is not None or any(v is not None for v in weekday):
             declared[month] = {"weekday": weekday, "total": total}
     return {"days": days, "declared": declared}
@@ -603,10 +717,8 @@ def read_daily_outside(src: CellSource, lay: Layout) -> list[tuple[str, Any, str
     if DAILY not in src.sheet_names():
         return out
     for month, block in lay.daily_blocks.items():
-        for day, _date_ref, count_ref in block.grid():
-            if f"{day.year}-{day.month:02d}" == month:
-                continue
-            value = _cell(src, DAILY, count_ref)
+        for day, count_ref, row, col in block.count_positions()[1]:
+            value = src.value(DAILY, row, col)
             if value is not None and not (isinstance(value, str) and not value.strip()):
                 out.append((month, day, count_ref, value))
     return out
@@ -622,8 +734,7 @@ def daily_sheet_facts(src: CellSource, lay: Layout) -> dict[str, Any]:
     if formulas:  # None: a live book read as values; empty: a values-only copy (a package), not the clerk's book
         totals = []
         for month, block in lay.daily_blocks.items():
-            for index, cell in block.total_cells():
-                row, col = parse_ref(cell)
+            for index, cell, row, col in block.total_positions():
                 totals.append([month, index, cell in formulas, src.value(DAILY, row, col), cell, block.total_formula(index)])
     return {"sheet": DAILY, "outside": outside, "totals": totals}
 
@@ -652,8 +763,10 @@ def read_followup_raw(src: CellSource, lay: Layout, path: Path | str | None = No
     return out
 
 
-# The sheets a plan is read from (charts, results and logs are not needed).
+# The sheets a plan is read from (charts, results and logs are not needed); 実績比較 only for its
+# computed cells' formulas (a values-only copy, such as a submission package, skips it).
 PLAN_SHEETS = (S11, S12, WORK, DAILY, NATIONAL, FOLLOWUP)
+FORMULA_ONLY_SHEETS = (FOLLOWUP,)
 
 
 def read_workbook_raw(path: str | Path) -> dict[str, Any]:
@@ -664,5 +777,5 @@ def read_workbook_raw(path: str | Path) -> dict[str, Any]:
 
 def read_workbook(path: str | Path) -> tuple[dict[str, Any], Layout]:
     p = Path(path)
-    src = GridSource.from_path(p, sheets=PLAN_SHEETS)
+    src = GridSource.from_path(p, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
     return read_plan_raw(src, p)

@@ -48,7 +48,7 @@ class FileSurface:
 
     def _load(self) -> None:
         self._grid = GridSource.from_path(self.path)  # the one guard runs first
-        self._original = self._read()
+        self._original = self._grid.data if self._grid.data is not None else self._read()  # the bytes it read
         self._digest = hashlib.sha256(self._original).digest()
         for sheet in (RESULTS, LOG):
             if sheet not in self._grid.sheet_names():

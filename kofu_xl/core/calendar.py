@@ -124,20 +124,22 @@ class Column:
     key: str  # "2019-08" or "FY2021"
     label: str  # "R元年8月(実績)" as on the form
 
-    @property
+    @functools.cached_property  # every rule asks every column (the instance's own dict: frozen fields untouched)
     def is_month(self) -> bool:
         return not self.key.startswith("FY")
 
     @property
     def months(self) -> list[str]:
         """The months the column covers."""
-        if self.is_month:
-            return [self.key]
-        return months_of_fiscal_year(int(self.key[2:]))
+        return list(self._months)
 
-    @property
+    @functools.cached_property
+    def _months(self) -> tuple[str, ...]:
+        return (self.key,) if self.is_month else tuple(months_of_fiscal_year(int(self.key[2:])))
+
+    @functools.cached_property
     def last_month(self) -> str:
-        return self.months[-1]
+        return self._months[-1]
 
 
 @functools.lru_cache(maxsize=1024)

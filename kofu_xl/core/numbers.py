@@ -122,10 +122,16 @@ def _parse_text(value: object) -> Parsed:
 
 def round_half_up(value: Decimal, places: int = 0) -> Decimal:
     """Round as Excel's ROUND does (half away from zero)."""
-    quantum = Decimal(1).scaleb(-places)
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
     # enough digits for any magnitude, so rounding is exact and never overflows the context
-    ctx = decimal.Context(prec=max(CTX.prec, value.adjusted() + places + 2), rounding=ROUND_HALF_UP, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+    prec = max(CTX.prec, value.adjusted() + places + 2)
+    ctx = _ROUNDING if prec == CTX.prec else decimal.Context(prec=prec, rounding=ROUND_HALF_UP, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
     return value.quantize(quantum, rounding=ROUND_HALF_UP, context=ctx)
+
+
+# round_half_up's context for every ordinary magnitude, and its quanta (built once, not per call)
+_ROUNDING = decimal.Context(prec=CTX.prec, rounding=ROUND_HALF_UP, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
 
 def ceil_div_thousand(yen: Decimal) -> Decimal:

@@ -8,7 +8,6 @@ cells it covers; openpyxl's formula translator does that, imported the first tim
 
 from __future__ import annotations
 
-import html
 import re
 
 __all__ = ["formula_texts"]
@@ -50,20 +49,22 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
     return out
 
 
-_XML_ENTITIES = (("&quot;", '"'), ("&apos;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+_ENTITIES = {"quot": '"', "apos": "'", "lt": "<", "gt": ">", "amp": "&"}
+_REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(quot|apos|lt|gt|amp));")
+
+
+def _char(m: re.Match[str]) -> str:
+    if m[3]:
+        return _ENTITIES[m[3]]
+    return chr(int(m[1], 16) if m[1] else int(m[2]))
 
 
 def _unescape(text: str) -> str:
-    """XML character data as text: the five predefined entities (``&amp;`` last) by plain
-    replacement, character references by the standard library (a DOCTYPE, the only source of
-    other entities, is refused before any part is read)."""
-    if "&" not in text:
-        return text
-    if "&#" in text:
-        return html.unescape(text)
-    for entity, char in _XML_ENTITIES:
-        text = text.replace(entity, char)
-    return text
+    """XML character data as text, as an XML parser decodes it, in one pass: character
+    references (the workbook's writer spells every non-ASCII character of a formula as one)
+    and the five predefined entities. No other entity can occur: a DOCTYPE, the only source
+    of one, is refused before any part is read."""
+    return _REFERENCE.sub(_char, text) if "&" in text else text
 
 
 def _translate(master: str, anchor: str, ref: str) -> str:

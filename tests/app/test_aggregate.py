@@ -540,3 +540,24 @@ def test_spawned_workers_as_on_windows_read_the_same(mixed, monkeypatch):
     serial = agg.read_inputs(files, jobs=1)
     monkeypatch.setattr(agg, "_mp_context", lambda: multiprocessing.get_context("spawn"))
     assert agg.read_inputs(files, jobs=2) == serial
+
+
+def test_a_package_made_by_submit_is_read_as_values_with_the_findings_of_its_json(tmp_path):
+    """The .xlsx that submit writes holds values only: read by aggregate it gives the findings
+    its .json gives (no daily-total-overwritten for its 日次実績 totals, which are values there,
+    nor formula-overwritten), and the same row."""
+    from kofu_xl.app.submit import submit
+    from kofu_xl.book.surfaces import FileSurface
+
+    book = tmp_path / "計画.xlsm"
+    book.write_bytes(build_xlsm(check_plan(corrected_seed())[0]))
+    out = tmp_path / "提出"
+    assert submit(FileSurface(book, quiet=True), out).status == "written"
+    xlsx, js = sorted(out.glob("*.xlsx")), sorted(out.glob("*.json"))
+    assert len(xlsx) == len(js) == 1
+    from_xlsx, from_json = agg.read_plan_file(xlsx[0]), agg.read_plan_file(js[0])
+    assert isinstance(from_xlsx, PlanRow) and isinstance(from_json, PlanRow)
+    rules = {f.rule for f in from_xlsx.findings}
+    assert "daily-total-overwritten" not in rules and "formula-overwritten" not in rules
+    assert from_xlsx.figures == from_json.figures
+    assert from_xlsx.findings == from_json.findings

@@ -107,3 +107,29 @@ def test_float_inputs_are_read_through_repr():
 def test_grouped_numbers_round_trip(n):
     assert parse_number(f"{n:,}").value == n
     assert parse_number(f"{n:,}".translate(str.maketrans("0123456789,", "０１２３４５６７８９，"))).value == n
+
+
+@pytest.mark.parametrize("places", [0, 1, 2, 3, 5])
+def test_round_half_up_with_its_shared_context_equals_a_fresh_exact_context(places):
+    """round_half_up builds no context per call for ordinary magnitudes: the same digits as
+    quantizing in a context wide enough for the value (what it did on every call)."""
+    import decimal
+
+    values = [Decimal(f"{sign}{m}E{e}") for sign in ("", "-") for m in ("5", "15", "2.5", "1234567.45", "9" * 33 + ".5") for e in range(-8, 40, 3)]
+    for value in values:
+        ctx = decimal.Context(prec=max(34, value.adjusted() + places + 2), rounding=decimal.ROUND_HALF_UP, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+        want = value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP, context=ctx)
+        got = round_half_up(value, places)
+        assert str(got) == str(want), (value, places)
+
+
+def test_a_column_s_cached_months_are_its_months():
+    from kofu_xl.core.calendar import Column
+
+    fy = Column("FY2021", "R3年度")
+    assert fy.months == [f"2021-{m:02d}" for m in range(4, 13)] + ["2022-01", "2022-02", "2022-03"]
+    fy.months.append("x")  # a caller's list is its own
+    assert fy.months[-1] == fy.last_month == "2022-03" and not fy.is_month
+    month = Column("2019-08", "R元年8月")
+    assert month.months == ["2019-08"] and month.last_month == "2019-08" and month.is_month
+    assert fy == Column("FY2021", "R3年度") and hash(fy) == hash(Column("FY2021", "R3年度"))

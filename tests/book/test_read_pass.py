@@ -1,0 +1,143 @@
+"""Reading a workbook is one pass over its zip: the file is read once, each part inflated
+once (the guard keeps the sheets' XML for the error and formula scan), python-calamine reads
+the same bytes; the reader walks the layout's positions as numbers."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import python_calamine
+
+from kofu_xl.book import read as book_read
+from kofu_xl.book.layout import layout_for
+from kofu_xl.book.read import PLAN_SHEETS, GridSource, read_workbook
+from kofu_xl.core.model import Parameters
+from kofu_xl.ooxml.cellref import parse_ref
+from kofu_xl.ooxml.formulas import formula_texts
+
+SHIPPED = Path(__file__).resolve().parents[2] / "workbook" / "交付円滑化計画.xlsm"
+
+
+def test_the_file_is_read_once_and_no_part_is_inflated_twice(monkeypatch):
+    reads: list[str] = []
+    real_open = Path.open
+
+    def counting_open(self, *args, **kwargs):
+        reads.append(str(self))
+        return real_open(self, *args, **kwargs)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(zipfile.ZipFile, "read", refuse)  # every part once, by the guard
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", refuse)  # the guard's bytes
+    src = GridSource.from_path(SHIPPED, sheets=PLAN_SHEETS)
+    monkeypatch.undo()
+    assert reads == [str(SHIPPED)]
+    assert src.data == SHIPPED.read_bytes()
+    assert set(src.grids) == set(PLAN_SHEETS)
+
+
+def test_the_kept_sheets_give_the_formulas_of_each_part_read_on_its_own():
+    src = GridSource.from_path(SHIPPED)
+    with zipfile.ZipFile(SHIPPED) as z:
+        parts = book_read._sheet_parts(z.read("xl/workbook.xml"), z.read("xl/_rels/workbook.xml.rels"))
+        expected = {sheet: formula_texts(z.read(part)) for sheet, part in parts.items()}
+    assert src.formulas == expected
+    assert sum(len(f) for f in expected.values()) > 1000  # the shipped book is full of formulas
+
+
+@pytest.mark.parametrize("params", [None, Parameters(first_month="2019-04", last_month="2021-03", fiscal_years=[2021, 2022], actual_through="2019-06")])
+def test_the_positions_as_numbers_are_the_layouts_cells(params):
+    lay = layout_for(params)
+    assert lay.daily_blocks
+    for month, block in lay.daily_blocks.items():
+        inside, outside = block.count_positions()
+        assert [(d, parse_ref(c)) for d, _dc, c in block.cells()] == [(d, (r, col)) for d, r, col in inside]
+        grid = [(d, c) for d, _dc, c in block.grid() if f"{d.year}-{d.month:02d}" != month]
+        assert grid == [(d, c) for d, c, _r, _col in outside]
+        assert all(parse_ref(c) == (r, col) for _d, c, r, col in outside)
+        assert [(i, c) for i, c, _r, _col in block.total_positions()] == block.total_cells()
+        assert all(parse_ref(c) == (r, col) for _i, c, r, col in block.total_positions())
+
+
+def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setattr(book_read, "formula_texts", lambda data: calls.append(len(data)) or {})
+    errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
+                                               "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
+    assert len(calls) == 1 and formulas["a"] == {} and errors == {}
+
+
+def test_reading_the_shipped_workbook_gives_its_plan():
+    raw, lay = read_workbook(SHIPPED)
+    assert raw["basic"]["dantai_code"] in ("122327", 122327)
+    assert raw["daily"]["days"] and lay.daily_blocks
+
+
+def test_a_values_only_copy_is_read_without_its_formula_only_sheets(tmp_path):
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.layout import FOLLOWUP
+    from kofu_xl.book.read import FORMULA_ONLY_SHEETS
+    from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.core.model import load_plan
+
+    package = tmp_path / "package.xlsx"
+    package.write_bytes(build_sheets(load_plan(shipped_plan_raw())[0], values_only=True).xlsx)
+    assert FOLLOWUP in FORMULA_ONLY_SHEETS
+    values = GridSource.from_path(package, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
+    assert set(values.grids) == set(PLAN_SHEETS) - {FOLLOWUP} and values.formulas == {}
+    book = GridSource.from_path(SHIPPED, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
+    assert set(book.grids) == set(PLAN_SHEETS) and book.formulas[FOLLOWUP]  # its computed cells are compared
+
+
+def test_xml_parts_found_safe_are_not_parsed_again_and_changed_bytes_are(monkeypatch, tmp_path):
+    parsed: list[int] = []
+    real = book_read._xml_parser
+
+    def counting():
+        parser = real()
+        parsed.append(1)
+        return parser
+
+    monkeypatch.setattr(book_read, "_xml_parser", counting)
+    book_read._SAFE_XML.clear()
+    GridSource.from_path(SHIPPED)
+    first = len(parsed)
+    parsed.clear()
+    GridSource.from_path(SHIPPED)
+    with zipfile.ZipFile(SHIPPED) as z:
+        large = sum(1 for i in z.infolist() if i.filename.endswith((".xml", ".rels", ".vml")) and i.file_size > book_read._HELD_PART_BYTES)
+    assert first > 10 and len(parsed) == large  # the second time only the parts too large to hold
+    # the same workbook with one part broken: that part is parsed, and refused
+    broken = tmp_path / "broken.xlsm"
+    with zipfile.ZipFile(SHIPPED) as src, zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info.filename, data.replace(b"</sheets>", b"<sheets>") if info.filename == "xl/workbook.xml" else data)
+    with pytest.raises(book_read.UnreadableInput, match="workbook.xml の XML が壊れています"):
+        GridSource.from_path(broken)
+
+
+def test_a_row_at_once_is_the_row_cell_by_cell():
+    src = GridSource({"s": [["a", "", 3], [], [None, 0.5]]})
+    for row in range(1, 6):
+        for first in (1, 2, 4):
+            for count in (0, 1, 3, 6):
+                assert src.row_values("s", row, first, count) == [src.value("s", row, c) for c in range(first, first + count)]
+    assert src.row_values("missing", 1, 1, 2) == [None, None]
+
+
+def test_workbooks_with_the_same_headers_share_one_layout_and_other_headers_are_read():
+    from kofu_xl.book.read import workbook_layout
+
+    a = workbook_layout(GridSource.from_path(SHIPPED))
+    b = workbook_layout(GridSource.from_path(SHIPPED))
+    assert a is b
+    grids = {name: [list(r) for r in rows] for name, rows in GridSource.from_path(SHIPPED).grids.items()}
+    grids["本表1-1"][5][5] = "令和9年13月"  # F6: a header no calendar has
+    with pytest.raises(book_read.UnreadableInput, match="F6 の列見出し"):
+        workbook_layout(GridSource(grids))
