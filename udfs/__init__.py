@@ -45,7 +45,6 @@ from kofu_udfs._excel import (
     text,
     to_excel,
 )
-from kofu_xl.app.stats_frame import statistics  # KOFU_ACTUALS: xlwings' DataFrame converter writes the table
 from kofu_xl.core import calc, followup
 from kofu_xl.core.calendar import CalendarError, Column, column_label, parse_column, parse_date, wareki_date
 from kofu_xl.core.dantai import dantai_problem
@@ -483,6 +482,9 @@ def KOFU_WHY(function_name, *args):
 @excel_function
 def KOFU_ACTUALS(code):
     """同梱の公表統計（2019年4月〜2022年12月）から、その市区町村の交付枚数の推移を表で返します（見出し付き、日付は日付）。"""
+    # the statistics' reader is loaded at the first call, not before Excel's first KOFU_* value
+    from kofu_xl.app.stats_frame import statistics
+
     value = single(code, "団体コード")
     if text(value) is None:
         raise problem("団体コード", "未入力")
