@@ -52,7 +52,7 @@ from kofu_xl.core.calc import bound_status, coverage_rate, cumulative, rate_pct,
 from kofu_xl.core.calendar import column_label, fiscal_year_label
 from kofu_xl.core.dantai import PREFECTURES, dantai_problem
 from kofu_xl.core.findings import Finding, count_by_severity, format_value, sort_findings
-from kofu_xl.core.model import CostYear, Plan, iter_leaves
+from kofu_xl.core.model import CostYear, Plan, iter_leaves, shape_problem
 from kofu_xl.core.numbers import CTX, to_json_number
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import Checkpoint, Schedule, default_schedule
@@ -517,7 +517,7 @@ def read_plan_file(path: str | Path) -> PlanRow | Unused:
             return Unused(source, "kofu-xl aggregate が作成した集計ファイルです（計画ではないため読み飛ばしました）", "skipped")
         return Unused(source, exc.reason)
     except ValidationError as exc:
-        return Unused(source, f"計画の設定（parameters）か日次実績の形が正しくありません（{str(exc).splitlines()[0]}）"[:300])
+        return Unused(source, f"計画の設定（parameters）か日次実績の形が正しくありません（{shape_problem(exc)}）"[:300])
     except RecursionError:
         return Unused(source, "データの入れ子が深すぎます（壊れたファイルか、計画ではありません）")
     except Exception as exc:  # one bad file never stops the run

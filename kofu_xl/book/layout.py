@@ -573,7 +573,10 @@ class Layout:
 
     def daily_cell(self, path: str, column: str) -> tuple[str, str] | None:
         if path == "daily.days":
-            day = dt.date.fromisoformat(column)
+            try:
+                day = dt.date.fromisoformat(column)
+            except ValueError:  # a JSON plan's key that is no date: a finding without a cell
+                return None
             block = self.daily_blocks.get(f"{day.year}-{day.month:02d}")
             if block:
                 for d, _date_cell, count_cell in block.cells():

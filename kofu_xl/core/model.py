@@ -11,6 +11,7 @@ finding per value it could not take or had to rewrite, each naming its field.
 # No ``from __future__ import annotations`` here: the field types are evaluated once, when each
 # struct is defined, instead of from strings on first use (typing.get_type_hints, ~25 ms).
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "load_plan",
     "plan_from_json",
     "plan_to_json",
+    "shape_problem",
 ]
 
 UNDECIDED = "未定(実施予定なし)"
@@ -776,7 +778,7 @@ def load_plan(raw: dict[str, Any]) -> tuple[Plan, list[Finding]]:
         params = msgspec.convert(raw.get("parameters") or {}, Parameters, strict=False)
         columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
     except (ValueError, TypeError) as exc:  # msgspec's ValidationError is a ValueError
-        bad_params = f"様式の設定（parameters）が読めないため、2019年の様式として読みました（{str(exc).splitlines()[0][:120]}）"
+        bad_params = f"様式の設定（parameters）が読めないため、2019年の様式として読みました（{shape_problem(exc, 'parameters')}）"
         params = Parameters()
         columns = [c.key for c in form_columns(params.first_month, params.last_month, params.fiscal_years, params.actual_through)]
     loader = _Loader(columns, [f"FY{y}" for y in params.cost_years])
@@ -797,3 +799,51 @@ def plan_from_json(data: Any) -> Plan:
     """A plan from JSON data written by :func:`plan_to_json` (strictly typed; raises
     :class:`msgspec.ValidationError`, a ValueError, on anything else)."""
     return msgspec.convert(data, Plan, strict=False)
+
+
+_TYPE_WORDS = {
+    "str": "文字列",
+    "int": "整数",
+    "float": "数値",
+    "decimal": "数値",
+    "bool": "はい／いいえ（真偽値）",
+    "null": "空（null）",
+    "object": "項目の表",
+    "array": "値の並び",
+    "date": "日付（YYYY-MM-DD）",
+}
+_AT = re.compile(r" - at `(?:(key)` in `)?\$\.?([^`]*)`$")
+_EXPECTED = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`")
+_UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
+_MISSING = re.compile(r"^Object missing required field `([^`]+)`")
+
+
+def _type_word(name: str) -> str:
+    return " または ".join(_TYPE_WORDS.get(part.strip(), part.strip()) for part in name.split("|"))
+
+
+def shape_problem(exc: BaseException, prefix: str = "") -> str:
+    """A Japanese sentence for a value of plan data (a JSON plan, a package's .json) whose
+    shape or type the typed plan refuses (:class:`msgspec.ValidationError`): the field, by
+    the form's label where it has one, and what is wrong. Other errors keep their own text."""
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    if not isinstance(exc, msgspec.ValidationError):
+        return text[:200]
+    at = _AT.search(text)
+    head = text[: at.start()] if at else text
+    path = ".".join(p for p in (prefix, at[2] if at else "") if p)
+    if at and at[1]:
+        path += " のキー"
+    label = _LABELS().get(path.split("[")[0]) if path else None
+    field = f"{label}（{path}）" if label else (path or "全体")
+    if m := _EXPECTED.match(head):
+        what = f"{_type_word(m[1])}が必要なところが{_type_word(m[2])}です"
+    elif m := _UNKNOWN.match(head):
+        what = f"知らない項目 {m[1]} があります"
+    elif m := _MISSING.match(head):
+        what = f"必要な項目 {m[1]} がありません"
+    elif head.startswith("Invalid"):
+        what = "値が読めません（形式が違います）"
+    else:
+        what = "形が正しくありません"
+    return f"{field}: {what}"

@@ -561,3 +561,31 @@ def test_a_package_made_by_submit_is_read_as_values_with_the_findings_of_its_jso
     assert "daily-total-overwritten" not in rules and "formula-overwritten" not in rules
     assert from_xlsx.figures == from_json.figures
     assert from_xlsx.findings == from_json.findings
+
+
+def _json_plan(tmp_path: Path, name: str, **patch) -> Path:
+    from kofu_xl.book.sources import shipped_plan_raw
+
+    raw = shipped_plan_raw()
+    raw.update(patch)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(raw, ensure_ascii=False, default=str), encoding="utf-8")
+    return path
+
+
+def test_a_daily_key_that_is_no_date_is_a_finding_not_a_crash(tmp_path, capsys):
+    """A JSON plan whose 日次実績 has a key that is no date: aggregate rows it with the
+    finding, check reports it (it used to raise while locating the finding's cell)."""
+    path = _json_plan(tmp_path, "x", daily={"days": {"x": 1}})
+    row = agg.read_plan_file(path)
+    assert isinstance(row, PlanRow)
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "[invalid-date]" in out and "「x」は日付として読めません" in out
+
+
+def test_parameters_of_the_wrong_type_are_told_in_japanese(tmp_path):
+    row = agg.read_plan_file(_json_plan(tmp_path, "shape", parameters={"first_month": "2019-08", "fiscal_years": "2021"}))
+    assert isinstance(row, PlanRow)
+    messages = [f.message for f in row.findings if f.field == "様式の設定"]
+    assert messages == ["様式の設定: 様式の設定（parameters）が読めないため、2019年の様式として読みました（parameters.fiscal_years: 値の並びが必要なところが文字列です）"]

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from kofu_xl.book.sources import shipped_plan_raw
-from kofu_xl.core.model import Plan, iter_leaves, load_plan, plan_from_json, plan_to_json
+from kofu_xl.core.model import Plan, iter_leaves, load_plan, plan_from_json, plan_to_json, shape_problem
 from kofu_xl.core.schedule import load_schedule
 
 
@@ -91,3 +91,20 @@ def test_the_typed_plan_still_refuses_wrong_types():
         assert isinstance(info.value, ValueError)  # callers catch ValueError
     with pytest.raises(msgspec.ValidationError):
         load_schedule(b'{"id": "x", "title": "t", "base_population": "many"}')
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"parameters": {"first_month": 5}}, "parameters.first_month: 文字列が必要なところが整数です"),
+        ({"parameters": {"zzz": 1}}, "parameters: 知らない項目 zzz があります"),
+        ({"basic": {"population": "たくさん"}}, "人口（basic.population）: 値が読めません（形式が違います）"),
+        ({"daily": []}, "daily: 項目の表が必要なところが値の並びです"),
+    ],
+)
+def test_a_refused_shape_is_told_in_japanese_naming_the_field(data, expected):
+    with pytest.raises(msgspec.ValidationError) as info:
+        plan_from_json(data)
+    message = shape_problem(info.value)
+    assert message == expected
+    assert "Expected" not in message and "Object" not in message
