@@ -498,10 +498,6 @@ def _merge_label_runs(sh: _Sheet, rows: list[tuple[int, tuple[str, ...]]]) -> No
                 break
 
 
-def first_header(lay: Layout) -> str:
-    return f"{ref(FIRST_DATA_COL, ROW_HEADER)}:{ref(lay.last_col11, ROW_HEADER)}"
-
-
 def _col(cell: str) -> int:
     return parse_ref(cell)[1]
 

@@ -461,11 +461,6 @@ class Layout:
     pp_backup_note_cell: str = ""  # when and what was adopted
     pp_backup_header_row: int = 0
 
-    @property
-    def daily_last_row(self) -> int | None:
-        """The last row of 日次実績 the layout uses (readers stop there)."""
-        return max((b.totals_row for b in self.daily_blocks.values()), default=None)
-
     # -- columns
     def col11(self, key: str) -> int:
         return FIRST_DATA_COL + self.columns.index(key)
@@ -487,28 +482,13 @@ class Layout:
     def last_col_fu(self) -> int:
         return FU_FIRST_COL + len(self.followup_months) - 1
 
-    def pp_cell(self, key: str, column: str) -> tuple[str, str]:
-        """計画案: the cell of a proposal row in a 本表1-1 column."""
-        return PROPOSAL, _c(self.col11(column), self.rows_pp[key])
-
-    def pp_cost_cell(self, key: str, year_key: str) -> tuple[str, str]:
-        return PROPOSAL, _c(FIRST_DATA_COL + self.cost_years.index(year_key), self.rows_pp_cost[key])
-
     # -- cells
     def fu_cell(self, key: str, month: str) -> tuple[str, str]:
         """実績比較: the cell of a row (its key) in a month's column."""
         return FOLLOWUP, _c(self.col_fu(month), self.rows_fu[key])
 
-    def fu_range(self, key: str) -> tuple[str, str]:
-        row = self.rows_fu[key]
-        return FOLLOWUP, f"{_c(FU_FIRST_COL, row)}:{_c(self.last_col_fu, row)}"
-
     def series_cell(self, path: str, column: str) -> tuple[str, str]:
         return S11, _c(self.col11(column), self.rows11[path])
-
-    def series_range(self, key: str) -> tuple[str, str]:
-        row = self.rows11[key]
-        return S11, f"{_c(FIRST_DATA_COL, row)}:{_c(self.last_col11, row)}"
 
     def cost_cell(self, path: str, year_key: str) -> tuple[str, str]:
         """本表1-2 (costs.*) or 経費積算 (working.*) cell of one fiscal year."""

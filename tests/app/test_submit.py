@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 
 from kofu_xl.app import submit as submit_mod
-from kofu_xl.app.submit import submit, validate
+from kofu_xl.app.submit import plan_hash, submit, validate
 from kofu_xl.book.layout import LOG, RESULTS, S11, S12
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.book.surfaces import FileSurface
@@ -237,3 +237,16 @@ def test_an_unchanged_submit_loads_neither_openpyxl_nor_xlwings(tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     assert "変更がありません" in r.stdout
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+# plan_hash of the shipped plan when the plan was a pydantic model (model_dump(mode="json")):
+# 提出記録 rows written by earlier versions keep matching after the move to msgspec structs.
+SHIPPED_PLAN_SHA256 = "49120c79b3402b2136071a7b16d1fbaf2e001d8b3234c7ffb96a33870e4d260d"
+
+
+def test_plan_hash_is_the_one_earlier_versions_wrote():
+    from kofu_xl.app.report import make_result
+    from kofu_xl.book.sources import shipped_plan_raw
+
+    plan, _ = load_plan(shipped_plan_raw())
+    assert plan_hash(make_result(plan, [])) == SHIPPED_PLAN_SHA256
