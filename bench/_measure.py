@@ -13,6 +13,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,14 +76,15 @@ class Run:
 
 
 def run(cmd: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | None = None, ok: Sequence[int] = (0,)) -> Run:
-    t = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), cwd=cwd, env=env or child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
+    # stderr goes to a file: a pipe read only after the wait would block a child that fills it
+    with tempfile.TemporaryFile() as err_file:
+        t = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env or child_env(), stdout=subprocess.DEVNULL, stderr=err_file)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err_file.seek(0)
+        err = err_file.read().decode("utf-8", "replace")
     if proc.returncode not in ok:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err[-2000:]}")
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
