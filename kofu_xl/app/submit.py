@@ -41,7 +41,6 @@ __all__ = [
     "SubmitOutcome",
     "Surface",
     "plan_hash",
-    "safe_filename",
     "submit",
     "validate",
 ]

@@ -763,7 +763,8 @@ def test_kill_9_leftovers_are_cleaned_and_unlogged_packages_pointed_out(tmp_path
 def test_package_files_follow_the_umask_and_names_drop_invisible_characters(tmp_path):
     import datetime as dt
 
-    from kofu_xl.app.submit import safe_filename, submit
+    from kofu_xl.app.files import safe_filename
+    from kofu_xl.app.submit import submit
     from kofu_xl.book.surfaces import FileSurface
 
     assert safe_filename("白井市\u202egpj.exe\u200b") == "白井市gpj.exe"
