@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 
 import platformdirs
-from platformdirs.windows import Windows
 
 __all__ = ["LOG_DIR_ENV", "LOG_FILE", "log_dir", "log_path", "setup_logging"]
 
@@ -36,6 +35,8 @@ def log_dir(environ: os._Environ[str] | dict[str, str] | None = None, *, platfor
     if env.get(LOG_DIR_ENV):
         return Path(env[LOG_DIR_ENV])
     if platform == "win32":  # (doctor and tests ask for a Windows PC's answer from anywhere)
+        from platformdirs.windows import Windows  # loads ctypes: only when asked
+
         return Path(Windows(APP_NAME, appauthor=False).user_log_dir)
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 

@@ -8,9 +8,10 @@ float; the coverage rate is an unrounded fraction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct
 
 from kofu_xl.core.calc import Derived, derive, personnel_sum, subsidy_sum
 from kofu_xl.core.calendar import fiscal_year_label
@@ -24,8 +25,7 @@ __all__ = ["CheckResult", "SCHEMA_VERSION", "make_result", "render_text"]
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class CheckResult(HasFindings):
+class CheckResult(Struct, HasFindings, frozen=True):
     plan: Plan
     derived: Derived
     findings: list[Finding]

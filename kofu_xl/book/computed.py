@@ -25,11 +25,11 @@ the 実績 columns, cost links): the clerk may type over them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import msgspec
+from msgspec import Struct
 
 from kofu_xl.book.layout import (
     CHART_SOURCE_ROWS,
@@ -112,8 +112,7 @@ PERSONNEL_ITEMS = ("costs.personnel_regular", "costs.personnel_temporary", "cost
 NA = "#N/A"  # a cached error value: the chart rows' "no figure"
 
 
-@dataclass(frozen=True)
-class Computed:
+class Computed(Struct, frozen=True):
     formula: str
     value: Any  # the core's figure: a Decimal, a text, or "" for an empty result
     prefill: bool = False

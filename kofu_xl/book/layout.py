@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Literal
+
+from msgspec import Struct, field
 
 from kofu_xl.core.calendar import form_columns, iter_days, month_range
 from kofu_xl.core.findings import Finding
@@ -66,8 +67,7 @@ SHEETS: tuple[tuple[str, str], ...] = (
 Role = Literal["input", "calc", "label"]
 
 
-@dataclass(frozen=True)
-class RowSpec:
+class RowSpec(Struct, frozen=True):
     """One row of a table: its labels, what fills it, and its defined name."""
 
     key: str  # model path for inputs ("staff.total"), "calc.<what>" for computed rows
@@ -77,8 +77,7 @@ class RowSpec:
     fmt: str = "#,##0"  # number format of the data cells
 
 
-@dataclass(frozen=True)
-class Scalar:
+class Scalar(Struct, frozen=True):
     """A single input cell: model path, sheet, cell, label and defined name."""
 
     path: str
@@ -234,8 +233,7 @@ DAILY_BLOCK_ROWS = 16  # title, weekday header, 6 weeks × (date row + count row
 DAILY_FIRST_ROW = 4
 
 
-@dataclass(frozen=True)
-class DailyBlock:
+class DailyBlock(Struct, frozen=True):
     month: str
     top: int  # title row
 
@@ -438,8 +436,7 @@ PP_CHART_ROWS = 18  # rows the chart takes
 # ---------------------------------------------------------------- the map
 
 
-@dataclass
-class Layout:
+class Layout(Struct):
     """Where everything lives, for one plan shape (its columns and years)."""
 
     columns: list[str]

@@ -9,7 +9,6 @@ is read from the sheets' own header rows, so a workbook describes itself.
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import itertools
 import pyexpat
@@ -18,12 +17,12 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 import python_calamine
+from msgspec import Struct
 
 from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula
 from kofu_xl.book.layout import (
@@ -55,7 +54,7 @@ from kofu_xl.core.schedule import default_schedule
 from kofu_xl.errors import UnreadableInput
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.cellref import ref as _ref
-from kofu_xl.ooxml.formulas import formula_texts
+from kofu_xl.ooxml.formulas import formula_texts, xml_text
 from kofu_xl.ooxml.limits import MAX_ENTRIES, MAX_FILE_BYTES, MAX_PART_BYTES, MAX_SHEET_ROWS, MAX_UNCOMPRESSED, MAX_XML_DEPTH, READ_CHUNK
 
 __all__ = [
@@ -189,8 +188,7 @@ class _Settled:
         return self.src.value(sheet, row, col)
 
 
-@dataclass
-class _Scan:
+class _Scan(Struct):
     """What the guard read of a workbook: the file's bytes, and of the wanted sheets the
     error cells ({sheet: {cell: "#REF!"}}) and the formulas ({sheet: {cell: text}})."""
 
@@ -430,7 +428,7 @@ def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
         target = targets.get(m[2])
         if target:
             t = target.decode("utf-8", "replace")
-            out[html.unescape(m[1].decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
+            out[xml_text(m[1].decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
     return out
 
 
@@ -449,7 +447,7 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
         for c in _ERROR_CELL_RE.finditer(data):
             ref = _REF_ATTR_RE.search(c[1])
             if ref:
-                cells[ref[1].decode()] = html.unescape(c[2].decode("utf-8", "replace"))
+                cells[ref[1].decode()] = xml_text(c[2].decode("utf-8", "replace"))
         if cells:
             errors[sheet] = cells
     return errors, formulas

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+
+from msgspec import Struct, field
 
 from kofu_xl.core.calendar import Column
 from kofu_xl.core.model import CostYear, Plan, Working
@@ -178,8 +179,7 @@ def subsidy_sum(year: CostYear) -> Num:
     )
 
 
-@dataclass(frozen=True)
-class WorkingAmounts:
+class WorkingAmounts(Struct, frozen=True):
     """One fiscal year's cost working, in 円 and as 千円 rounded up."""
 
     overtime_yen: Num
@@ -212,8 +212,7 @@ def daily_totals(days: dict[dt.date, Decimal]) -> dict[str, tuple[list[Decimal],
     return out
 
 
-@dataclass(frozen=True)
-class Derived:
+class Derived(Struct, frozen=True):
     """Everything the form derives from a plan's inputs, aligned with its columns."""
 
     columns: list[Column]

@@ -12,7 +12,8 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from kofu_xl.errors import CalendarError
 
@@ -35,8 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Era:
+class Era(Struct, frozen=True):
     name: str  # 令和
     letter: str  # R
     start: dt.date
@@ -117,8 +117,7 @@ def month_range(first: str, last: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Struct, frozen=True, dict=True):
     """One column of 本表1-1: a month or a fiscal year."""
 
     key: str  # "2019-08" or "FY2021"

@@ -56,7 +56,10 @@ def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
 def _municipalities() -> dict[str, tuple[str, str]]:
     """{団体コード: (都道府県名, 市区町村名)} of the 1,741 municipalities (shipped data)."""
     text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
-    return {row["団体コード"]: (row["都道府県名"], row["市区町村名"]) for row in csv.DictReader(io.StringIO(text))}
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows)
+    code, pref, name = (header.index(k) for k in ("団体コード", "都道府県名", "市区町村名"))
+    return {row[code]: (row[pref], row[name]) for row in rows}
 
 
 def municipality_of(code: str) -> tuple[str, str] | None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from kofu_xl.core.calendar import column_label, wareki_date
 from kofu_xl.core.numbers import to_json_number
@@ -48,8 +50,7 @@ class Severity(str, Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-@dataclass(frozen=True)
-class GroupForm:
+class GroupForm(Struct, frozen=True):
     """How one fact reported over several cells of one row (or one run of days) reads as one
     finding: ``template`` with {field} {columns} (the columns, runs as 「A〜B」) {count} {items}
     and the ``shared`` params; ``item`` formats each cell's part ({column} {actual}
@@ -61,8 +62,7 @@ class GroupForm:
     shared: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class RuleSpec:
+class RuleSpec(Struct, frozen=True):
     """The stable identity of one kind of finding."""
 
     slug: str
@@ -107,8 +107,11 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
+    """One finding of the rule catalogue: which rule (``spec``), on which field and column, what
+    was expected and found, and where it lives in the workbook (``sheet``/``cell``, set by
+    the layout); a grouped finding carries one part per cell."""
+
     spec: RuleSpec
     field: str  # the form's own label, e.g. "⑤職員配置数 合計"
     path: str  # model path, e.g. "staff.total"

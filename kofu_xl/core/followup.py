@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
+
+from msgspec import Struct, field
 
 from kofu_xl.core.calc import Derived, bound_status, coverage_rate, derive, rate_pct, staff_needed
 from kofu_xl.core.calendar import Column, month_label, month_range
@@ -80,8 +81,7 @@ ACTUAL_DECREASING = _spec(
 # ---------------------------------------------------------------- actuals
 
 
-@dataclass(frozen=True)
-class Actual:
+class Actual(Struct, frozen=True):
     """The cumulative count at one month-end and where it comes from."""
 
     month: str  # "2020-07": the month whose end the count describes
@@ -215,8 +215,7 @@ def _shown(rate: Num) -> Num:
 # ---------------------------------------------------------------- the follow-up
 
 
-@dataclass(frozen=True)
-class MonthRow:
+class MonthRow(Struct, frozen=True):
     """One month of the plan against the actual."""
 
     month: str
@@ -233,8 +232,7 @@ class MonthRow:
         return None if self.actual is None else self.actual.cumulative
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     """One national checkpoint: met or missed."""
 
     checkpoint: Checkpoint
@@ -258,8 +256,7 @@ class Verdict:
         return self.actual.cumulative - self.plan_cumulative
 
 
-@dataclass(frozen=True)
-class Required:
+class Required(Struct, frozen=True):
     """The issuance needed from the latest actual month to the next checkpoint."""
 
     from_month: str
@@ -276,8 +273,7 @@ class Required:
     staff_needed: Num = None  # at the plan's capacity parameter
 
 
-@dataclass
-class FollowUp(HasFindings):
+class FollowUp(Struct, HasFindings):
     plan: Plan
     derived: Derived
     schedule: Schedule

@@ -14,7 +14,6 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 
@@ -48,8 +47,7 @@ IMPLEMENTED = "実施済み"
 Kind = Literal["count", "amount", "money", "yen", "factor", "pct", "text", "code", "date", "month"]
 
 
-@dataclass(frozen=True)
-class Meta:
+class Meta(Struct, frozen=True):
     """What the form says about one field."""
 
     label: str
@@ -338,8 +336,7 @@ class Plan(_Part):
 # ---------------------------------------------------------------- leaves of the model
 
 
-@dataclass(frozen=True)
-class Leaf:
+class Leaf(Struct, frozen=True):
     """One fillable field: its model path, its metadata and, for costs, its year."""
 
     path: str  # "staff.total", "costs.personnel_regular", "working.overtime.days"
@@ -348,8 +345,7 @@ class Leaf:
     group: str | None = None  # "costs" / "working" for per-fiscal-year fields
 
 
-@dataclass(frozen=True)
-class FieldInfo:
+class FieldInfo(Struct, frozen=True):
     """One field of a part of the plan: its name, its type (without the form's metadata) and
     the form's metadata (None for nested parts, parameters and the daily calendar)."""
 

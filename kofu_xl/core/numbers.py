@@ -10,8 +10,9 @@ from __future__ import annotations
 import decimal
 import re
 import unicodedata
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from msgspec import Struct
 
 from kofu_xl.errors import NumberError
 
@@ -36,8 +37,7 @@ _PLAIN_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(Struct, frozen=True):
     """A parsed number and how it was read.
 
     ``normalized`` is True when the input had to be rewritten (full-width digits,

@@ -11,9 +11,10 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
 
 from kofu_xl.core.calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from kofu_xl.core.calendar import Column, month_label, months_of_fiscal_year, wareki_date
@@ -29,8 +30,7 @@ __all__ = ["Context", "RULES", "check_plan", "run_rules"]
 Num = Decimal | None
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(Struct, frozen=True):
     plan: Plan
     derived: Derived
     schedule: Schedule

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["formula_texts"]
+__all__ = ["formula_texts", "xml_text"]
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
@@ -37,7 +37,7 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
             continue
         ref = cell.decode("ascii")
         f = dict(_ATTR.findall(m[1]))
-        text = _unescape(m[2].decode("utf-8")) if m[2] else ""
+        text = xml_text(m[2].decode("utf-8")) if m[2] else ""
         if f.get(b"t") == b"shared":
             si = f.get(b"si", b"").decode("ascii")
             if text:
@@ -59,7 +59,7 @@ def _char(m: re.Match[str]) -> str:
     return chr(int(m[1], 16) if m[1] else int(m[2]))
 
 
-def _unescape(text: str) -> str:
+def xml_text(text: str) -> str:
     """XML character data as text, as an XML parser decodes it, in one pass: character
     references (the workbook's writer spells every non-ASCII character of a formula as one)
     and the five predefined entities. No other entity can occur: a DOCTYPE, the only source

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kofu_xl.ooxml.formulas import formula_texts
+from kofu_xl.ooxml.formulas import formula_texts, xml_text
 
 ESCAPED = [
     "IF(A1=&quot;&quot;,&quot;&quot;,1)",
@@ -27,3 +27,10 @@ ESCAPED = [
 def test_references_decode_as_an_xml_parser_decodes_them(written: str) -> None:
     xml = f'<sheetData><row r="1"><c r="A1"><f>{written}</f><v>0</v></c></row></sheetData>'.encode()
     assert formula_texts(xml) == {"A1": ET.fromstring(f"<f>{written}</f>").text or ""}
+
+
+@pytest.mark.parametrize("written", ESCAPED)
+def test_attribute_and_value_texts_decode_as_an_xml_parser_decodes_them(written: str) -> None:
+    """The reader's sheet names (workbook.xml's attributes) and error values go through the
+    same decoding (html.unescape had read C1 references as Windows-1252 guesses)."""
+    assert xml_text(written) == ET.fromstring(f'<s name="{written}"/>').get("name")
