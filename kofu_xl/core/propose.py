@@ -65,10 +65,11 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
+
+from msgspec import Struct, field
 
 from ..errors import ProposalError
 from . import calc
@@ -94,8 +95,7 @@ DEFAULT_MONTHLY_TEMPORARY_YEN = Decimal(132500)
 (臨時・非常勤職員 4名体制 6,360,000円 = 48 人月)."""
 
 
-@dataclass(frozen=True)
-class Choices:
+class Choices(Struct, frozen=True):
     aim: Aim = "lower"
     max_step: int | None = None  # largest rise of the monthly level over the previous column (cards)
     first_month: str | None = None  # first month the proposal may change; default: after the actuals
@@ -104,8 +104,7 @@ class Choices:
     monthly_temporary_yen: Decimal | None = None  # cost of one added staff for a month (円)
 
 
-@dataclass(frozen=True)
-class CheckpointOutcome:
+class CheckpointOutcome(Struct, frozen=True):
     month: str  # "2020-07"
     column: str  # column key ("2020-07", "FY2021")
     label: str  # "R2年7月末"
@@ -121,8 +120,7 @@ class CheckpointOutcome:
     fixed: bool  # the checkpoint lies before the first month the proposal may change
 
 
-@dataclass(frozen=True)
-class CostEffect:
+class CostEffect(Struct, frozen=True):
     """What the added staff do to one 本表1-2 year."""
 
     key: str  # "FY2020"
@@ -137,8 +135,7 @@ class CostEffect:
     added_senyen: Decimal
 
 
-@dataclass(frozen=True)
-class Proposal:
+class Proposal(Struct, frozen=True):
     columns: list[Column]
     first_changed: int  # index of the first column the proposal set
     issuance: list[Decimal | None]  # the base column (R元年8月(実績)) keeps what the plan has, maybe nothing
@@ -175,8 +172,7 @@ def _floor(x: Fraction) -> int:
     return x.numerator // x.denominator
 
 
-@dataclass
-class _Unit:
+class _Unit(Struct):
     weight: int  # months in the column
     fixed_value: int | None  # set when the column may not change
 
