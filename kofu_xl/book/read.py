@@ -171,21 +171,34 @@ def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int],
 
 
 class _Settled:
-    """A cell source whose cells in ``overrides`` read as given there (None = empty)."""
+    """A cell source whose cells in ``overrides`` read as given there (None = empty); whole
+    rows at once where the source reads them so."""
 
     def __init__(self, src: CellSource, overrides: dict[tuple[str, str], Any]) -> None:
         self.src = src
-        self.overrides = overrides
         self.formulas = getattr(src, "formulas", {})
+        self.rows: dict[tuple[str, int], dict[int, Any]] = {}  # (sheet, row) -> {column: value}
+        for (sheet, cell), value in overrides.items():
+            row, col = parse_ref(cell)
+            self.rows.setdefault((sheet, row), {})[col] = value
+        if getattr(src, "row_values", None) is not None:
+            self.row_values = self._row_values
 
     def sheet_names(self) -> list[str]:
         return self.src.sheet_names()
 
     def value(self, sheet: str, row: int, col: int) -> Any:
-        key = (sheet, _ref(col, row))
-        if key in self.overrides:
-            return self.overrides[key]
+        line = self.rows.get((sheet, row))
+        if line is not None and col in line:
+            return line[col]
         return self.src.value(sheet, row, col)
+
+    def _row_values(self, sheet: str, row: int, first: int, count: int) -> list[Any]:
+        out = self.src.row_values(sheet, row, first, count)  # type: ignore[attr-defined]
+        for col, value in self.rows.get((sheet, row), {}).items():
+            if first <= col < first + count:
+                out[col - first] = value
+        return out
 
 
 class _Scan(Struct):

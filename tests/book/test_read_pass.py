@@ -131,6 +131,20 @@ def test_a_row_at_once_is_the_row_cell_by_cell():
     assert src.row_values("missing", 1, 1, 2) == [None, None]
 
 
+def test_a_settled_row_at_once_is_the_settled_row_cell_by_cell():
+    """The settling round reads rows at once too: the overridden cells (None = empty) read as
+    given, in a row read whole as cell by cell."""
+    grid = GridSource({"s": [["a", "", 3, 4], [], [None, 0.5]], "t": [[1, 2]]})
+    settled = book_read._Settled(grid, {("s", "B1"): 7, ("s", "C1"): None, ("s", "E2"): 1, ("t", "A1"): None})
+    for sheet in ("s", "t"):
+        for row in range(1, 5):
+            for first in (1, 2, 4):
+                for count in (0, 1, 3, 6):
+                    assert settled.row_values(sheet, row, first, count) == [settled.value(sheet, row, c) for c in range(first, first + count)]
+    assert [settled.value("s", 1, c) for c in (1, 2, 3, 4)] == ["a", 7, None, 4]
+    assert settled.value("t", 1, 1) is None and settled.value("s", 2, 5) == 1
+
+
 def test_workbooks_with_the_same_headers_share_one_layout_and_other_headers_are_read():
     from kofu_xl.book.read import workbook_layout
 
