@@ -1,4 +1,4 @@
-from kofu_xl.cli import main
+from kofu_xl.cli import run
 
 if __name__ == "__main__":  # not when multiprocessing (spawn) imports this module in a worker
-    raise SystemExit(main())
+    raise SystemExit(run())

@@ -7,6 +7,7 @@ Each command imports its use case (``kofu_xl.app``) when it runs, so ``kofu-xl -
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from kofu_xl.cli._commands import (
 from kofu_xl.errors import EXIT_INTERNAL, KofuError
 from kofu_xl.logs import log_path, setup_logging
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,5 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def run() -> int:
+    """The command as a process runs it (the ``kofu-xl`` script, ``python -m kofu_xl``): main,
+    then the process ends. What is left is freed as the process exits; ``gc.freeze()`` spares
+    the interpreter's last cycle collections over every object of it (~4% of a check's
+    instructions under callgrind). Not in ``main``, which the ribbon and the tests call in a
+    process that goes on."""
+    try:
+        return main()
+    finally:
+        gc.freeze()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

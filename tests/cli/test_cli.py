@@ -131,3 +131,28 @@ def test_new_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, capsys: p
         gc.enable()
     assert (tmp_path / "a.xlsm").read_bytes() == (tmp_path / "b.xlsm").read_bytes()
     assert "青ヶ島村" in capsys.readouterr().out
+
+
+def test_check_leaves_the_cycle_collector_as_it_found_it(capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    from kofu_xl.cli import main
+
+    assert gc.isenabled()
+    assert main(["check", str(REPO / "workbook" / "交付円滑化計画.xlsm")]) == 1  # the seed's own errors
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # main, as the ribbon and tests call it
+    capsys.readouterr()
+
+
+def test_the_process_entry_runs_main_and_spares_the_last_collections() -> None:
+    """`kofu-xl` (the console script) and `python -m kofu_xl` run ``run``: main's exit code,
+    then every object frozen out of the interpreter's last cycle collections."""
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["kofu-xl"] == "kofu_xl.cli:run"
+    code = "import gc, sys; from kofu_xl.cli import run; rc = run(); print(rc, gc.get_freeze_count() > 0, file=sys.stderr)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", code, "check", "--json", "nonexistent.xlsm"], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert r.stderr.strip().splitlines()[-1] == "2 True", r.stderr
+    assert run("--help").returncode == 0  # python -m kofu_xl
