@@ -26,7 +26,6 @@ from typing import Any, Literal, Protocol
 from filelock import FileLock, Timeout
 
 from kofu_xl.app.files import safe_filename
-from kofu_xl.app.pdf import PdfLeftOut
 from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
@@ -348,6 +347,8 @@ def _submit_locked(surface: Surface, out_dir: Path | None, *, now: dt.datetime |
     files = _package_files(result)
     pdf_note = ""
     if pdf is not None:
+        from kofu_xl.app.pdf import PdfLeftOut  # only with a PDF maker: `submit --no-pdf` loads none of it
+
         surface.status("PDF を作成しています…")
         try:
             files[".pdf"] = pdf(files[".xlsx"])

@@ -234,6 +234,7 @@ def _sheet_11(out: dict, plan: Plan, lay: Layout, d: calc.Derived, schedule: Sch
     r = lay.rows11
     keys11 = _keys_range(NATIONAL_KEY11_COL, schedule)
     actual_through = plan.parameters.actual_through
+    parts_series = {p: plan.series(p) for parts in PARTS.values() for p in parts}  # once, not per column
     for i, col in enumerate(plan.columns):
         c = lay.col11(col.key)
         letter = col_letter(c)
@@ -245,7 +246,7 @@ def _sheet_11(out: dict, plan: Plan, lay: Layout, d: calc.Derived, schedule: Sch
         issued = at("issuance")
         # inputs prefilled with a formula over their parts
         for total, parts in PARTS.items():
-            summed = calc.sum_parts(pv[i] for pv in (plan.series(p) for p in parts))
+            summed = calc.sum_parts(parts_series[p][i] for p in parts)
             put(at(total), "=SUM(" + ",".join(at(p) for p in parts) + ")", _num0(summed), prefill=True)
         if col.is_month and actual_through and col.key <= actual_through and col.key in lay.daily_blocks:
             total = d.daily.get(col.key, (None, Decimal(0)))[1]

@@ -59,29 +59,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _openpyxl_without_numpy() -> None:
-    """Import openpyxl without letting it import numpy (~0.1 s, a fifth of `new`).
-
-    openpyxl imports numpy, when installed, only to accept numpy's scalars as cell values; the
-    workbook layer writes Python's numbers, strings and dates only, so the file is the same
-    byte for byte (tests/cli/test_cli.py builds it both ways). For a command that draws a
-    workbook and ends: numpy stays importable, but this process's openpyxl would refuse a
-    numpy scalar. Nothing is done if either is loaded already."""
-    if "openpyxl" in sys.modules or "numpy" in sys.modules:
-        return
-    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` raises ImportError
-    try:
-        import openpyxl  # noqa: F401
-    finally:
-        if "numpy" in sys.modules and sys.modules["numpy"] is None:
-            del sys.modules["numpy"]
-
-
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cycle collector paused for a command that builds its objects and ends: it would
     walk every live object (the imported modules', a workbook's) again and again to free next
-    to nothing."""
+    to nothing. A caller running the command in-process gets it back as it found it."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -91,14 +73,41 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def _drawing() -> Iterator[None]:
+    """The scope of a command that may draw a workbook with openpyxl and then ends (`new`,
+    `submit`).
+
+    - openpyxl, if this scope imports it, comes without numpy (~0.1 s of import, a fifth of
+      `new`): openpyxl imports numpy, when installed, only to accept numpy's scalars as cell
+      values, and the workbook layer writes Python's numbers, strings and dates only, so the
+      files are the same byte for byte (tests/cli/test_cli.py makes `new`'s workbook and
+      `submit`'s package both ways). numpy is kept out for the scope only, and only when
+      neither is loaded already (an in-process caller keeps its own openpyxl); nothing on
+      these commands' paths uses numpy (the same tests see it unloaded). Afterwards numpy is
+      importable again, but this process's openpyxl would refuse a numpy scalar. openpyxl is
+      not imported up front: a submit that writes no package never needs it.
+    - The cycle collector is paused: it would walk openpyxl's ~50,000 live objects some 200
+      times (~0.035 s) to free next to nothing (the workbook lives until it is written). A
+      caller running the command in-process gets it back as it found it.
+    """
+    blocked = "openpyxl" not in sys.modules and "numpy" not in sys.modules
+    if blocked:
+        sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` raises ImportError
+    try:
+        with _collector_paused():
+            yield
+    finally:
+        if blocked and "numpy" in sys.modules and sys.modules["numpy"] is None:
+            del sys.modules["numpy"]
+
+
 def cmd_new(args: argparse.Namespace) -> int:
-    # openpyxl's ~50,000 live objects would be walked some 200 times (~0.035 s)
-    with _collector_paused():
+    with _drawing():
         return _new(args)
 
 
 def _new(args: argparse.Namespace) -> int:
-    _openpyxl_without_numpy()
     from kofu_xl.app.files import safe_filename, write_new_file
     from kofu_xl.app.municipalities import new_plan
     from kofu_xl.book.build import assemble_workbook, build_sheets, shipped_macro_parts
@@ -127,12 +136,21 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from kofu_xl.app.pdf import libreoffice_pdf
+    with _drawing():  # a new package is drawn by openpyxl
+        return _submit(args)
+
+
+def _submit(args: argparse.Namespace) -> int:
     from kofu_xl.app.submit import submit
     from kofu_xl.book.surfaces import FileSurface
 
+    pdf = None
+    if not args.no_pdf:  # LibreOffice's maker (and its subprocess machinery) only when asked for
+        from kofu_xl.app.pdf import libreoffice_pdf
+
+        pdf = libreoffice_pdf
     surface = FileSurface(Path(args.path))
-    outcome = submit(surface, Path(args.out) if args.out else None, pdf=None if args.no_pdf else libreoffice_pdf)
+    outcome = submit(surface, Path(args.out) if args.out else None, pdf=pdf)
     print(outcome.message)
     for f in outcome.files:
         print(f"  {f}")

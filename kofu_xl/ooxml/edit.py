@@ -58,6 +58,7 @@ whole into memory (bounded by ``max_part_bytes`` each).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import numbers
@@ -231,6 +232,13 @@ def _new_child(parent: etree._Element, local: str, order: tuple[str, ...]) -> et
             last = r
     parent.insert(pos, new)
     return new
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ref_col(text: str) -> int:
+    """The column of a cell reference, ``parse_ref(text)[1]`` (ValueError when it is none),
+    remembered: an edit walks a sheet's cells several times (numbering, lookups, dimension)."""
+    return parse_ref(text)[1]
 
 
 def _key(el: etree._Element, attrib: Mapping[str, str] | None = None) -> tuple:
@@ -431,6 +439,7 @@ class XlsxEditor:
         self._edited_sheets: set[str] = set()
         self._removed_formulas: set[tuple[str, str]] = set()  # (sheetId, "A1") for calcChain
         self._sst: list[str] | None = None
+        self._highlights: dict[tuple[int, str], int] = {}  # (base style, ARGB) -> highlight_style's answer
         self._load_workbook()
 
     # ------------------------------------------------------------ package plumbing
@@ -562,9 +571,13 @@ class XlsxEditor:
         if name not in self._edited_sheets:
             sd = root.find(_q("sheetData"))
             for rn, row in self._rows(sd, sheet):
-                row.set("r", str(rn))
+                number = str(rn)
+                if row.get("r") != number:  # (setting an attribute to the value it has changes nothing)
+                    row.set("r", number)
                 for col, c in self._cells(row, rn, sheet):
-                    c.set("r", cell_ref(col, rn))
+                    name_ = cell_ref(col, rn)
+                    if c.get("r") != name_:
+                        c.set("r", name_)
             self._edited_sheets.add(name)
         self._dirty.add(name)
         return root
@@ -594,7 +607,7 @@ class XlsxEditor:
                 col = last + 1
             else:
                 try:
-                    col = parse_ref(r)[1]
+                    col = _ref_col(r)
                 except ValueError:
                     raise CannotEdit(f"シート「{sheet}」に読めないセル番地があります: {r!r}", sheet=sheet) from None
             last = col
@@ -621,7 +634,7 @@ class XlsxEditor:
         for i, child in enumerate(row):
             if not _is(child, "c"):
                 continue
-            ccol = parse_ref(child.get("r", ""))[1]
+            ccol = _ref_col(child.get("r", ""))
             if ccol == col:
                 return child
             if ccol > col:
@@ -708,8 +721,19 @@ class XlsxEditor:
             raise ValueError(f"{where}: 書式番号 {style} がありません（cellXfs は {count} 個）。")
 
     def highlight_style(self, base_style: int, rgb: str) -> int:
-        """The cellXfs index of ``base_style`` with a solid ``rgb`` fill (added once, then reused)."""
+        """The cellXfs index of ``base_style`` with a solid ``rgb`` fill (added once, then reused).
+
+        Answers are remembered: only this method changes the styles, and only by appending a
+        fill and an xf, so a second search for the same pair would find the same index."""
         argb = _argb(rgb)
+        known = self._highlights.get((base_style, argb)) if type(base_style) is int else None  # (False == 0: refused below)
+        if known is not None:
+            return known
+        found = self._highlight_style(base_style, argb)
+        self._highlights[(base_style, argb)] = found
+        return found
+
+    def _highlight_style(self, base_style: int, argb: str) -> int:
         root = self._stylesheet()
         cell_xfs = root.find(_q("cellXfs"))
         xfs = [] if cell_xfs is None else list(cell_xfs.iterchildren(_q("xf")))

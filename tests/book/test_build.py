@@ -262,8 +262,12 @@ def _parts_without_save_time(xlsx: bytes) -> dict[str, bytes]:
 @pytest.mark.parametrize("case", ["shipped, values only", "seed, values only", "new 122327", "new 011002, values only"])
 def test_copied_looks_and_merges_equal_openpyxl_setting_each(case, monkeypatch):
     """The build sets each cell look and each merge once per kind and copies the style indices
-    after (book/build.py `_Sheet.look`, `_Sheet.merge`); openpyxl setting every look attribute
-    by attribute and merging every range itself writes the same parts, byte for byte."""
+    after (book/build.py `_Sheet.look`, `_Sheet.merge`), and makes the cell ranges of the data
+    validations without openpyxl's parsing (`_single_cells`); openpyxl setting every look
+    attribute by attribute, merging every range itself and parsing every validated cell writes
+    the same parts, byte for byte."""
+    from openpyxl.worksheet.cell_range import MultiCellRange
+
     from kofu_xl.app.municipalities import new_plan
     from kofu_xl.book import build
     from tests.core.test_rules import corrected_seed
@@ -274,6 +278,7 @@ def test_copied_looks_and_merges_equal_openpyxl_setting_each(case, monkeypatch):
     fast = build_sheets(plan, blank=blank, values_only=values_only)
     monkeypatch.setattr(build._Sheet, "look", lambda self, c, look, apply: apply())
     monkeypatch.setattr(build._Sheet, "merge", lambda self, rng: self.ws.merge_cells(rng))
+    monkeypatch.setattr(build, "_single_cells", lambda cells: MultiCellRange(" ".join(cells)))
     slow = build_sheets(plan, blank=blank, values_only=values_only)
     assert fast.cached == slow.cached and fast.formulas == slow.formulas
     fast_parts, slow_parts = _parts_without_save_time(fast.xlsx), _parts_without_save_time(slow.xlsx)

@@ -113,6 +113,67 @@ def test_new_takes_the_shipped_macros_and_equals_a_fresh_build(tmp_path: Path, d
     assert out.read_bytes() == build_xlsm(new_plan(dantai), blank=True)
 
 
+SUBMIT_PROBE = """
+import builtins, json, sys
+from kofu_xl.cli import main
+
+tried = set()
+_import = builtins.__import__
+
+def probe(name, globals=None, *args, **kwargs):
+    if name.split(".")[0] == "numpy":
+        tried.add((globals or {}).get("__name__"))
+    return _import(name, globals, *args, **kwargs)
+
+builtins.__import__ = probe
+rc = main(sys.argv[1:])
+builtins.__import__ = _import
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "subprocess", "openpyxl") or m == "kofu_xl.app.pdf")
+print(json.dumps({"tried": sorted(tried), "loaded": loaded}))
+sys.exit(rc)
+"""
+
+
+def _parts_without_save_time(xlsx: bytes) -> dict[str, bytes]:
+    """Every part of a package; openpyxl stamps docProps/core.xml with the time of saving."""
+    import io
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        return {n: re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b"", z.read(n)) for n in z.namelist()}
+
+
+def test_submit_without_pdf_draws_the_package_without_numpy_or_the_pdf_maker(tmp_path: Path) -> None:
+    """`kofu-xl submit --no-pdf` of a plan whose package is new: openpyxl comes without numpy
+    (openpyxl's own optional import is the only attempt: nothing else on the path wants numpy),
+    and LibreOffice's PDF maker (kofu_xl.app.pdf, subprocess) is not loaded. The package's
+    every part equals the one drawn here, where openpyxl did import numpy (openpyxl stamps the
+    time of saving into docProps/core.xml: that stamp is left out)."""
+    import openpyxl.compat.numbers
+
+    from kofu_xl.app.check import check
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.vba import build_xlsm
+    from kofu_xl.core.model import load_plan
+    from tests.core.test_rules import corrected_seed
+
+    book = tmp_path / "計画.xlsm"
+    book.write_bytes(build_xlsm(load_plan(corrected_seed())[0]))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", SUBMIT_PROBE, "submit", str(book), "--no-pdf"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert seen["tried"] == ["openpyxl.compat.numbers"], seen["tried"]
+    assert "openpyxl" in seen["loaded"]  # the package was drawn in the probed process
+    assert [m for m in seen["loaded"] if not m.startswith("openpyxl")] == [], seen["loaded"]
+    [xlsx] = (tmp_path / "提出").glob("*.xlsx")
+    result = check(book)
+    assert openpyxl.compat.numbers.NUMPY  # the reference is drawn the other way
+    reference = build_sheets(result.plan, schedule=result.schedule, values_only=True).xlsx
+    assert _parts_without_save_time(xlsx.read_bytes()) == _parts_without_save_time(reference)
+
+
 def test_new_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`new` pauses the cycle collector while it draws (its objects live until written); a
     caller running it in-process gets the collector back as it was."""

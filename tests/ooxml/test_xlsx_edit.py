@@ -664,6 +664,25 @@ def test_highlight_style_counts_and_reuse(plain: bytes) -> None:
         ed.highlight_style(10_000, "FFC7CE")
 
 
+
+def test_highlight_style_remembers_what_a_search_would_find(plain: bytes) -> None:
+    """highlight_style remembers its answers (show_findings asks the same pairs again); each
+    equals what the search gives on an editor that remembers nothing, and the styles written
+    are the same. A bool is still refused after its integer's answer is remembered."""
+    pairs = [(0, "FFC7CE"), (0, "FFEB9C"), (0, "#ffc7ce"), (0, "FFC7CE"), (0, "FFEB9C")]
+    remembering, searching = XlsxEditor(plain), XlsxEditor(plain)
+    got = [remembering.highlight_style(base, rgb) for base, rgb in pairs]
+    assert len(remembering._highlights) == 2  # the repeated pairs were answered from memory
+    want = []
+    for base, rgb in pairs:
+        searching._highlights.clear()
+        want.append(searching.highlight_style(base, rgb))
+    assert got == want
+    styles = "xl/styles.xml"
+    assert zipfile.ZipFile(io.BytesIO(remembering.to_bytes())).read(styles) == zipfile.ZipFile(io.BytesIO(searching.to_bytes())).read(styles)
+    with pytest.raises(TypeError):
+        remembering.highlight_style(False, "FFC7CE")  # False == 0, whose answer is remembered
+
 # ---------------------------------------------------------------- (e) the submission log
 
 
