@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from kofu_xl.cli import _commands
 from kofu_xl.cli._commands import (
     AGGREGATE_OUT,
     cmd_aggregate,
@@ -129,6 +130,7 @@ def run() -> int:
     the interpreter's last cycle collections over every object of it (~4% of a check's
     instructions under callgrind). Not in ``main``, which the ribbon and the tests call in a
     process that goes on."""
+    _commands.ENDS_WITH_THE_PROCESS = True
     try:
         return main()
     finally:

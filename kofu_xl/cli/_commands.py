@@ -70,7 +70,14 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if collecting:
+            if ENDS_WITH_THE_PROCESS:
+                gc.freeze()  # or the first allocation would walk every object made meanwhile
             gc.enable()
+
+
+# Set by ``kofu_xl.cli.run`` (a process that ends with the command), never by ``main``'s
+# in-process callers (the ribbon, the tests), whose objects must stay collectable.
+ENDS_WITH_THE_PROCESS = False
 
 
 @contextlib.contextmanager

@@ -183,7 +183,7 @@ def test_new_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, capsys: p
 
     assert gc.isenabled()
     assert main(["new", "--dantai", "134023", "--out", str(tmp_path / "a.xlsm")]) == 0
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # frozen only where the process ends (run)
     gc.disable()
     try:
         assert main(["new", "--dantai", "134023", "--out", str(tmp_path / "b.xlsm")]) == 0
