@@ -298,8 +298,11 @@ def _xml_parser() -> Any:
     return parser
 
 
-# The bytes that are no marker of _depth_markers (deleted by bytes.translate).
-_NOT_MARKERS = bytes(b for b in range(256) if b not in b"<\x02")
+# What _plainly_safe keeps of a tag (bytes.translate deletes the rest): its < and >, the 0x02
+# an empty-element tag's /> became, the / of an end tag's </ and the = of an attribute (which
+# parts a start tag's < from any / in its attribute values)
+_NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b"<>/=\x02")
+_NOT_MARKERS = bytes(b for b in range(256) if b not in b"<\x02")  # what _depth_markers keeps
 # The XML declaration _plainly_safe accepts before the root: version 1.0, UTF-8 (or none)
 _PLAIN_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.0"|'1\.0')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"(?i:utf-8)"|'(?i:utf-8)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>""")
 
@@ -317,8 +320,14 @@ def _plainly_safe(xml: bytes) -> bool:
     In a well-formed document every ``<`` outside comments, CDATA and processing instructions
     starts a tag (neither text nor attribute values may hold a ``<``), and every tag holds one
     ``>`` at its end; as many ``>`` as ``<`` means no text or attribute value holds one. So
-    ``</`` is exactly the start of an end tag, ``/>`` exactly the end of an empty-element tag,
-    and every other ``<`` the start of a start tag or an empty-element tag: see _depth_markers."""
+    ``/>`` is exactly the end of an empty-element tag, ``</`` exactly the start of an end tag,
+    and every other ``<`` the start of a start tag or an empty-element tag: see _depth_markers.
+
+    The bytes are first reduced to what tells the tags apart (``_NOT_TAG_MARKS``): /> becomes
+    0x02, then all but ``< > / =`` and 0x02 is deleted. A start or empty-element tag's ``<`` is
+    then followed by ``=`` (its first attribute's; names hold no ``/``), ``>`` or 0x02, an end
+    tag's by its ``/``, and text (which holds no ``<``) follows a ``>``: ``</`` still marks
+    exactly the end tags."""
     if b"\x00" in xml or (b"!" in xml and b"<!" in xml):  # one byte first: memchr-fast
         return False
     body = xml[3:] if xml.startswith(b"\xef\xbb\xbf") else xml
@@ -327,25 +336,29 @@ def _plainly_safe(xml: bytes) -> bool:
         if decl is None:
             return False
         body = body[decl.end() :]
-    if (b"?" in body and b"<?" in body) or body.count(b"<") != body.count(b">"):
+    if b"?" in body and b"<?" in body:
+        return False
+    tags = body.replace(b"/>", b"\x02").translate(None, _NOT_TAG_MARKS)
+    # as many > as < in the body (a 0x02 there is no XML character: expat refuses it below)
+    if tags.count(b"<") != tags.count(b">") + tags.count(b"\x02"):
         return False
     try:
         pyexpat.ParserCreate().Parse(xml, True)
     except pyexpat.ExpatError:
         return False
-    return _depth_markers(body, MAX_XML_DEPTH + 1) <= MAX_XML_DEPTH
+    return _depth_markers(tags, MAX_XML_DEPTH + 1) <= MAX_XML_DEPTH
 
 
-def _depth_markers(body: bytes, limit: int) -> int:
-    """The deepest nesting of the elements of a plain, well-formed document's body (see
-    _plainly_safe), or ``limit`` when it reaches that. The tags are reduced to markers in
-    document order: ``<`` opens an element (a start tag, or an empty-element tag), 0x02 closes
-    it (an end tag's ``</``, an empty-element tag's ``/>``); an element holding no element
-    (a leaf) is then ``<`` 0x02. Every leaf is removed at once, pass after pass: a pass lowers
-    the deepest nesting by exactly one (every deepest element is a leaf, and the parent of one
-    becomes a leaf), so the passes it takes to empty the markers are the depth. (0x02 is no
-    XML character: expat refuses it in a document.)"""
-    marks = body.replace(b"</", b"\x02").replace(b"/>", b"\x02").translate(None, _NOT_MARKERS)
+def _depth_markers(tags: bytes, limit: int) -> int:
+    """The deepest nesting of the elements of a plain, well-formed document (see
+    _plainly_safe, which reduces its body to ``tags``), or ``limit`` when it reaches that. The
+    tags become markers in document order: ``<`` opens an element (a start tag, or an
+    empty-element tag), 0x02 closes it (an end tag's ``</``, an empty-element tag's ``/>``);
+    an element holding no element (a leaf) is then ``<`` 0x02. Every leaf is removed at once,
+    pass after pass: a pass lowers the deepest nesting by exactly one (every deepest element is
+    a leaf, and the parent of one becomes a leaf), so the passes it takes to empty the markers
+    are the depth."""
+    marks = tags.replace(b"</", b"\x02").translate(None, _NOT_MARKERS)
     depth = 0
     while marks and depth < limit:
         marks = marks.replace(b"<\x02", b"")

@@ -116,6 +116,10 @@ def test_a_plain_document_is_told_without_the_handlers():
     """The common case (what Excel, openpyxl and kofu-xl write) takes the plain path."""
     assert book_read._plainly_safe(DECL + _nest(MAX_XML_DEPTH))
     assert not book_read._plainly_safe(DECL + _nest(MAX_XML_DEPTH + 1))
+    # slashes in attribute values and text, empty-element tags with and without attributes
+    odd = (b'<a k="/x" j="/"><e/><e k="/"/>', b"</a>")
+    assert book_read._plainly_safe(DECL + _nest(MAX_XML_DEPTH - 1, b"x/y<e/>", *odd))
+    assert not book_read._plainly_safe(DECL + _nest(MAX_XML_DEPTH, b"x/y", *odd))
     with zipfile.ZipFile(SHIPPED) as z:
         parts = [i.filename for i in z.infolist() if i.filename.endswith((".xml", ".rels", ".vml"))]
         assert all(book_read._plainly_safe(z.read(n)) for n in parts)
