@@ -201,3 +201,57 @@ def test_the_fast_formula_question_is_the_expression(pieces):
     """book.read._has_formula answers what _HAS_FORMULA.search answers (the sheet scan's gate)."""
     xml = b"".join(pieces)
     assert book_read._has_formula(xml) == (book_read._HAS_FORMULA.search(xml) is not None)
+
+
+def _rezip(src: bytes, part: str, edit) -> bytes:
+    zin = zipfile.ZipFile(io.BytesIO(src))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            z.writestr(info, edit(data) if info.filename == part else data)
+    return buf.getvalue()
+
+
+def _table(rollup) -> dict[str, bytes]:
+    from kofu_xl.app.aggregate import write_workbook
+
+    z = zipfile.ZipFile(io.BytesIO(write_workbook(rollup)))
+    return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}  # core.xml: the time written
+
+
+def test_aggregate_writes_the_same_table_with_and_without_the_plain_path(tmp_path, monkeypatch):
+    """Every row, finding and reason of 集計.xlsx (and its JSON) is the same when every XML part
+    goes through the parser with depth handlers, as before the plain path existed."""
+    from kofu_xl.app import aggregate as agg
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.book.sources import shipped_plan_raw
+    from kofu_xl.core.model import load_plan
+
+    package = build_sheets(load_plan(shipped_plan_raw())[0], values_only=True).xlsx
+    sheet = "xl/worksheets/sheet1.xml"
+    tail = b"</worksheet>"
+    files = {
+        "package.xlsx": package,
+        "book.xlsm": SHIPPED.read_bytes(),
+        "depth64.xlsx": _rezip(package, sheet, lambda d: d.replace(tail, b"<extLst>" + _nest(MAX_XML_DEPTH - 2, b"", b"<ext>", b"</ext>") + b"</extLst>" + tail)),
+        "depth65.xlsx": _rezip(package, sheet, lambda d: d.replace(tail, b"<extLst>" + _nest(MAX_XML_DEPTH - 1, b"", b"<ext>", b"</ext>") + b"</extLst>" + tail)),
+        "comment.xlsx": _rezip(package, sheet, lambda d: d.replace(tail, b"<!-- <a><a> -->" + tail)),
+        "gt-in-attribute.xlsx": _rezip(package, sheet, lambda d: d.replace(tail, b'<extLst><ext uri="a>b">x > y</ext></extLst>' + tail)),
+        "malformed.xlsx": _rezip(package, "xl/workbook.xml", lambda d: d.replace(b"</sheets>", b"<sheets>")),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    def run() -> tuple[dict, dict[str, bytes]]:
+        book_read._SAFE_XML.clear()
+        rollup = agg.aggregate([tmp_path], jobs=1)
+        return agg.rollup_json(rollup), _table(rollup)
+
+    plain = run()
+    monkeypatch.setattr(book_read, "_plainly_safe", lambda _xml: False)
+    handlers = run()
+    assert plain == handlers
+    reasons = {Path(u["source"]).name: u["reason"] for u in plain[0]["unused"] if u["kind"] == "unreadable"}
+    assert reasons["depth65.xlsx"] == f"{DEEP_REFUSAL}（{sheet}）" and "depth64.xlsx" not in reasons
+    assert set(reasons) == {"depth65.xlsx", "malformed.xlsx"}  # the others are read (one row: the same 団体コード)
