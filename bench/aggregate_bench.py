@@ -19,7 +19,10 @@
    rule catalogue (``check_plan`` on the raw data already read; target ≤ 3 ms a plan),
    the table's row and writing 集計.xlsx.
 
-    python bench/aggregate_bench.py [--dir DIR] [--limit N] [--jobs N | --compare-jobs] [--rounds 5] [--no-generate]
+``--before DIR`` runs the command line from another checkout (e.g. ``git archive <commit> | tar
+-x -C DIR``) in the same rounds, and its in-process split after this one's.
+
+    python bench/aggregate_bench.py [--dir DIR] [--limit N] [--jobs N | --compare-jobs] [--rounds 5] [--no-generate] [--before DIR]
 """
 
 from __future__ import annotations
@@ -197,10 +200,11 @@ def main() -> None:
     ap.add_argument("--compare-jobs", action="store_true", help="run aggregate with --jobs 1 and --jobs 2 in the same rounds")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-generate", action="store_true", help="measure the packages already in DIR/xlsx")
+    ap.add_argument("--before", type=Path, help="another checkout whose command line is measured in the same rounds (before/after)")
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _measure import KOFU, alternate, child_env, load, machine, py, run, verdict
+    from _measure import KOFU, Checkout, alternate, child_env, load, machine, py, run, verdict
 
     from kofu_xl.app.stats import load_municipalities
 
@@ -219,21 +223,30 @@ def main() -> None:
     print(f"machine: {machine()}; {load()} (before)")
     print(f"{n:,} values-only .xlsx packages in {folder}; aggregate workers: {args.jobs or cpus}; rounds: {args.rounds}, alternating; medians\n")
 
+    before = Checkout(args.before.resolve()) if args.before else None
     with tempfile.TemporaryDirectory() as out:
-        def command(jobs: list[str]):
-            return lambda: run([*KOFU, "aggregate", str(folder), "--out", str(Path(out) / "集計.xlsx"), *jobs], ok=(0, 1))
+        def command(jobs: list[str], checkout: Checkout | None = None):
+            kofu, cwd, env = (checkout.kofu, checkout.repo, checkout.env()) if checkout else (KOFU, REPO, child_env())
+            return lambda: run([*kofu, "aggregate", str(folder), "--out", str(Path(out) / "集計.xlsx"), *jobs], cwd=cwd, env=env, ok=(0, 1))
 
         commands = {"calamine loop (every sheet, one core)": lambda: run([*py(CALAMINE_LOOP), str(folder)])}
-        if args.compare_jobs:
-            commands["kofu-xl aggregate --jobs 1"] = command(["--jobs", "1"])
-            commands["kofu-xl aggregate --jobs 2"] = command(["--jobs", "2"])
-        else:
-            commands["kofu-xl aggregate (command line)"] = command(["--jobs", str(args.jobs)] if args.jobs else [])
+        for prefix, checkout in (("", None), ("before: ", before)) if before else (("", None),):
+            if args.compare_jobs:
+                commands[f"{prefix}kofu-xl aggregate --jobs 1"] = command(["--jobs", "1"], checkout)
+                commands[f"{prefix}kofu-xl aggregate --jobs 2"] = command(["--jobs", "2"], checkout)
+            else:
+                commands[f"{prefix}kofu-xl aggregate (command line)"] = command(["--jobs", str(args.jobs)] if args.jobs else [], checkout)
         s = alternate(commands, args.rounds)
-    r = subprocess.run([*py(IN_PROCESS), str(folder)], capture_output=True, text=True, cwd=REPO, env=child_env(), check=False)
-    if r.returncode:
-        raise SystemExit(r.stderr)
-    inproc = json.loads(r.stdout.strip().splitlines()[-1])
+
+    def in_process(checkout: Checkout | None) -> dict:
+        code, cwd, env = (checkout.py(IN_PROCESS), checkout.repo, checkout.env()) if checkout else (py(IN_PROCESS), REPO, child_env())
+        r = subprocess.run([*code, str(folder)], capture_output=True, text=True, cwd=cwd, env=env, check=False)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    inproc = in_process(None)
+    inproc_before = in_process(before) if before else None
     print(f"{load()} (after)\n")
     cal = s.pop("calamine loop (every sheet, one core)")
     print(f"  {cal.label:40s} wall {cal.wall:7.2f} s  cpu {cal.cpu:7.2f} s  peak {cal.rss:5.0f} MiB  ({n / cal.wall:5.0f} files/s)")
@@ -244,15 +257,17 @@ def main() -> None:
         print(f"  ratio to the calamine loop: wall {agg.wall / cal.wall:.2f}   (target ≤ 0.60: {verdict(agg.wall / cal.wall, 0.60)}); cpu {agg.cpu / cal.cpu:.2f}")
         print(f"  wall {agg.wall:.2f} s   (target ≤ 5 s for 1,741: {verdict(agg.wall * 1741 / n, 5.0)}; scaled to 1,741: {agg.wall * 1741 / n:.2f} s)")
         print(f"  peak RSS {agg.rss:.0f} MiB (largest process)   (target ≤ 300 MiB: {verdict(agg.rss, 300)})")
-    i = inproc
-    print(f"in one process, one core, CPU ({i['files']:,} files, {i['findings']:,} findings):")
-    print(f"  reading a package {i['read_ms']:.2f} ms; the guard alone {i['guard_ms']:.2f} ms (every part inflated, every XML part parsed;"
-          " measured first, so it also fills the cache of shared parts found safe that the reading then uses)")
-    print(f"  re-checking a plan median {i['check_median_ms']:.2f} ms, mean {i['check_mean_ms']:.2f} ms (target ≤ 3 ms: {verdict(i['check_median_ms'], 3.0)});"
-          f" the table's row {i['row_ms']:.2f} ms")
-    print(f"  read + check + row (read_plan_file) {i['read_and_check_ms']:.2f} ms a file; writing 集計.xlsx {i['write_s']:.2f} s ({i['bytes'] / 1e6:.1f} MB)")
-    print(f"  split: reading {i['read_ms'] * i['files'] / 1000:.2f} s, checking {i['check_mean_ms'] * i['files'] / 1000:.2f} s,"
-          f" rows {i['row_ms'] * i['files'] / 1000:.2f} s, writing {i['write_s']:.2f} s")
+    for label, i in (("", inproc), ("before: ", inproc_before)):
+        if i is None:
+            continue
+        print(f"{label}in one process, one core, CPU ({i['files']:,} files, {i['findings']:,} findings):")
+        print(f"  reading a package {i['read_ms']:.2f} ms; the guard alone {i['guard_ms']:.2f} ms (every part inflated, every XML part parsed;"
+              " measured first, so it also fills the cache of shared parts found safe that the reading then uses)")
+        print(f"  re-checking a plan median {i['check_median_ms']:.2f} ms, mean {i['check_mean_ms']:.2f} ms (target ≤ 3 ms: {verdict(i['check_mean_ms'], 3.0)});"
+              f" the table's row {i['row_ms']:.2f} ms")
+        print(f"  read + check + row (read_plan_file) {i['read_and_check_ms']:.2f} ms a file; writing 集計.xlsx {i['write_s']:.2f} s ({i['bytes'] / 1e6:.1f} MB)")
+        print(f"  split: reading {i['read_ms'] * i['files'] / 1000:.2f} s, checking {i['check_mean_ms'] * i['files'] / 1000:.2f} s,"
+              f" rows {i['row_ms'] * i['files'] / 1000:.2f} s, writing {i['write_s']:.2f} s")
     if tmp:
         tmp.cleanup()
 

@@ -206,9 +206,11 @@ def daily_totals(days: dict[dt.date, Decimal]) -> dict[str, tuple[list[Decimal],
     out: dict[str, tuple[list[Decimal], Decimal]] = {}
     for day in sorted(days):
         key = f"{day.year}-{day.month:02d}"
-        weekday, total = out.setdefault(key, ([Decimal(0)] * 7, Decimal(0)))
-        weekday[day.weekday()] += days[day]
-        out[key] = (weekday, total + days[day])
+        entry = out.get(key)
+        weekday, total = ([Decimal(0)] * 7, Decimal(0)) if entry is None else entry
+        count = days[day]
+        weekday[day.weekday()] += count
+        out[key] = (weekday, total + count)
     return out
 
 

@@ -553,6 +553,8 @@ class _Loader:
 
     # -- one value
     def value(self, raw: object, meta: Meta, path: str, column: str | None) -> Any:
+        if type(raw) is float and meta.kind not in _TEXTUAL and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
+            return Decimal(int(raw))  # the commonest cell: what _number's first line gives it
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, str) and (chars := control_chars(raw)):
@@ -682,15 +684,13 @@ class _Loader:
             return [None] * len(keys)
         if meta.kind in _TEXTUAL:
             return [self.value(v, meta, path, k) for k, v in zip(keys, items, strict=True)]
-        out: list[Any] = []
-        for k, v in zip(keys, items, strict=True):  # the commonest cells first: empty, a whole number
-            if v is None:
-                out.append(None)
-            elif type(v) is float and v.is_integer() and 0 <= v < _PLAIN_MAX:
-                out.append(Decimal(int(v)))
-            else:
-                out.append(self._number(v, meta, path, k) if not (isinstance(v, str) and not v.strip()) else None)
-        return out
+        # the commonest cells first: empty, a whole number
+        return [
+            None if v is None
+            else Decimal(int(v)) if type(v) is float and v.is_integer() and 0 <= v < _PLAIN_MAX  # type: ignore[attr-defined,operator]
+            else (None if isinstance(v, str) and not v.strip() else self._number(v, meta, path, k))
+            for k, v in zip(keys, items, strict=True)
+        ]
 
     # -- the daily calendar
     def daily(self, raw: object) -> dict[str, Any]:
@@ -707,6 +707,9 @@ class _Loader:
                 self.findings.append(
                     Finding(INVALID_DATE, DAILY.label, "daily.days", str(key), actual=_typed(key), params={"reason": f"{exc.reason}。「2019-08-05」のような日付にしてください"})
                 )
+                continue
+            if type(count) is float and count.is_integer() and 0 <= count < _PLAIN_MAX:
+                days[day] = Decimal(int(count))  # what value() gives a whole number (without naming its cell)
                 continue
             value = self.value(count, DAILY, "daily.days", day.isoformat())
             if value is not None:

@@ -436,8 +436,8 @@ def _total_vs_parts(
         unknown = False
         for p in part_paths:
             value = parts[p][i]
-            typed = ctx.typed.get((p, col.key))
-            if value is None and typed is not None:
+            typed = ctx.typed.get((p, col.key)) if value is None and ctx.typed else None
+            if typed is not None:
                 if typed.rule == "negative-value" and isinstance(typed.actual, Decimal):
                     value = typed.actual
                 else:

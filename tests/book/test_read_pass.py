@@ -96,14 +96,19 @@ def test_a_values_only_copy_is_read_without_its_formula_only_sheets(tmp_path):
 
 def test_xml_parts_found_safe_are_not_parsed_again_and_changed_bytes_are(monkeypatch, tmp_path):
     parsed: list[int] = []
-    real = book_read._xml_parser
+    real, real_plain = book_read._xml_parser, book_read._plainly_safe
 
     def counting():
         parser = real()
         parsed.append(1)
         return parser
 
+    def counting_plain(xml):
+        parsed.append(1)
+        return real_plain(xml)
+
     monkeypatch.setattr(book_read, "_xml_parser", counting)
+    monkeypatch.setattr(book_read, "_plainly_safe", counting_plain)  # parses a small part as well
     book_read._SAFE_XML.clear()
     GridSource.from_path(SHIPPED)
     first = len(parsed)
