@@ -469,6 +469,10 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
         raise UnreadableInput(path, f"{exc}（{info.filename}）") from None
     except pyexpat.ExpatError as exc:
         raise UnreadableInput(path, f"{info.filename} の XML が壊れています（{exc.lineno} 行 {exc.offset + 1} 文字目: {pyexpat.ErrorString(exc.code)}）") from None
+    except (LookupError, ValueError):  # pyexpat: an encoding it does not know, or a multi-byte one
+        raise UnreadableInput(
+            path, f"{info.filename} の XML の文字コードが読めません（Excel のブックの XML は UTF-8 か UTF-16 です）。壊れているか、別の形式のファイルです"
+        ) from None
     return total + n
 
 

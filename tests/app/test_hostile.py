@@ -112,6 +112,9 @@ def _corpus() -> dict[str, bytes]:
                 z.writestr(info, zipfile.ZipFile(io.BytesIO(base)).read(info.filename))
     c["zip-bomb"] = bomb.getvalue()
     c["encrypted-flag"] = _encrypted(base)
+    # an XML part declaring an encoding expat cannot read: a multi-byte one, an unknown name
+    c["shift-jis-sheet"] = _rezip(base, _in_sheet(S11, lambda d: b'<?xml version="1.0" encoding="Shift_JIS"?>' + re.sub(rb"^<\?xml[^>]*\?>", b"", d)))
+    c["unknown-encoding"] = _rezip(base, lambda n, d: b'<?xml version="1.0" encoding="x-unknown"?>' + re.sub(rb"^<\?xml[^>]*\?>", b"", d) if n == "xl/styles.xml" else d)
     return c
 
 
@@ -147,6 +150,8 @@ EXPECT = {
     "external-entity": "unreadable",
     "zip-bomb": "unreadable",
     "encrypted-flag": "unreadable",
+    "shift-jis-sheet": "unreadable",
+    "unknown-encoding": "unreadable",
 }
 STATS = {"tried": 0, "clear": 0, "changed": 0}
 
