@@ -8,7 +8,6 @@ is read from the sheets' own header rows, so a workbook describes itself.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import pyexpat
@@ -442,12 +441,12 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
                 chunk = inflater.unconsumed_tail
         if inflater is not None:
             take(inflater.flush())
-        digest = None
+        known = None  # the part's bytes, when small enough to be remembered as found safe
         plain = False  # found safe by _plainly_safe (parsed whole, depth counted without handlers)
         if held is not None:
             whole = b"".join(held)
-            digest = hashlib.sha256(whole).digest()
-            if digest not in _SAFE_XML:
+            known = whole if len(whole) <= _SAFE_PART_BYTES else None
+            if known is None or known not in _SAFE_XML:
                 plain = _plainly_safe(whole)
                 if not plain:  # refused, or not plain enough to tell: the parser with handlers decides
                     parser = _xml_parser()
@@ -461,10 +460,10 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
             )
         if parser is not None:
             parser.Parse(b"", True)
-        if digest is not None and (plain or parser is not None):
+        if known is not None and (plain or parser is not None):
             if len(_SAFE_XML) >= _SAFE_XML_MAX:
                 _SAFE_XML.clear()
-            _SAFE_XML[digest] = None
+            _SAFE_XML[known] = None
     except _UnsafeXml as exc:
         raise UnreadableInput(path, f"{exc}（{info.filename}）") from None
     except pyexpat.ExpatError as exc:
@@ -476,10 +475,13 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
     return total + n
 
 
-# SHA-256 of the small XML parts this process found well-formed and safe: the same bytes give
-# the same verdict, so a part shared by many workbooks (aggregate) is parsed once.
+# The small XML parts this process found well-formed and safe, by their bytes (a lookup
+# compares them whole: no digest to trust, no hashing library to load): the same bytes give
+# the same verdict, so a part shared by many workbooks (aggregate: theme, styles, workbook,
+# relationships, charts) is parsed once. At most _SAFE_XML_MAX parts of _SAFE_PART_BYTES each.
 _SAFE_XML: dict[bytes, None] = {}
-_SAFE_XML_MAX = 4096
+_SAFE_XML_MAX = 1024
+_SAFE_PART_BYTES = 64 * 1024
 _HELD_PART_BYTES = 256 * 1024
 
 

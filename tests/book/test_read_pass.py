@@ -115,8 +115,8 @@ def test_xml_parts_found_safe_are_not_parsed_again_and_changed_bytes_are(monkeyp
     parsed.clear()
     GridSource.from_path(SHIPPED)
     with zipfile.ZipFile(SHIPPED) as z:
-        large = sum(1 for i in z.infolist() if i.filename.endswith((".xml", ".rels", ".vml")) and i.file_size > book_read._HELD_PART_BYTES)
-    assert first > 10 and len(parsed) == large  # the second time only the parts too large to hold
+        large = sum(1 for i in z.infolist() if i.filename.endswith((".xml", ".rels", ".vml")) and i.file_size > book_read._SAFE_PART_BYTES)
+    assert first > 10 and len(parsed) == large  # the second time only the parts too large to remember
     # the same workbook with one part broken: that part is parsed, and refused
     broken = tmp_path / "broken.xlsm"
     with zipfile.ZipFile(SHIPPED) as src, zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as dst:
