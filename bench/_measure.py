@@ -48,8 +48,12 @@ class Checkout:
 
     @property
     def kofu(self) -> list[str]:
-        """The `kofu-xl` console script, run from this checkout."""
-        return self.py("import sys; from kofu_xl.cli import main; sys.exit(main())")
+        """The `kofu-xl` console script, run from this checkout: the function pyproject.toml
+        names for it (``run`` since the process entry freezes the objects left at the end;
+        ``main`` before)."""
+        text = (self.repo / "pyproject.toml").read_text(encoding="utf-8")
+        entry = "run" if 'kofu-xl = "kofu_xl.cli:run"' in text else "main"
+        return self.py(f"import sys; from kofu_xl.cli import {entry}; sys.exit({entry}())")
 
     def env(self) -> dict[str, str]:
         """The environment of the measured processes: this checkout first on the path,

@@ -124,7 +124,7 @@ def main() -> int:
     ap.add_argument("--skip-libreoffice", action="store_true")
     args = ap.parse_args()
     print(f"machine: {machine()}; {load()} (before)")
-    print(f"rounds: {args.rounds}, alternating; medians; kofu-xl = {sys.executable} -c 'from kofu_xl.cli import main' with the checkout first on the path")
+    print(f"rounds: {args.rounds}, alternating; medians; kofu-xl = {sys.executable} -c 'from kofu_xl.cli import <the console script's function>' with the checkout first on the path")
     print(f"after: {REPO}" + (f"; before: {args.before.resolve()}" if args.before else "") + "\n")
 
     soffice = None if args.skip_libreoffice else shutil.which("soffice")
