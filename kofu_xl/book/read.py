@@ -478,10 +478,11 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
 # The small XML parts this process found well-formed and safe, by their bytes (a lookup
 # compares them whole: no digest to trust, no hashing library to load): the same bytes give
 # the same verdict, so a part shared by many workbooks (aggregate: theme, styles, workbook,
-# relationships, charts) is parsed once. At most _SAFE_XML_MAX parts of _SAFE_PART_BYTES each.
+# relationships, charts) is parsed once. At most _SAFE_XML_MAX parts of _SAFE_PART_BYTES each
+# (8 MiB; a workbook's own small sheets fill it too, and it starts again when full).
 _SAFE_XML: dict[bytes, None] = {}
-_SAFE_XML_MAX = 1024
-_SAFE_PART_BYTES = 64 * 1024
+_SAFE_XML_MAX = 256
+_SAFE_PART_BYTES = 32 * 1024
 _HELD_PART_BYTES = 256 * 1024
 
 
