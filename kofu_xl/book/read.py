@@ -354,7 +354,7 @@ def _plainly_safe(xml: bytes) -> bool:
         return False
     try:
         pyexpat.ParserCreate().Parse(xml, True)
-    except pyexpat.ExpatError:
+    except (pyexpat.ExpatError, LookupError, ValueError):  # the parser with handlers says why
         return False
     return _depth_markers(tags, MAX_XML_DEPTH + 1) <= MAX_XML_DEPTH
 
@@ -427,7 +427,7 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
             held.append(bytes(out))
             return
         if parser is not None:
-            parser.Parse(out, False)
+            _feed(parser, out, False)
         if keep is not None:
             keep.append(bytes(out))
 
@@ -450,7 +450,7 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
                 plain = _plainly_safe(whole)
                 if not plain:  # refused, or not plain enough to tell: the parser with handlers decides
                     parser = _xml_parser()
-                    parser.Parse(whole, False)
+                    _feed(parser, whole, False)
             if keep is not None:
                 keep.append(whole)
         if n != info.file_size or crc != info.CRC:
@@ -459,7 +459,7 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
                 f"部品 {info.filename} の中身が見出しの情報と合いません（見出し {info.file_size:,} バイト、実際 {n:,} バイト）。壊れているか、圧縮爆弾の可能性があります",
             )
         if parser is not None:
-            parser.Parse(b"", True)
+            _feed(parser, b"", True)
         if known is not None and (plain or parser is not None):
             if len(_SAFE_XML) >= _SAFE_XML_MAX:
                 _SAFE_XML.clear()
@@ -468,11 +468,16 @@ def _inflate(path: Path, data: memoryview, info: zipfile.ZipInfo, total: int, ke
         raise UnreadableInput(path, f"{exc}（{info.filename}）") from None
     except pyexpat.ExpatError as exc:
         raise UnreadableInput(path, f"{info.filename} の XML が壊れています（{exc.lineno} 行 {exc.offset + 1} 文字目: {pyexpat.ErrorString(exc.code)}）") from None
-    except (LookupError, ValueError):  # pyexpat: an encoding it does not know, or a multi-byte one
-        raise UnreadableInput(
-            path, f"{info.filename} の XML の文字コードが読めません（Excel のブックの XML は UTF-8 か UTF-16 です）。壊れているか、別の形式のファイルです"
-        ) from None
     return total + n
+
+
+def _feed(parser: Any, data: bytes, final: bool) -> None:
+    """``parser.Parse``, with an encoding pyexpat cannot read (an unknown name: LookupError; a
+    multi-byte one such as Shift_JIS: ValueError) refused as unsafe XML, as nothing else is."""
+    try:
+        parser.Parse(data, final)
+    except (LookupError, ValueError):
+        raise _UnsafeXml("XML の文字コードが読めません（Excel のブックの XML は UTF-8 か UTF-16 です）。壊れているか、別の形式のファイルです") from None
 
 
 # The small XML parts this process found well-formed and safe, by their bytes (a lookup
