@@ -538,6 +538,14 @@ _IMPLEMENTED_WORDS = {"実施済み", "実施済", "実施中", "既に実施"}
 _MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "なし", "予定なし"}
 
 
+def _whole(raw: object) -> Decimal | None:
+    """A number cell holding a whole number, the commonest cell (calamine reads every number as
+    a float), as the loader keeps it (already canonical); None for anything else."""
+    if type(raw) is float and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
+        return Decimal(int(raw))
+    return None
+
+
 def canonical(value: Decimal) -> Decimal:
     """One spelling per number (103.0 and 103 are the same count), so equal plans hash equal."""
     if value == value.to_integral_value():
@@ -553,8 +561,8 @@ class _Loader:
 
     # -- one value
     def value(self, raw: object, meta: Meta, path: str, column: str | None) -> Any:
-        if type(raw) is float and meta.kind not in _TEXTUAL and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
-            return Decimal(int(raw))  # the commonest cell: what _number's first line gives it
+        if meta.kind not in _TEXTUAL and (whole := _whole(raw)) is not None:
+            return whole  # the commonest cell
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, str) and (chars := control_chars(raw)):
@@ -575,9 +583,7 @@ class _Loader:
         self.findings.append(Finding(spec, meta.label, path, column, actual=actual, params=params))
 
     def _number(self, raw: object, meta: Meta, path: str, column: str | None) -> Decimal | None:
-        kind = type(raw)
-        if kind is float and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
-            return Decimal(int(raw))  # the commonest cell: a whole number (already canonical)
+        kind = type(raw)  # (a whole number cell was taken by _whole before)
         if (kind is float or kind is int) and (raw == 0 or _PLAIN_MIN <= abs(raw) < _PLAIN_MAX):  # type: ignore[arg-type]
             # a number cell: exact through the float's shortest repr
             value = Decimal(repr(raw)) if kind is float else Decimal(raw)  # type: ignore[arg-type]
@@ -687,7 +693,7 @@ class _Loader:
         # the commonest cells first: empty, a whole number
         return [
             None if v is None
-            else Decimal(int(v)) if type(v) is float and v.is_integer() and 0 <= v < _PLAIN_MAX  # type: ignore[attr-defined,operator]
+            else whole if (whole := _whole(v)) is not None
             else (None if isinstance(v, str) and not v.strip() else self._number(v, meta, path, k))
             for k, v in zip(keys, items, strict=True)
         ]
@@ -707,9 +713,6 @@ class _Loader:
                 self.findings.append(
                     Finding(INVALID_DATE, DAILY.label, "daily.days", str(key), actual=_typed(key), params={"reason": f"{exc.reason}。「2019-08-05」のような日付にしてください"})
                 )
-                continue
-            if type(count) is float and count.is_integer() and 0 <= count < _PLAIN_MAX:
-                days[day] = Decimal(int(count))  # what value() gives a whole number (without naming its cell)
                 continue
             value = self.value(count, DAILY, "daily.days", day.isoformat())
             if value is not None:
