@@ -511,14 +511,6 @@ _REL_RE = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]
 _REL_RE2 = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
 _ERROR_CELL_RE = re.compile(rb'<c\b([^>]*\bt="e"[^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>([^<]*)</v>')
 _REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
-_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
-_PLAIN_FORMULA = re.compile(rb"<f[\s/>]")  # _HAS_FORMULA without a prefix
-
-
-def _has_formula(sheet_xml: bytes) -> bool:
-    """Whether _HAS_FORMULA matches, asked the fast way first: a match without a prefix is
-    _PLAIN_FORMULA's (a literal prefix: several times faster), one with a prefix holds ":f"."""
-    return _PLAIN_FORMULA.search(sheet_xml) is not None or (b":f" in sheet_xml and _HAS_FORMULA.search(sheet_xml) is not None)
 
 
 def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
@@ -541,7 +533,7 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
     errors: dict[str, dict[str, str]] = {}
     formulas: dict[str, dict[str, str]] = {}
     for sheet, data in sheet_xml.items():
-        formulas[sheet] = formula_texts(data) if _has_formula(data) else {}  # a sheet without one is not scanned
+        formulas[sheet] = formula_texts(data)
         if b't="e"' not in data:
             continue
         cells = {}

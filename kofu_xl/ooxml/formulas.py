@@ -16,6 +16,17 @@ __all__ = ["formula_texts", "xml_text"]
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
 _CELL_START = re.compile(rb"<(?:\w+:)?c\s([^>]*)>")
 _ATTR = re.compile(rb'\b(r|t|si)="([^"]*)"')
+# A part holding a formula holds a start tag "<f" (or "<x:f") and a space, "/" or ">": asked
+# first, the fast way (a literal prefix), a sheet without one is not scanned (a values-only
+# package's seven sheets: ~0.6 ms of aggregate's reading of it)
+_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
+_PLAIN_FORMULA = re.compile(rb"<f[\s/>]")  # _HAS_FORMULA without a prefix
+
+
+def _has_formula(sheet_xml: bytes) -> bool:
+    """Whether _HAS_FORMULA matches: a match without a prefix is _PLAIN_FORMULA's, one with a
+    prefix holds ":f"."""
+    return _PLAIN_FORMULA.search(sheet_xml) is not None or (b":f" in sheet_xml and _HAS_FORMULA.search(sheet_xml) is not None)
 
 
 def formula_texts(sheet_xml: bytes) -> dict[str, str]:
@@ -24,6 +35,8 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
     other than its anchor hold none. A regular-expression scan (a few milliseconds for a
     plan's sheet; the splicing scanner of kofu_xl.ooxml.package is far slower)."""
     out: dict[str, str] = {}
+    if not _has_formula(sheet_xml):
+        return out
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, text)
     for m in _FORMULA.finditer(sheet_xml):
         window = max(0, m.start() - 4096)  # the cell's start tag is just before its <f>

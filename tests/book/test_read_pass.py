@@ -65,11 +65,20 @@ def test_the_positions_as_numbers_are_the_layouts_cells(params):
 
 
 def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
-    calls: list[int] = []
-    monkeypatch.setattr(book_read, "formula_texts", lambda data: calls.append(len(data)) or {})
+    from kofu_xl.ooxml import formulas as formulas_mod
+
+    scanned: list[int] = []
+    real = formulas_mod._FORMULA
+
+    class Counting:
+        def finditer(self, data: bytes):
+            scanned.append(len(data))
+            return real.finditer(data)
+
+    monkeypatch.setattr(formulas_mod, "_FORMULA", Counting())
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
-    assert len(calls) == 1 and formulas["a"] == {} and errors == {}
+    assert len(scanned) == 1 and formulas == {"a": {}, "b": {"A1": "B1+1"}} and errors == {}
 
 
 def test_reading_the_shipped_workbook_gives_its_plan():

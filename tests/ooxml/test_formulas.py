@@ -5,7 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kofu_xl.ooxml import formulas as formulas_mod
 from kofu_xl.ooxml.formulas import formula_texts, xml_text
 
 ESCAPED = [
@@ -34,3 +37,11 @@ def test_attribute_and_value_texts_decode_as_an_xml_parser_decodes_them(written:
     """The reader's sheet names (workbook.xml's attributes) and error values go through the
     same decoding (html.unescape had read C1 references as Windows-1252 guesses)."""
     assert xml_text(written) == ET.fromstring(f'<s name="{written}"/>').get("name")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<f>", b"<f/>", b"<f ", b"<f\t", b"<x:f>", b"<x:f ", b":f>", b"<formula1>", b"<fo", b"<c>", b"f>", b"<", b":", b"x", b"<x:fo>", b"< f>"]), max_size=8))
+def test_the_fast_formula_question_is_the_expression(pieces):
+    """The scan's gate (_has_formula, a literal prefix first) answers what _HAS_FORMULA.search answers."""
+    xml = b"".join(pieces)
+    assert formulas_mod._has_formula(xml) == (formulas_mod._HAS_FORMULA.search(xml) is not None)
