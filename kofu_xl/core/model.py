@@ -531,6 +531,7 @@ DAILY_TOTAL = Meta("日次実績 月合計", "count")
 MAX_MAGNITUDE = Decimal(10) ** 12
 MIN_MAGNITUDE = Decimal("1e-6")
 _PLAIN_MIN, _PLAIN_MAX = 1e-6, 1e12  # plain numbers in these bounds need none of the checks below
+_PLAIN_DIGITS = 12  # a string of at most this many ASCII digits is a whole number below _PLAIN_MAX
 
 _TEXTUAL: frozenset[Kind] = frozenset({"text", "code", "date", "month"})
 _NONNEGATIVE: frozenset[Kind] = frozenset({"count", "amount", "money", "yen", "factor", "pct"})
@@ -539,10 +540,15 @@ _MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "�
 
 
 def _whole(raw: object) -> Decimal | None:
-    """A number cell holding a whole number, the commonest cell (calamine reads every number as
-    a float), as the loader keeps it (already canonical); None for anything else."""
-    if type(raw) is float and raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
-        return Decimal(int(raw))
+    """A whole number as the commonest cells hold it, as the loader keeps it (canonical): a
+    number cell (calamine reads every number as a float) or a package's JSON number (kept as
+    plain ASCII digits); None for anything else, which the full reading decides."""
+    kind = type(raw)
+    if kind is float:
+        if raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
+            return Decimal(int(raw))  # type: ignore[call-overload]
+    elif kind is str and 0 < len(raw) <= _PLAIN_DIGITS and raw.isascii() and raw.isdigit():  # type: ignore[arg-type,attr-defined]
+        return Decimal(int(raw))  # type: ignore[call-overload]
     return None
 
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kofu_xl.book.sources import shipped_plan_raw
 from kofu_xl.core.model import Plan, iter_leaves, load_plan, plan_from_json, plan_to_json, shape_problem
@@ -89,3 +91,40 @@ def test_a_refused_shape_is_told_in_japanese_naming_the_field(data, expected):
     message = shape_problem(info.value)
     assert message == expected
     assert "Expected" not in message and "Object" not in message
+
+
+# The loader's shortcut for the commonest cells (a whole-number float from a workbook, a string
+# of ASCII digits from a package's JSON) must give exactly what the full reading gives.
+_NUMBER_KINDS = ("count", "amount", "money", "yen", "factor", "pct")
+_EDGE_TEXTS = ("0", "00", "007", "1", "999999999999", "1000000000000", "0000000000001", "１２", "²", "٣", "1.0", "-1", " 1", "1 ", "")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    raw=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(min_value=-(10**13), max_value=10**13),
+        st.from_regex(r"[0-9]{0,14}", fullmatch=True),
+        st.text(alphabet="0123456789１２³٣.,- ", max_size=14),
+        st.sampled_from(_EDGE_TEXTS),
+    ),
+    kind=st.sampled_from(_NUMBER_KINDS),
+)
+def test_the_whole_number_shortcut_reads_as_the_full_reading(raw, kind):
+    from kofu_xl.core import model
+
+    meta = model.Meta("テスト", kind)
+    fast = model._Loader(["2020-07"], [])
+    fast_value = fast.value(raw, meta, "x", "2020-07")
+    fast_series = fast.series([raw], meta, "y", ["2020-07"])
+    original = model._whole
+    model._whole = lambda _raw: None  # the full reading only
+    try:
+        slow = model._Loader(["2020-07"], [])
+        slow_value = slow.value(raw, meta, "x", "2020-07")
+        slow_series = slow.series([raw], meta, "y", ["2020-07"])
+    finally:
+        model._whole = original
+    assert repr(fast_value) == repr(slow_value)
+    assert repr(fast_series) == repr(slow_series)
+    assert fast.findings == slow.findings
