@@ -15,6 +15,7 @@ import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import msgspec
 import openpyxl
 import pytest
 
@@ -338,7 +339,7 @@ def test_plans_without_a_projection_stay_out_of_that_checkpoints_sums():
     total = rollup.groups[0][0]
     assert total.plans == 1 and total.population == 1000 and [p.cumulative for p in total.points] == [300, 500, 700]
     assert all(p.plans == 1 for p in total.points) and total.base_issued == 100
-    assert rollup.national == total.__class__(**{**total.__dict__, "key": "", "label": "全国"})
+    assert rollup.national == msgspec.structs.replace(total, key="", label="全国")
     reasons = {u.source: u.reason for u in rollup.unused if u.kind == "excluded"}
     assert set(reasons) == {"121002.json", "122025.json"} and "R3年3月末" in reasons["121002.json"] and "人口" in reasons["122025.json"]
     assert all(u.counts_as_failure for u in rollup.unused)
