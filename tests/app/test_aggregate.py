@@ -403,6 +403,46 @@ def test_parallel_and_serial_reading_agree(mixed):
     assert agg.read_inputs(files, jobs=2) == agg.read_inputs(files, jobs=1)
 
 
+
+_READ_CHUNK = agg._read_chunk
+
+
+def _chunk_spy(paths):
+    """A worker's chunk, and the collector's state after it (as an extra row)."""
+    import gc
+
+    rows = _READ_CHUNK(paths)
+    return rows + [agg.Unused(f"{gc.isenabled()}:{gc.get_freeze_count() > 0}", "spy", "skipped")]
+
+
+def test_the_reading_pauses_the_collector_and_gives_it_back(mixed, monkeypatch):
+    """Files are read with the cycle collector off, in the process and in the pool's workers
+    (forked from a parent whose objects are frozen); an in-process caller (the ribbon, these
+    tests) gets the collector back enabled and nothing left frozen."""
+    import gc
+
+    files, _fb, _missing = collect_inputs([mixed / "提出"])
+    assert len(files) >= 8  # enough for the pool
+    real = agg.read_plan_file
+    seen: list[tuple[bool, int]] = []
+
+    def spy(path):
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return real(path)
+
+    monkeypatch.setattr(agg, "read_plan_file", spy)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    agg.read_inputs(files, jobs=1)
+    assert seen and not any(enabled for enabled, _ in seen)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    seen.clear()
+    monkeypatch.setattr(agg, "_read_chunk", _chunk_spy)  # module-level: the pool pickles it
+    results = agg.read_inputs(files, jobs=2)
+    marks = {r.source for r in results if isinstance(r, agg.Unused) and r.reason == "spy"}
+    assert marks == {"True:True"}  # a worker: enabled again after its chunk, the parent's objects frozen
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 # ---------------------------------------------------------------- the command's edges
 
 
