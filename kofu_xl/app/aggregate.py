@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import io
 import math
 import multiprocessing
@@ -48,7 +49,7 @@ from msgspec import Struct, ValidationError, field
 
 from kofu_xl.app.report import CheckResult
 from kofu_xl.book.layout import layout_for
-from kofu_xl.book.sources import load_raw
+from kofu_xl.book.sources import load_package_json, load_raw
 from kofu_xl.core.calc import bound_status, coverage_rate, cumulative, rate_pct, subsidy_sum
 from kofu_xl.core.calendar import column_label, fiscal_year_label
 from kofu_xl.core.dantai import PREFECTURES, dantai_problem
@@ -58,6 +59,7 @@ from kofu_xl.core.numbers import CTX, to_json_number
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import Checkpoint, Schedule, default_schedule
 from kofu_xl.errors import UnreadableInput
+from kofu_xl.ooxml.limits import MAX_FILE_BYTES
 from kofu_xl.ooxml.stream import PAPER_A3, PrintSetup, XlsxStream
 
 __all__ = [
@@ -495,12 +497,33 @@ def _is_aggregate_output(path: Path) -> bool:
         return False
 
 
+def _edited_workbook(package_json: Path, digest: str) -> Path | None:
+    """The .xlsx beside a submission package's JSON when it is no longer the workbook the JSON
+    was written with (opened and saved, edited by hand or by a script): the package then has
+    one truth, its workbook, which is read instead. None while it is unchanged, or absent."""
+    workbook = package_json.with_suffix(".xlsx")
+    try:
+        with workbook.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # more is refused when it is read
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return workbook  # reading it says what is wrong with it
+    return None if hashlib.sha256(data).hexdigest() == digest.lower() else workbook
+
+
 def read_plan_file(path: str | Path) -> PlanRow | Unused:
     """Read and check one input; never raises for a bad file."""
     p = Path(path)
     source = str(p)
     try:
-        raw, layout = load_raw(p)
+        if p.suffix.lower() == ".json":
+            raw, digest = load_package_json(p)
+            layout = None
+            if digest is not None and (workbook := _edited_workbook(p, digest)) is not None:
+                return read_plan_file(workbook)  # the package's workbook was changed after submit: it is what people see
+        else:
+            raw, layout = load_raw(p)
         if layout is None and not _looks_like_plan(raw):
             if "schema" in raw and "municipality" in raw:
                 return Unused(source, "`check --json` の結果で、計画そのものが含まれていません。提出パッケージの .json を使ってください")

@@ -29,6 +29,7 @@ from kofu_xl.app.files import safe_filename
 from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
+from kofu_xl.book.sources import PACKAGE_WORKBOOK_DIGEST
 from kofu_xl.core.findings import Finding, Severity, format_value, sort_findings
 from kofu_xl.core.model import plan_to_json
 from kofu_xl.core.rules import check_plan
@@ -285,9 +286,13 @@ def _package_files(result: CheckResult) -> dict[str, bytes]:
     from kofu_xl.book.build import build_sheets
 
     built = build_sheets(result.plan, schedule=result.schedule, values_only=True)
+    data = package_json(result)
+    # the workbook it was written with: a reader of the package (aggregate) reads this JSON
+    # only while the .xlsx beside it is still that workbook, unedited
+    data[PACKAGE_WORKBOOK_DIGEST] = hashlib.sha256(built.xlsx).hexdigest()
     return {
         ".xlsx": built.xlsx,
-        ".json": (json.dumps(package_json(result), ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
+        ".json": (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
         ".html": summary_html(result).encode("utf-8"),
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 from kofu_xl.book.read import read_workbook
 from kofu_xl.errors import UnreadableInput
 
-__all__ = ["MAX_JSON_BYTES", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
+__all__ = ["MAX_JSON_BYTES", "PACKAGE_WORKBOOK_DIGEST", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
 
 from kofu_xl.ooxml.limits import MAX_JSON_BYTES
 
@@ -60,7 +60,18 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# The key of a submission package's JSON holding the SHA-256 (hex) of the .xlsx written with it
+PACKAGE_WORKBOOK_DIGEST = "workbook_sha256"
+
+
 def load_json(path: Path) -> dict[str, Any]:
+    """A plan's raw data from a JSON file (a plan, or a submission package's JSON)."""
+    return load_package_json(path)[0]
+
+
+def load_package_json(path: Path) -> tuple[dict[str, Any], str | None]:
+    """A plan's raw data from a JSON file and, when it is a submission package's JSON, the
+    SHA-256 (hex) of the workbook it was written with (None when it names none)."""
     try:
         size = path.stat().st_size
         if size > MAX_JSON_BYTES:
@@ -87,8 +98,9 @@ def load_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UnreadableInput(path, "計画の JSON ではありません（最上位がオブジェクトではありません）")
     if "plan" in data and isinstance(data["plan"], dict):  # a submission package's JSON
-        data = data["plan"]
-    return data
+        digest = data.get(PACKAGE_WORKBOOK_DIGEST)
+        return data["plan"], digest if isinstance(digest, str) else None
+    return data, None
 
 
 def load_raw(path: str | Path) -> tuple[dict[str, Any], Any]:

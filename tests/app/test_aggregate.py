@@ -7,6 +7,7 @@ Every expected figure here is computed from the plans' raw numbers by the test i
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import re
@@ -396,6 +397,40 @@ def test_broken_package_json_falls_back_to_its_workbook(tmp_path, plans):
     r = agg.aggregate([tmp_path], jobs=1)
     assert [row.source for row in r.rows] == [str(tmp_path / "p.xlsx")]
     assert [(Path(u.source).name, u.kind) for u in r.unused] == [("p.json", "unreadable")]
+
+
+def test_a_package_json_vouches_for_its_workbook_and_an_edited_workbook_is_read(tmp_path, plans):
+    """A package as submit writes it: its JSON names the SHA-256 of the .xlsx written with it
+    and is read while that .xlsx is unchanged (the same row as the workbook's own reading).
+    Once the .xlsx is edited after submit, the package has one truth, its workbook, which is
+    read instead; a JSON without its .xlsx is read as it is."""
+    from kofu_xl.app.submit import _package_files
+    from kofu_xl.book.layout import layout_for
+    from kofu_xl.book.sources import PACKAGE_WORKBOOK_DIGEST
+
+    plan, findings = check_plan(plans["a"])
+    files = _package_files(make_result(plan, findings))
+    assert json.loads(files[".json"])[PACKAGE_WORKBOOK_DIGEST] == hashlib.sha256(files[".xlsx"]).hexdigest()
+    json_path, xlsx_path = tmp_path / "p.json", tmp_path / "p.xlsx"
+    json_path.write_bytes(files[".json"])
+    xlsx_path.write_bytes(files[".xlsx"])
+    (row,) = agg.aggregate([tmp_path], jobs=1).rows
+    assert row.source == str(json_path)
+    (alone,) = agg.aggregate([xlsx_path], jobs=1).rows
+    assert alone.figures == row.figures and alone.findings == row.findings
+
+    scalar = layout_for(plan.parameters).scalars["basic.population"]
+    wb = openpyxl.load_workbook(xlsx_path)
+    wb[scalar.sheet][scalar.cell] = 70_000
+    wb.save(xlsx_path)
+    result = agg.aggregate([tmp_path], jobs=1)
+    (edited,) = result.rows
+    assert edited.source == str(xlsx_path) and edited.population == 70_000 != row.population
+    assert not result.unused
+
+    xlsx_path.unlink()
+    (alone,) = agg.aggregate([tmp_path], jobs=1).rows
+    assert alone.source == str(json_path) and alone.figures == row.figures
 
 
 def test_parallel_and_serial_reading_agree(mixed):
