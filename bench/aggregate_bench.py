@@ -3,21 +3,24 @@
 1. Generate one submission package per municipality of the official statistics
    (kofu_xl/data/municipalities.csv: real populations and issued counts): the seed
    plan (白井市, as printed) with 基礎情報 from `new_plan(code)` and its counts scaled by
-   population, written as submit writes them — the values-only .xlsx of
-   `build_sheets(values_only=True)` into DIR/xlsx and the package .json into DIR/json.
-   DIR/packages holds both side by side, as submit leaves them (aggregate then reads the
-   .json of each package). Generation is slow (~0.3 s a workbook) and is not timed; `--dir`
-   keeps it for the next run.
+   population, its files made by what submit calls (``submit._package_files``): the
+   values-only .xlsx into DIR/xlsx, the package .json (which names the .xlsx's SHA-256) into
+   DIR/json. DIR/packages holds both side by side, as submit leaves them. Generation is slow
+   (~0.3 s a package) and is not timed; `--dir` keeps it for the next run.
 2. Measure, alternating round by round (median of ``--rounds``, default 5), each as its own
-   process: the command line ``kofu-xl aggregate DIR/xlsx --out …`` (wall, CPU of it and its
-   workers, peak RSS of the largest process) and the reference, a bare python-calamine loop
-   reading every sheet of the same files on one core. ``--compare-jobs`` runs the command
-   with ``--jobs 1`` and ``--jobs 2`` in the same rounds (what the process pool gains).
+   process (wall, CPU of it and its workers, peak RSS of the largest process):
+   - ``kofu-xl aggregate DIR/packages``: the packages as submit leaves them; aggregate reads
+     each package's .json once the .xlsx beside it is found unchanged (its SHA-256);
+   - ``kofu-xl aggregate DIR/xlsx``: the same workbooks without their .json;
+   - the reference, a bare python-calamine loop reading every sheet of the workbooks on one
+     core, and the same loop over only the sheets a plan's check reads (what reading the
+     workbooks themselves costs at least).
+   ``--compare-jobs`` runs the command with ``--jobs 1`` and ``--jobs 2`` in the same rounds.
    Targets (issue 17): ≤ 5 s wall on 2 cores, ≤ 0.6 × the calamine loop, peak RSS ≤ 300 MiB.
-3. In one process, one core (CPU time): the split of aggregate's work between reading (of
-   which the guard: every part inflated and every XML part parsed), re-checking with the
-   rule catalogue (``check_plan`` on the raw data already read; target ≤ 3 ms a plan),
-   the table's row and writing 集計.xlsx.
+3. In one process, one core (CPU time), for the packages' .json and for the workbooks: the
+   split of aggregate's work between reading (for a workbook, of which the guard: every part
+   inflated and every XML part parsed), re-checking with the rule catalogue (``check_plan`` on
+   the raw data already read; target ≤ 3 ms a plan), the table's row and writing 集計.xlsx.
 
 ``--before DIR`` runs the command line from another checkout (e.g. ``git archive <commit> | tar
 -x -C DIR``) in the same rounds, and its in-process split after this one's.
@@ -95,8 +98,7 @@ def scaled_plan_raw(template: dict, code: str) -> dict:
 
 def _generate_one(args: tuple[str, str]) -> None:
     from kofu_xl.app.report import make_result
-    from kofu_xl.app.submit import package_json, safe_filename
-    from kofu_xl.book.build import build_sheets
+    from kofu_xl.app.submit import _package_files, safe_filename
     from kofu_xl.book.sources import shipped_plan_raw
     from kofu_xl.core.rules import check_plan
 
@@ -104,16 +106,18 @@ def _generate_one(args: tuple[str, str]) -> None:
     plan, findings = check_plan(scaled_plan_raw(shipped_plan_raw(), code))
     result = make_result(plan, findings)
     stem = f"{code}_{safe_filename(plan.basic.municipality or '')}_交付円滑化計画_20191003"
-    # the two files as submit writes them (kofu_xl.app.submit._package_files)
-    xlsx = build_sheets(result.plan, schedule=result.schedule, values_only=True).xlsx
-    (Path(out) / "xlsx" / f"{stem}.xlsx").write_bytes(xlsx)
-    (Path(out) / "json" / f"{stem}.json").write_text(json.dumps(package_json(result), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    files = _package_files(result)  # the package's files, made by what submit itself calls
+    (Path(out) / "xlsx" / f"{stem}.xlsx").write_bytes(files[".xlsx"])
+    (Path(out) / "json" / f"{stem}.json").write_bytes(files[".json"])
 
 
 def generate(out: Path, codes: list[str], jobs: int) -> None:
     (out / "xlsx").mkdir(parents=True, exist_ok=True)
     (out / "json").mkdir(parents=True, exist_ok=True)
     have = {p.name.split("_", 1)[0] for p in (out / "json").glob("*.json")} & {p.name.split("_", 1)[0] for p in (out / "xlsx").glob("*.xlsx")}
+    sample = next(iter(sorted((out / "json").glob("*.json"))), None)
+    if sample is not None and b'"workbook_sha256"' not in sample.read_bytes():
+        have = set()  # made before packages named their workbook's digest: made again
     todo = [(c, str(out)) for c in codes if c not in have]
     if not todo:
         print(f"packages: {len(codes):,} already in {out}", flush=True)
@@ -151,14 +155,22 @@ CALAMINE_LOOP = """
 import sys
 from pathlib import Path
 import python_calamine
+only = set(sys.argv[2:])  # sheet names; none: every sheet
 values = 0
 for f in sorted(Path(sys.argv[1]).glob("*.xlsx")):
     book = python_calamine.CalamineWorkbook.from_path(str(f))
     for name in book.sheet_names:
+        if only and name not in only:
+            continue
         for row in book.get_sheet_by_name(name).to_python():
             values += sum(v != "" for v in row)
 print(values)
 """
+CALAMINE = "calamine loop (every sheet, one core)"
+CALAMINE_PLAN = "calamine loop (a plan's sheets, one core)"
+# the sheets a plan's check reads of a values-only workbook (kofu_xl.book.read.PLAN_SHEETS but
+# FORMULA_ONLY_SHEETS; listed here so that a checkout measured with --before gets the same reference)
+PLAN_SHEETS = ("本表1-1", "本表1-2", "経費積算", "日次実績", "国基準")
 
 IN_PROCESS = """
 import json, statistics, sys, time
@@ -168,13 +180,15 @@ from kofu_xl.book import read as book_read
 from kofu_xl.book.sources import load_raw
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import default_schedule
-files = sorted(Path(sys.argv[1]).glob("*.xlsx"))
+files = sorted(Path(sys.argv[1]).glob(sys.argv[2]))
 _warm_up()
 cpu = time.process_time
-t = cpu()
-for f in files:
-    book_read._guard_zip(f, book_read.PLAN_SHEETS)
-guard = cpu() - t
+guard = None
+if sys.argv[2] == "*.xlsx":
+    t = cpu()
+    for f in files:
+        book_read._guard_zip(f, book_read.PLAN_SHEETS)
+    guard = cpu() - t
 t = cpu(); loaded = [load_raw(f) for f in files]; read = cpu() - t
 per_plan, checked = [], []
 for raw, _lay in loaded:
@@ -186,7 +200,7 @@ rows_s = cpu() - t
 t = cpu(); rows = [read_plan_file(f) for f in files]; whole = cpu() - t
 t = cpu(); data = write_workbook(roll_up(rows)); write = cpu() - t
 ms = lambda s: s / len(files) * 1000
-print(json.dumps({"files": len(files), "guard_ms": ms(guard), "read_ms": ms(read), "check_median_ms": statistics.median(per_plan) * 1000,
+print(json.dumps({"files": len(files), "guard_ms": None if guard is None else ms(guard), "read_ms": ms(read), "check_median_ms": statistics.median(per_plan) * 1000,
                   "check_mean_ms": ms(sum(per_plan)), "row_ms": ms(rows_s), "read_and_check_ms": ms(whole),
                   "write_s": write, "findings": sum(len(r.findings) for r in rows if hasattr(r, "findings")), "bytes": len(data)}))
 """
@@ -218,51 +232,63 @@ def main() -> None:
         base = Path(tmp.name)
     if not args.no_generate:
         generate(base, codes, cpus or 1)
-    folder = base / "xlsx"
-    n = len(list(folder.glob("*.xlsx")))
+    folders = {"packages": base / "packages", "workbooks": base / "xlsx"}
+    n = len(list(folders["workbooks"].glob("*.xlsx")))
     print(f"machine: {machine()}; {load()} (before)")
-    print(f"{n:,} values-only .xlsx packages in {folder}; aggregate workers: {args.jobs or cpus}; rounds: {args.rounds}, alternating; medians\n")
+    print(f"{n:,} packages as submit leaves them (.xlsx and .json side by side) in {folders['packages']},"
+          f" their values-only .xlsx alone in {folders['workbooks']}; aggregate workers: {args.jobs or cpus};"
+          f" rounds: {args.rounds}, alternating; medians\n")
 
     before = Checkout(args.before.resolve()) if args.before else None
     with tempfile.TemporaryDirectory() as out:
-        def command(jobs: list[str], checkout: Checkout | None = None):
+        def command(folder: Path, jobs: list[str], checkout: Checkout | None = None):
             kofu, cwd, env = (checkout.kofu, checkout.repo, checkout.env()) if checkout else (KOFU, REPO, child_env())
             return lambda: run([*kofu, "aggregate", str(folder), "--out", str(Path(out) / "集計.xlsx"), *jobs], cwd=cwd, env=env, ok=(0, 1))
 
-        commands = {"calamine loop (every sheet, one core)": lambda: run([*py(CALAMINE_LOOP), str(folder)])}
+        commands = {
+            CALAMINE: lambda: run([*py(CALAMINE_LOOP), str(folders["workbooks"])]),
+            CALAMINE_PLAN: lambda: run([*py(CALAMINE_LOOP), str(folders["workbooks"]), *PLAN_SHEETS]),
+        }
         for prefix, checkout in (("", None), ("before: ", before)) if before else (("", None),):
-            if args.compare_jobs:
-                commands[f"{prefix}kofu-xl aggregate --jobs 1"] = command(["--jobs", "1"], checkout)
-                commands[f"{prefix}kofu-xl aggregate --jobs 2"] = command(["--jobs", "2"], checkout)
-            else:
-                commands[f"{prefix}kofu-xl aggregate (command line)"] = command(["--jobs", str(args.jobs)] if args.jobs else [], checkout)
+            for what, folder in folders.items():
+                if args.compare_jobs:
+                    commands[f"{prefix}aggregate {what} --jobs 1"] = command(folder, ["--jobs", "1"], checkout)
+                    commands[f"{prefix}aggregate {what} --jobs 2"] = command(folder, ["--jobs", "2"], checkout)
+                else:
+                    commands[f"{prefix}aggregate {what}"] = command(folder, ["--jobs", str(args.jobs)] if args.jobs else [], checkout)
         s = alternate(commands, args.rounds)
 
-    def in_process(checkout: Checkout | None) -> dict:
+    def in_process(checkout: Checkout | None, pattern: str) -> dict:
         code, cwd, env = (checkout.py(IN_PROCESS), checkout.repo, checkout.env()) if checkout else (py(IN_PROCESS), REPO, child_env())
-        r = subprocess.run([*code, str(folder)], capture_output=True, text=True, cwd=cwd, env=env, check=False)
+        folder = folders["packages"] if pattern == "*.json" else folders["workbooks"]
+        r = subprocess.run([*code, str(folder), pattern], capture_output=True, text=True, cwd=cwd, env=env, check=False)
         if r.returncode:
             raise SystemExit(r.stderr)
         return json.loads(r.stdout.strip().splitlines()[-1])
 
-    inproc = in_process(None)
-    inproc_before = in_process(before) if before else None
+    splits = [(f"{label}{kind}", in_process(checkout, pattern))
+              for label, checkout in (("", None), ("before: ", before)) if label == "" or before
+              for kind, pattern in (("packages (their .json)", "*.json"), ("workbooks (.xlsx alone)", "*.xlsx"))]
     print(f"{load()} (after)\n")
-    cal = s.pop("calamine loop (every sheet, one core)")
-    print(f"  {cal.label:40s} wall {cal.wall:7.2f} s  cpu {cal.cpu:7.2f} s  peak {cal.rss:5.0f} MiB  ({n / cal.wall:5.0f} files/s)")
-    for agg in s.values():
-        print(f"  {agg.label:40s} wall {agg.wall:7.2f} s  cpu {agg.cpu:7.2f} s  peak {agg.rss:5.0f} MiB  ({n / agg.wall:5.0f} files/s)")
+    cal = s.pop(CALAMINE)
+    floor = s.pop(CALAMINE_PLAN)
+    for r in (cal, floor, *s.values()):
+        print(f"  {r.label:44s} wall {r.wall:7.2f} s  cpu {r.cpu:7.2f} s  peak {r.rss:5.0f} MiB  ({n / r.wall:5.0f} files/s)")
+    print(f"\nthe reference: {CALAMINE}, {cal.wall:.2f} s wall")
+    print(f"  the same loop over only the {len(PLAN_SHEETS)} sheets a plan's check reads: {floor.wall / cal.wall:.2f} × the reference"
+          " (what any reading of the workbooks themselves costs at least, before the guard and the check)")
     for agg in s.values():
         print(f"{agg.label}:")
         print(f"  ratio to the calamine loop: wall {agg.wall / cal.wall:.2f}   (target ≤ 0.60: {verdict(agg.wall / cal.wall, 0.60)}); cpu {agg.cpu / cal.cpu:.2f}")
         print(f"  wall {agg.wall:.2f} s   (target ≤ 5 s for 1,741: {verdict(agg.wall * 1741 / n, 5.0)}; scaled to 1,741: {agg.wall * 1741 / n:.2f} s)")
         print(f"  peak RSS {agg.rss:.0f} MiB (largest process)   (target ≤ 300 MiB: {verdict(agg.rss, 300)})")
-    for label, i in (("", inproc), ("before: ", inproc_before)):
-        if i is None:
-            continue
-        print(f"{label}in one process, one core, CPU ({i['files']:,} files, {i['findings']:,} findings):")
-        print(f"  reading a package {i['read_ms']:.2f} ms; the guard alone {i['guard_ms']:.2f} ms (every part inflated, every XML part parsed;"
-              " measured first, so it also fills the cache of shared parts found safe that the reading then uses)")
+    for label, i in splits:
+        print(f"{label}, in one process, one core, CPU ({i['files']:,} files, {i['findings']:,} findings):")
+        if i["guard_ms"] is not None:
+            print(f"  reading a package {i['read_ms']:.2f} ms; the guard alone {i['guard_ms']:.2f} ms (every part inflated, every XML part parsed;"
+                  " measured first, so it also fills the cache of shared parts found safe that the reading then uses)")
+        else:
+            print(f"  reading a package's .json (and comparing its workbook's SHA-256) {i['read_ms']:.2f} ms")
         print(f"  re-checking a plan median {i['check_median_ms']:.2f} ms, mean {i['check_mean_ms']:.2f} ms (target ≤ 3 ms: {verdict(i['check_mean_ms'], 3.0)});"
               f" the table's row {i['row_ms']:.2f} ms")
         print(f"  read + check + row (read_plan_file) {i['read_and_check_ms']:.2f} ms a file; writing 集計.xlsx {i['write_s']:.2f} s ({i['bytes'] / 1e6:.1f} MB)")
