@@ -177,7 +177,15 @@ import json, statistics, sys, time
 from pathlib import Path
 from kofu_xl.app.aggregate import read_plan_file, roll_up, row_of, write_workbook, _warm_up
 from kofu_xl.book import read as book_read
+from kofu_xl.book.layout import layout_for
 from kofu_xl.book.sources import load_raw
+try:
+    from kofu_xl.app.aggregate import _edited_workbook
+    from kofu_xl.book.sources import load_package_json
+except ImportError:  # a checkout from before packages named their workbook's digest
+    _edited_workbook = None
+    def load_package_json(f):
+        return load_raw(f)[0], None
 from kofu_xl.core.rules import check_plan
 from kofu_xl.core.schedule import default_schedule
 files = sorted(Path(sys.argv[1]).glob(sys.argv[2]))
@@ -189,12 +197,19 @@ if sys.argv[2] == "*.xlsx":
     for f in files:
         book_read._guard_zip(f, book_read.PLAN_SHEETS)
     guard = cpu() - t
-t = cpu(); loaded = [load_raw(f) for f in files]; read = cpu() - t
+def load(f):
+    if f.suffix != ".json":
+        return load_raw(f)
+    raw, digest = load_package_json(f)
+    assert digest is None or _edited_workbook(f, digest) is None
+    return raw, None
+t = cpu(); loaded = [load(f) for f in files]; read = cpu() - t
 per_plan, checked = [], []
 for raw, _lay in loaded:
     t = cpu(); checked.append(check_plan(raw)); per_plan.append(cpu() - t)
 t = cpu()
 for (plan, findings), (_raw, lay), f in zip(checked, loaded, files):
+    lay = lay or layout_for(plan.parameters)
     row_of(plan, lay.locate_findings(findings), default_schedule(), str(f))
 rows_s = cpu() - t
 t = cpu(); rows = [read_plan_file(f) for f in files]; whole = cpu() - t
