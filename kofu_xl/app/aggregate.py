@@ -34,6 +34,7 @@ import io
 import math
 import multiprocessing
 import os
+import stat
 import sys
 import time
 import unicodedata
@@ -488,6 +489,8 @@ def _looks_like_plan(data: dict[str, Any]) -> bool:
 def _is_aggregate_output(path: Path) -> bool:
     """A workbook this command wrote (it may sit in the folder being aggregated)."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a named pipe would block
+            return False
         with zipfile.ZipFile(path) as z:
             info = z.getinfo("docProps/core.xml")
             if info.file_size > 64 * 1024:
@@ -503,6 +506,8 @@ def _edited_workbook(package_json: Path, digest: str) -> Path | None:
     one truth, its workbook, which is read instead. None while it is unchanged, or absent."""
     workbook = package_json.with_suffix(".xlsx")
     try:
+        if not stat.S_ISREG(workbook.stat().st_mode):
+            return workbook  # reading it says what is wrong with it (a named pipe would block)
         with workbook.open("rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)  # more is refused when it is read
     except FileNotFoundError:

@@ -109,11 +109,8 @@ def upgrade(old: str | Path, out: str | Path | None = None) -> UpgradeOutcome:
     target = Path(out) if out else default_out(old)
     if target.exists():
         raise CannotWrite(target, "同じ名前のファイルが既にあります。上書きしないため、別の --out を指定してください")
-    try:
-        old_bytes = old.read_bytes()
-    except OSError as exc:
-        raise UnreadableInput(old, f"読み込めません（{exc.strerror or exc}）") from None
-    old_grid = GridSource.from_path(old)
+    old_grid = GridSource.from_path(old)  # the guard reads the file once, refusing what is no safe workbook
+    old_bytes = old_grid.data
     for sheet in (RESULTS, LOG):
         if sheet not in old_grid.sheet_names():
             raise UnreadableInput(old, f"シート「{sheet}」がありません。kofu-xl で作成したワークブックを指定してください")

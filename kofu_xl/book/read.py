@@ -12,6 +12,7 @@ import io
 import itertools
 import pyexpat
 import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -231,14 +232,7 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> _Scan:
     error cells — python-calamine reads them as empty, the clerk should hear which error is
     where — and the cells that hold a formula, with their formulas.
     """
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise UnreadableInput(path, "ファイルが見つかりません") from None
-    except OSError as exc:
-        raise UnreadableInput(path, f"ファイルを開けません（{exc.strerror or exc}）") from None
-    if path.is_dir():
-        raise UnreadableInput(path, "フォルダーです。ファイルを指定してください")
+    size = input_size(path)
     if size > MAX_FILE_BYTES:
         raise UnreadableInput(path, f"ファイルが大きすぎます（{size:,} バイト、上限 {MAX_FILE_BYTES:,} バイト）")
     try:
@@ -278,6 +272,22 @@ def _guard_zip(path: Path, sheets: Iterable[str] | None = None) -> _Scan:
         raise UnreadableInput(path, "Excel ブック（.xlsx/.xlsm）ではありません（壊れているか、別の形式です）") from None
     except (OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise UnreadableInput(path, f"ファイルを読めません（壊れています: {exc.__class__.__name__}）") from None
+
+
+def input_size(path: Path) -> int:
+    """The size of an input file, refused when it is missing, a folder, or no regular file: a
+    named pipe would block the reading for ever, a device (/dev/zero) never end."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise UnreadableInput(path, "ファイルが見つかりません") from None
+    except OSError as exc:
+        raise UnreadableInput(path, f"ファイルを開けません（{exc.strerror or exc}）") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UnreadableInput(path, "フォルダーです。ファイルを指定してください")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableInput(path, "通常のファイルではありません（名前付きパイプやデバイスは読めません）。保存したファイルを指定してください")
+    return st.st_size
 
 
 class _UnsafeXml(Exception):

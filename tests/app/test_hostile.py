@@ -1067,3 +1067,30 @@ def test_the_ribbon_and_the_command_line_share_one_lock(tmp_path):
     link.symlink_to(book)
     live = BookSurface(SimpleNamespace(name=book.name, fullname=str(book), sheets=[]))
     assert live.lock_key == FileSurface(book, quiet=True).lock_key == FileSurface(link, quiet=True).lock_key
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    """A named pipe (or a device) where a file is expected would block the reading for ever:
+    every command that reads an input refuses it with a Japanese message (exit 2), and
+    aggregate lists it, also when it stands beside a package's .json as its .xlsx."""
+    import shutil
+
+    os.mkfifo(tmp_path / "計画.xlsx")
+    os.mkfifo(tmp_path / "計画.json")
+    package = tmp_path / "束"
+    package.mkdir()
+    os.mkfifo(package / "p.xlsx")
+    shutil.copy(REPO / "kofu_xl" / "data" / "shiroi_2019.plan.json", package / "p.json")
+    data = json.loads((package / "p.json").read_text(encoding="utf-8"))
+    (package / "p.json").write_text(json.dumps({"plan": data, "workbook_sha256": "0" * 64}, ensure_ascii=False), encoding="utf-8")
+    said = "通常のファイルではありません"
+    for args in (
+        ("check", "計画.xlsx"), ("check", "計画.json"), ("submit", "計画.xlsx", "--no-pdf"), ("followup", "計画.xlsx"),
+        ("upgrade", "計画.xlsx"), ("build", "--plan", "計画.json", "--out", "out.xlsm"), ("propose", "計画.xlsx"),
+    ):
+        r = run(*args, cwd=tmp_path)
+        assert r.returncode == 2 and said in r.stderr, (args, r.returncode, r.stderr)
+    r = run("aggregate", "計画.xlsx", "計画.json", "束", "--out", "集計.xlsx", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count(said) == 3, r.stderr
+    assert "p.xlsx" in r.stderr  # the package's edited (here: unreadable) workbook, not its stale .json
