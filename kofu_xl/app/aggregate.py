@@ -27,8 +27,6 @@ with the bounds as printed).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import io
 import math
@@ -39,7 +37,7 @@ import sys
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from decimal import Decimal
 from pathlib import Path
@@ -48,6 +46,7 @@ from typing import IO, Any, Literal, TextIO
 import python_calamine  # noqa: F401  (loaded before the pool forks)
 from msgspec import Struct, ValidationError, field
 
+from kofu_xl.app import collector
 from kofu_xl.app.report import CheckResult
 from kofu_xl.book.layout import layout_for
 from kofu_xl.book.sources import load_package_json, load_raw
@@ -561,35 +560,10 @@ _LAYOUTS: dict[tuple[Any, ...], Any] = {}
 
 
 def _read_chunk(paths: Sequence[str]) -> list[PlanRow | Unused]:
-    with _collector_paused():
+    # a plan's reading makes thousands of objects and almost no cycles: 1,741 packages read
+    # with the collector off peak at the same memory, ~9 % faster
+    with collector.paused():
         return [read_plan_file(p) for p in paths]
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cycle collector paused while files are read: a plan's reading makes thousands of
-    objects and almost no cycles (1,741 packages read with it off peak at the same memory),
-    and each collection would walk them, and every long-lived object, again (~9 % of the
-    reading). It is back as it was afterwards, and collects what a chunk left."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def _frozen_for_the_pool() -> Iterator[None]:
-    """Everything alive before the pool forks (imports, warmed caches) moved out of the
-    collector's sight: a worker's collections then walk what the worker made, not its copy of
-    the parent (and do not touch, so copy, the parent's pages). Back in sight afterwards."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _warm_up() -> None:
@@ -618,7 +592,7 @@ def read_inputs(
     jobs = _jobs(jobs)
     if jobs == 1 or len(names) < 8:
         out = []
-        with _collector_paused():
+        with collector.paused():
             for name in names:
                 out.append(read_plan_file(name))
                 tick(1)
@@ -629,7 +603,7 @@ def read_inputs(
     ctx = _mp_context()
     results: list[list[PlanRow | Unused] | None] = [None] * len(chunks)
     broken: list[int] = []
-    with _frozen_for_the_pool(), ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
+    with collector.frozen(), ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
         futures = {pool.submit(_read_chunk, chunk): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
             i = futures[fut]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -59,20 +58,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cycle collector paused for a command that builds its objects and ends: it would
-    walk every live object (the imported modules', a workbook's) again and again to free next
-    to nothing. A caller running the command in-process gets it back as it found it."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            if ENDS_WITH_THE_PROCESS:
-                gc.freeze()  # or the first allocation would walk every object made meanwhile
-            gc.enable()
+def _collector_paused() -> contextlib.AbstractContextManager[None]:
+    """The cycle collector paused for a command that builds its objects and ends; what it made
+    is frozen afterwards when the process ends with the command (ENDS_WITH_THE_PROCESS)."""
+    from kofu_xl.app import collector
+
+    return collector.paused(freeze_after=ENDS_WITH_THE_PROCESS)
 
 
 # Set by ``kofu_xl.cli.run`` (a process that ends with the command), never by ``main``'s
