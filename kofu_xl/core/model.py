@@ -548,7 +548,7 @@ def _whole(raw: object) -> Decimal | None:
         if raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
             return Decimal(int(raw))  # type: ignore[call-overload]
     elif kind is str and 0 < len(raw) <= _PLAIN_DIGITS and raw.isascii() and raw.isdigit():  # type: ignore[arg-type,attr-defined]
-        return Decimal(int(raw))  # type: ignore[call-overload]
+        return Decimal(raw)  # type: ignore[arg-type]  # exponent 0, leading zeros gone: canonical
     return None
 
 
