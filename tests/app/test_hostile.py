@@ -1094,3 +1094,17 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
     r = run("aggregate", "計画.xlsx", "計画.json", "束", "--out", "集計.xlsx", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count(said) == 3, r.stderr
     assert "p.xlsx" in r.stderr  # the package's edited (here: unreadable) workbook, not its stale .json
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_named_pipe_in_a_statistics_folder_is_refused_not_waited_on(tmp_path):
+    """The statistics folder (--stats, 公表統計 beside the book, $KOFU_STATS_DIR) is scanned for
+    *.csv: a named pipe met there would block followup (and the ribbon's 実績取込) for ever."""
+    stats = tmp_path / "公表統計"
+    stats.mkdir()
+    os.mkfifo(stats / "20200801.csv")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-m", "kofu_xl", "followup", "--stats", str(stats)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+    )
+    assert r.returncode == 2 and "通常のファイルではありません" in r.stderr and "20200801.csv" in r.stderr, r.stderr
