@@ -503,6 +503,23 @@ def test_the_reading_pauses_the_collector_and_gives_it_back(mixed, monkeypatch):
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
+def test_a_callers_own_freeze_is_left_as_it_was(mixed):
+    """A program that froze its objects itself (a pre-forking server keeps its pages shared so)
+    and calls aggregate finds them still frozen afterwards: the pool's scope undoes only a
+    freeze of its own."""
+    import gc
+
+    files, _fb, _missing = collect_inputs([mixed / "提出"])
+    assert len(files) >= 8  # enough for the pool
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        agg.read_inputs(files, jobs=2)
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
+
+
 # ---------------------------------------------------------------- the command's edges
 
 
