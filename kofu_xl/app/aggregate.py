@@ -427,7 +427,8 @@ def collect_inputs(
 
     A submission package is one stem with .xlsx, .json, .html (and .pdf) beside each other:
     its .json is read (it holds the plan itself, and reading it is cheaper than the
-    workbook), its .xlsx only if the .json cannot be read, its .html never.
+    workbook), its .xlsx only if the .json cannot be read, its .html never. A workbook of the
+    stem that is not the package's `<stem>.xlsx` (another case, an .xlsm) is read as well.
     Returns (files to read, {json: its .xlsx fallback}, inputs that do not exist).
     """
     excluded = {p.resolve() for p in exclude}
@@ -466,13 +467,21 @@ def collect_inputs(
         siblings = by_stem[(f.parent, f.stem)]
         suffix = f.suffix.lower()
         has_json = ".json" in siblings
-        if suffix in (".xlsx", ".xlsm") and has_json:
+        if suffix in (".xlsx", ".xlsm") and has_json and _is_package_workbook(f, siblings[".json"]):
             fallback.setdefault(siblings[".json"], f)
             continue
         if suffix in (".html", ".htm", ".pdf") and (has_json or ".xlsx" in siblings or ".xlsm" in siblings):
             continue  # the package's summary page and its PDF
         read.append(f)
     return read, fallback, missing
+
+
+def _is_package_workbook(workbook: Path, package_json: Path) -> bool:
+    """The .xlsx a package's JSON vouches for (the one its digest is compared with,
+    :func:`_edited_workbook`). Another workbook of the stem (p.XLSX on a case-sensitive disk,
+    an .xlsm saved from it) is read as an input of its own: passed over, an edited copy would
+    hide behind the JSON's figures."""
+    return os.path.normcase(workbook.name) == os.path.normcase(package_json.with_suffix(".xlsx").name)
 
 
 _PLAN_KEYS: frozenset[str] | None = None

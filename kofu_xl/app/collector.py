@@ -33,7 +33,11 @@ def paused(*, freeze_after: bool = False) -> Iterator[None]:
 def frozen() -> Iterator[None]:
     """Everything alive now out of the collector's sight for the scope (before forking
     workers: their collections then walk what they make, not their copy of the parent, and
-    leave its pages shared); back in sight afterwards."""
+    leave its pages shared); back in sight afterwards. A caller that froze its objects itself
+    (a pre-forking server) keeps them frozen: unfreezing is all or nothing, so nothing is done."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield

@@ -53,7 +53,7 @@ from typing import Any, Protocol
 from kofu_xl.app.report import make_result
 from kofu_xl.app.stats import MonthlyActuals, StatsTable, actual_cumulative_by_month, normalize_dantai_code, read_stats, shipped_stats
 from kofu_xl.book.layout import FOLLOWUP, Layout
-from kofu_xl.book.read import CellSource, GridSource, read_followup_raw, read_plan_raw
+from kofu_xl.book.read import CellSource, GridSource, input_size, read_followup_raw, read_plan_raw
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.core.calendar import CalendarError, month_label, parse_month, wareki_date
 from kofu_xl.core.daily import DAILY_CLOSED, DAILY_OUTSIDE, DAILY_OVERWRITTEN, SHEET_FACTS_KEY, daily_findings
@@ -194,6 +194,8 @@ def read_stats_paths(paths: Iterable[str | os.PathLike[str]]) -> list[StatsTable
             found = sorted(p.glob("*.csv"))
             if not found:
                 raise UnreadableInput(p, "公表統計の CSV ファイル（*.csv）がありません")
+            for f in found:
+                input_size(f)  # a named pipe met in the folder would block the reading for ever
             files.extend(found)
         else:
             files.append(p)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import pyexpat
 import re
 import stat
@@ -283,6 +284,12 @@ def input_size(path: Path) -> int:
         raise UnreadableInput(path, "ファイルが見つかりません") from None
     except OSError as exc:
         raise UnreadableInput(path, f"ファイルを開けません（{exc.strerror or exc}）") from None
+    return regular_size(path, st)
+
+
+def regular_size(path: Path, st: os.stat_result) -> int:
+    """The size of an input file from its status, refused when it is a folder or no regular
+    file (:func:`input_size`, for a reader that says itself why the status cannot be had)."""
     if stat.S_ISDIR(st.st_mode):
         raise UnreadableInput(path, "フォルダーです。ファイルを指定してください")
     if not stat.S_ISREG(st.st_mode):

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kofu_xl.book.read import input_size, read_workbook
+from kofu_xl.book.read import read_workbook, regular_size
 from kofu_xl.errors import UnreadableInput
 
 __all__ = ["MAX_JSON_BYTES", "PACKAGE_WORKBOOK_DIGEST", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
@@ -74,8 +74,8 @@ def load_json(path: Path) -> dict[str, Any]:
 def load_package_json(path: Path) -> tuple[dict[str, Any], str | None]:
     """A plan's raw data from a JSON file and, when it is a submission package's JSON, the
     SHA-256 (hex) of the workbook it was written with (None when it names none)."""
-    size = input_size(path)
     try:
+        size = regular_size(path, path.stat())  # a named pipe would block the reading for ever
         if size > MAX_JSON_BYTES:
             raise UnreadableInput(path, f"ファイルが大きすぎます（{size:,} バイト、上限 {MAX_JSON_BYTES:,} バイト）")
         data = json.loads(path.read_bytes(), object_pairs_hook=_no_duplicate_keys)

@@ -433,6 +433,31 @@ def test_a_package_json_vouches_for_its_workbook_and_an_edited_workbook_is_read(
     assert alone.source == str(json_path) and alone.figures == row.figures
 
 
+@pytest.mark.parametrize("suffix", [".XLSX", ".xlsm"])
+def test_a_workbook_beside_a_package_json_that_is_not_its_xlsx_is_never_passed_over(tmp_path, plans, suffix):
+    """The JSON vouches only for `<stem>.xlsx` (the name submit writes, the one its digest is
+    compared with). A workbook of the same stem under another suffix (p.XLSX on a case-sensitive
+    disk, an .xlsm saved from it) is not that file: edited, it must not be silently dropped
+    while the JSON's figures are counted."""
+    from kofu_xl.app.submit import _package_files
+    from kofu_xl.book.layout import layout_for
+
+    plan, findings = check_plan(plans["a"])
+    files = _package_files(make_result(plan, findings))
+    (tmp_path / "p.json").write_bytes(files[".json"])
+    other = tmp_path / f"p{suffix}"
+    other.write_bytes(files[".xlsx"])
+    scalar = layout_for(plan.parameters).scalars["basic.population"]
+    wb = openpyxl.load_workbook(other)
+    wb[scalar.sheet][scalar.cell] = 70_000
+    saved = tmp_path / "saved.tmp"
+    wb.save(saved)
+    saved.replace(other)
+    result = agg.aggregate([tmp_path], jobs=1)
+    assert not result.rows  # two different plans of one 団体コード: neither is guessed
+    assert sorted((Path(u.source).name, u.kind) for u in result.unused) == sorted([("p.json", "conflict"), (other.name, "conflict")])
+
+
 def test_parallel_and_serial_reading_agree(mixed):
     files, _fb, _missing = collect_inputs([mixed / "提出"])
     assert agg.read_inputs(files, jobs=2) == agg.read_inputs(files, jobs=1)
@@ -476,6 +501,23 @@ def test_the_reading_pauses_the_collector_and_gives_it_back(mixed, monkeypatch):
     marks = {r.source for r in results if isinstance(r, agg.Unused) and r.reason == "spy"}
     assert marks == {"True:True"}  # a worker: enabled again after its chunk, the parent's objects frozen
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_callers_own_freeze_is_left_as_it_was(mixed):
+    """A program that froze its objects itself (a pre-forking server keeps its pages shared so)
+    and calls aggregate finds them still frozen afterwards: the pool's scope undoes only a
+    freeze of its own."""
+    import gc
+
+    files, _fb, _missing = collect_inputs([mixed / "提出"])
+    assert len(files) >= 8  # enough for the pool
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        agg.read_inputs(files, jobs=2)
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
 
 
 # ---------------------------------------------------------------- the command's edges

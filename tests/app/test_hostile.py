@@ -1094,3 +1094,33 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
     r = run("aggregate", "計画.xlsx", "計画.json", "束", "--out", "集計.xlsx", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count(said) == 3, r.stderr
     assert "p.xlsx" in r.stderr  # the package's edited (here: unreadable) workbook, not its stale .json
+
+
+def test_a_json_that_cannot_be_looked_at_is_told_as_before(tmp_path):
+    """The check for a named pipe keeps the JSON reader's messages for a path that cannot be
+    looked at (a symbolic link loop, a file taken for a folder): 読み込みに失敗しました（…）."""
+    from kofu_xl.book.sources import load_json
+    from kofu_xl.errors import UnreadableInput
+
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    plain = tmp_path / "f.json"
+    plain.write_text("{}", encoding="utf-8")
+    for path in (loop, plain / "x.json"):
+        with pytest.raises(UnreadableInput) as info:
+            load_json(path)
+        assert info.value.reason.startswith("読み込みに失敗しました（"), info.value.reason
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_named_pipe_in_a_statistics_folder_is_refused_not_waited_on(tmp_path):
+    """The statistics folder (--stats, 公表統計 beside the book, $KOFU_STATS_DIR) is scanned for
+    *.csv: a named pipe met there would block followup (and the ribbon's 実績取込) for ever."""
+    stats = tmp_path / "公表統計"
+    stats.mkdir()
+    os.mkfifo(stats / "20200801.csv")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-m", "kofu_xl", "followup", "--stats", str(stats)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+    )
+    assert r.returncode == 2 and "通常のファイルではありません" in r.stderr and "20200801.csv" in r.stderr, r.stderr
