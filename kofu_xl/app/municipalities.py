@@ -40,3 +40,4 @@ def new_plan(code: str) -> Plan:
         base_issued_date=row["交付枚数基準日"],
     )
     return Plan(title=f"{row['市区町村名']}マイナンバーカード交付円滑化計画", basic=basic)
+
