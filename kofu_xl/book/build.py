@@ -34,6 +34,7 @@ from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.properties import CalcProperties
@@ -252,7 +253,7 @@ class _Sheet:
         kinds = [((r, c), (*shape, r == min_row, c == min_col, c == max_col, r == max_row)) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
         known = [self.looks.get(kind) for _, kind in kinds]
         if any(look is None for look in known):
-            ws.merge_cells(rng)
+            self._merge_cells(rng)
             for rc, kind in kinds:
                 self.looks.setdefault(kind, copy.copy(ws._cells[rc]._style))
             return
@@ -264,6 +265,48 @@ class _Sheet:
             cell = start if (r, c) == (min_row, min_col) else MergedCell(ws, row=r, column=c)
             cell._style = copy.copy(look)
             ws._cells[(r, c)] = cell
+
+    def _merge_cells(self, rng: str) -> None:
+        """``Worksheet.merge_cells(rng)`` step by step as openpyxl 3.1 takes them (the range's
+        top-left cell takes the bottom-right's right and bottom borders; the other cells become
+        merged cells; each edge cell adds the top-left's border of that edge; every cell takes its
+        protection), except that a border or protection a cell ends with is looked up once per
+        workbook by (what the cell had, what is added): openpyxl hashes the resulting style
+        object for every edge cell, a tenth of drawing a package. The indices an object gets in
+        the workbook's lists never change, so the looked-up index is the one openpyxl's own
+        addition gives (tests/book/test_build.py compares the parts with ``merge_cells``)."""
+        ws = self.ws
+        merged = MergedCellRange(ws, rng)  # its __init__ gives the top-left cell the bottom-right's edges
+        ws.merged_cells.add(merged)
+        start = merged.start_cell
+        cells = merged.cells
+        next(cells)
+        for row, col in cells:
+            ws._cells[row, col] = MergedCell(ws, row, col)
+        for name in ("top", "left", "right", "bottom"):
+            side = getattr(start.border, name)
+            if side and side.style is None:
+                continue
+            added = ("merge border", name, _styled(start).borderId)
+            border: Border | None = None
+            for row, col in getattr(merged, name):
+                cell = ws._cells[row, col]
+                key = (*added, _styled(cell).borderId)
+                known = self.looks.get(key)
+                if known is None:
+                    cell.border += border or (border := Border(**{name: side}))
+                    self.looks[key] = cell._style.borderId
+                else:
+                    cell._style.borderId = known
+        key = ("merge protection", _styled(start).protectionId)
+        protection = self.looks.get(key)
+        for row, col in merged.cells:
+            cell = ws._cells[row, col]
+            if protection is None:
+                cell.protection = copy.copy(start.protection)
+                protection = self.looks[key] = cell._style.protectionId
+            else:
+                _styled(cell).protectionId = protection
 
     def cell(self, cell: str) -> Any:
         """The cell at ``cell`` ("E9"): ``ws[cell]`` without openpyxl parsing the reference as
@@ -331,6 +374,13 @@ class _Sheet:
         self.style(c, CALC_FILL, CALC_FONT, LOCKED, fmt)
         self.out.formulas[(self.ws.title, cell)] = formula
         self.out.cached[(self.ws.title, cell)] = value
+
+
+def _styled(cell: Any) -> StyleArray:
+    """The cell's style indices, made (all 0) where it has none, as openpyxl's style setters do."""
+    if cell._style is None:
+        cell._style = StyleArray()
+    return cell._style
 
 
 def _heading(ws: Worksheet, title: str, note: str | None = None) -> None:
