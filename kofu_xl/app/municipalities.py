@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from decimal import Decimal
 
@@ -10,6 +11,13 @@ from kofu_xl.core.dantai import dantai_problem
 from kofu_xl.core.model import Basic, Plan
 
 __all__ = ["new_plan"]
+
+
+@functools.cache
+def _table() -> dict[str, dict]:
+    """The shipped table, read once a process (`new` makes two plans: the municipality's and
+    the stored blank's); new_plan only reads it."""
+    return load_municipalities()
 
 
 def new_plan(code: str) -> Plan:
@@ -26,7 +34,7 @@ def new_plan(code: str) -> Plan:
         key = normalize_dantai_code(text)
     except StatsFormatError:
         raise LookupError(f"団体コード「{code}」は6桁の団体コードとして読めません（例: 122327）。") from None
-    table = load_municipalities()
+    table = _table()
     row = table.get(key)
     if row is None:
         raise LookupError(f"団体コード「{key}」の市区町村が見つかりません（全国 {len(table):,} 団体の一覧にありません）。自団体の6桁のコードを確認してください。")

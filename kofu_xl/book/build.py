@@ -34,6 +34,7 @@ from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, TwoCellAnchor
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.properties import CalcProperties
@@ -114,15 +115,15 @@ from kofu_xl.book.layout import (
     RowSpec,
     layout_for,
 )
-from kofu_xl.book.proposal_sheet import proposal_blocks, settings_values
+from kofu_xl.book.proposal_sheet import proposal_cells, settings_values
 from kofu_xl.book.sources import SHIPPED_WORKBOOK_NAME, installed_workbook_path
+from kofu_xl.book.template import sheet_title
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
-from kofu_xl.core.propose import Choices, propose
+from kofu_xl.core.propose import Choices
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
-from kofu_xl.errors import ProposalError
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, range_bounds, ref
 from kofu_xl.ooxml.package import CUSTOM_UI_PART, VBA_PROJECT_PART, assemble_xlsm
 
@@ -252,7 +253,7 @@ class _Sheet:
         kinds = [((r, c), (*shape, r == min_row, c == min_col, c == max_col, r == max_row)) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
         known = [self.looks.get(kind) for _, kind in kinds]
         if any(look is None for look in known):
-            ws.merge_cells(rng)
+            self._merge_cells(rng)
             for rc, kind in kinds:
                 self.looks.setdefault(kind, copy.copy(ws._cells[rc]._style))
             return
@@ -264,6 +265,48 @@ class _Sheet:
             cell = start if (r, c) == (min_row, min_col) else MergedCell(ws, row=r, column=c)
             cell._style = copy.copy(look)
             ws._cells[(r, c)] = cell
+
+    def _merge_cells(self, rng: str) -> None:
+        """``Worksheet.merge_cells(rng)`` step by step as openpyxl 3.1 takes them (the range's
+        top-left cell takes the bottom-right's right and bottom borders; the other cells become
+        merged cells; each edge cell adds the top-left's border of that edge; every cell takes its
+        protection), except that a border or protection a cell ends with is looked up once per
+        workbook by (what the cell had, what is added): openpyxl hashes the resulting style
+        object for every edge cell, a tenth of drawing a package. The indices an object gets in
+        the workbook's lists never change, so the looked-up index is the one openpyxl's own
+        addition gives (tests/book/test_build.py compares the parts with ``merge_cells``)."""
+        ws = self.ws
+        merged = MergedCellRange(ws, rng)  # its __init__ gives the top-left cell the bottom-right's edges
+        ws.merged_cells.add(merged)
+        start = merged.start_cell
+        cells = merged.cells
+        next(cells)
+        for row, col in cells:
+            ws._cells[row, col] = MergedCell(ws, row, col)
+        for name in ("top", "left", "right", "bottom"):
+            side = getattr(start.border, name)
+            if side and side.style is None:
+                continue
+            added = ("merge border", name, _styled(start).borderId)
+            border: Border | None = None
+            for row, col in getattr(merged, name):
+                cell = ws._cells[row, col]
+                key = (*added, _styled(cell).borderId)
+                known = self.looks.get(key)
+                if known is None:
+                    cell.border += border or (border := Border(**{name: side}))
+                    self.looks[key] = cell._style.borderId
+                else:
+                    cell._style.borderId = known
+        key = ("merge protection", _styled(start).protectionId)
+        protection = self.looks.get(key)
+        for row, col in merged.cells:
+            cell = ws._cells[row, col]
+            if protection is None:
+                cell.protection = copy.copy(start.protection)
+                protection = self.looks[key] = cell._style.protectionId
+            else:
+                _styled(cell).protectionId = protection
 
     def cell(self, cell: str) -> Any:
         """The cell at ``cell`` ("E9"): ``ws[cell]`` without openpyxl parsing the reference as
@@ -333,6 +376,13 @@ class _Sheet:
         self.out.cached[(self.ws.title, cell)] = value
 
 
+def _styled(cell: Any) -> StyleArray:
+    """The cell's style indices, made (all 0) where it has none, as openpyxl's style setters do."""
+    if cell._style is None:
+        cell._style = StyleArray()
+    return cell._style
+
+
 def _heading(ws: Worksheet, title: str, note: str | None = None) -> None:
     """A sheet's title in A1 and, below it, one line on how to use the sheet."""
     put(ws["A1"], title)
@@ -391,7 +441,7 @@ def _abs(sheet: str, cell: str) -> str:
 def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedule: Schedule, blank: bool) -> None:
     ws = sh.ws
     first, last = FIRST_DATA_COL, lay.last_col11
-    _heading(ws, f"【本表1-1】交付枚数想定・体制整備等（市町村用）　{plan.basic.municipality or ''}", "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
+    _heading(ws, sheet_title(S11, plan), "黄色のセルに入力します。灰色のセルは自動計算です（KOFU_* 関数）。")
     # 基礎情報
     sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
     sh.merge(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
@@ -652,7 +702,7 @@ def _protect(ws: Worksheet) -> None:
 
 def _sheet_12(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, blank: bool) -> None:
     ws = sh.ws
-    _heading(ws, f"【本表1-2】所要経費見込み額（市町村用）　{plan.basic.municipality or ''}")
+    _heading(ws, sheet_title(S12, plan))
     # 基礎情報 mirrors 本表1-1
     caps = ("団体コード", "都道府県名", "市町村名", "人口", "交付枚数", "人口に対する交付枚数率")
     paths = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "basic.base_rate_pct")
@@ -818,7 +868,7 @@ def _sheet_followup(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, 
     ws = sh.ws
     _heading(
         ws,
-        f"実績比較（計画と実績）　{plan.basic.municipality or ''}",
+        sheet_title(FOLLOWUP, plan),
         "黄色の行に月末の累計交付枚数を入力します（「実績取込」ボタンで公表統計から取り込めます）。率はすべて本表1-1 の人口に対する値です。"
         "公表統計の率は人口の基準日が毎年秋に変わるため、参考として別の行に示します。年度の列の計画は12か月に均等に割り振ります。",
     )
@@ -1062,7 +1112,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
     ws = sh.ws
     _heading(
         ws,
-        f"計画案（国の全体スケジュールを満たす②交付枚数・⑤職員・経費の案）　{plan.basic.municipality or ''}",
+        sheet_title(PROPOSAL, plan),
         "黄色の欄で条件を選び「計画案」ボタンを押すと、このシートに案を書きます（本表1-1 は変わりません）。"
         "「計画案を採用」で本表1-1 の②⑤と本表1-2・経費積算の臨時・非常勤職員の経費に写します（元の値はこのシートの下に残ります）。",
     )
@@ -1111,16 +1161,8 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 14
     ws.column_dimensions["C"].width = 26
-    try:
-        proposal = propose(plan, schedule, choices)
-    except ProposalError:
-        proposal = None  # no population or base count yet: the button tells the clerk
-    if proposal is not None:
-        for top_left, rows in proposal_blocks(lay, plan, proposal, schedule):
-            r0, c0 = _row(top_left), _col(top_left)
-            for i, values in enumerate(rows):
-                for j, value in enumerate(values):
-                    ws.cell(row=r0 + i, column=c0 + j).value = None if value == "" else value
+    for (r, c), value in proposal_cells(plan, lay, schedule, choices).items():
+        ws.cell(row=r, column=c).value = value
     chart = LineChart()
     chart.title = "計画案・現在の計画の交付枚数率と国の想定（下限値・上限値）"
     chart.y_axis.title = "交付枚数率"

@@ -27,12 +27,12 @@ from kofu_xl.core import calc
 from kofu_xl.core.calendar import column_label, fiscal_year_label, month_label, parse_month
 from kofu_xl.core.model import Plan, iter_leaves
 from kofu_xl.core.numbers import parse_number
-from kofu_xl.core.propose import Choices, Proposal
+from kofu_xl.core.propose import Choices, Proposal, propose
 from kofu_xl.core.schedule import Schedule
-from kofu_xl.errors import CalendarError, NumberError, UnreadableInput
-from kofu_xl.ooxml.cellref import ref
+from kofu_xl.errors import CalendarError, NumberError, ProposalError, UnreadableInput
+from kofu_xl.ooxml.cellref import parse_ref, ref
 
-__all__ = ["Change", "adoption_changes", "backup_rows", "checkpoint_sentence", "choices_from", "proposal_blocks", "settings_values"]
+__all__ = ["Change", "adoption_changes", "backup_rows", "checkpoint_sentence", "choices_from", "proposal_blocks", "proposal_cells", "settings_values"]
 
 AIM_TEXT = {v: k for k, v in PP_AIM_WORDS.items()}
 
@@ -113,6 +113,24 @@ def choices_from(value: Callable[[str], Any], lay: Layout) -> Choices:
         staff_on_hand=number("staff_on_hand"),
         monthly_temporary_yen=number("monthly_cost"),
     )
+
+
+def proposal_cells(plan: Plan, lay: Layout, schedule: Schedule, choices: Choices) -> dict[tuple[int, int], Any]:
+    """(row, column) -> value of every cell a new workbook's 計画案 shows for ``choices`` (None
+    for an empty one); nothing when no proposal can be made (no population or base count yet:
+    the button tells the clerk). The builder writes these, and so does a new workbook spliced
+    from the stored blank (kofu_xl.book.template)."""
+    try:
+        proposal = propose(plan, schedule, choices)
+    except ProposalError:
+        return {}
+    out: dict[tuple[int, int], Any] = {}
+    for top_left, rows in proposal_blocks(lay, plan, proposal, schedule):
+        r0, c0 = parse_ref(top_left)
+        for i, values in enumerate(rows):
+            for j, value in enumerate(values):
+                out[(r0 + i, c0 + j)] = None if value == "" else value
+    return out
 
 
 def _next_bounds(p: Proposal, schedule: Schedule) -> tuple[list[Any], list[Any]]:

@@ -73,14 +73,13 @@ ENDS_WITH_THE_PROCESS = False
 
 @contextlib.contextmanager
 def _drawing() -> Iterator[None]:
-    """The scope of a command that may draw a workbook with openpyxl and then ends (`new`,
-    `submit`).
+    """The scope of a command that may draw a workbook with openpyxl and then ends (`new`, for
+    a plan the stored blank cannot take, and `submit`).
 
-    - openpyxl, if this scope imports it, comes without numpy (~0.1 s of import, a fifth of
-      `new`): openpyxl imports numpy, when installed, only to accept numpy's scalars as cell
-      values, and the workbook layer writes Python's numbers, strings and dates only, so the
-      files are the same byte for byte (tests/cli/test_cli.py makes `new`'s workbook and
-      `submit`'s package both ways). numpy is kept out for the scope only, and only when
+    - openpyxl, if this scope imports it, comes without numpy (~0.1 s of import): openpyxl
+      imports numpy, when installed, only to accept numpy's scalars as cell values, and the
+      workbook layer writes Python's numbers, strings and dates only, so the files are the
+      same byte for byte (tests/cli/test_cli.py makes `submit`'s package both ways). numpy is kept out for the scope only, and only when
       neither is loaded already (an in-process caller keeps its own openpyxl); nothing on
       these commands' paths uses numpy (the same tests see it unloaded). Afterwards numpy is
       importable again, but this process's openpyxl would refuse a numpy scalar. openpyxl is
@@ -108,7 +107,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace) -> int:
     from kofu_xl.app.files import safe_filename, write_new_file
     from kofu_xl.app.municipalities import new_plan
-    from kofu_xl.book.build import assemble_workbook, build_sheets, shipped_macro_parts
+    from kofu_xl.app.new import new_workbook
 
     try:
         plan = new_plan(args.dantai)
@@ -116,12 +115,7 @@ def _new(args: argparse.Namespace) -> int:
         raise UnreadableInput(None, str(exc)) from None
     name = f"{plan.basic.dantai_code}_{safe_filename(plan.basic.municipality or '')}_交付円滑化計画.xlsm"
     out = Path(args.out) if args.out else Path.cwd() / name
-    parts = shipped_macro_parts()  # the shipped workbook's macros: the same bytes, without loading xlwings
-    if parts is None:
-        from kofu_xl.book.vba import macro_parts
-
-        parts = macro_parts()
-    write_new_file(out, assemble_workbook(build_sheets(plan, blank=True), *parts), replace_ok=False)
+    write_new_file(out, new_workbook(plan), replace_ok=False)
     print(f"{plan.basic.prefecture}{plan.basic.municipality} の計画ワークブックを作成しました: {out}")
     from kofu_xl.book.layout import layout_for
     from kofu_xl.core.rules import BASE_DATE, run_rules

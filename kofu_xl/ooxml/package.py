@@ -35,6 +35,7 @@ import posixpath
 import re
 import stat
 import uuid
+import xml.etree.ElementTree
 import xml.parsers.expat
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -62,6 +63,7 @@ __all__ = [
     "atomic_write",
     "document_module_names",
     "inject_cached_values",
+    "splice_cells",
     "uncached_formula_cells",
     "workbook_code_name",
 ]
@@ -223,6 +225,102 @@ def inject_cached_values(
     parts = _read_package(xlsx)
     report = _inject(parts, _main_part(parts), cached_values)
     return _write_package(parts, fixed_time), report
+
+
+def splice_cells(
+    package: bytes,
+    values: Mapping[CellKey, CellValue],
+    cached_values: Mapping[CellKey, CellValue],
+    *,
+    title: str | None = None,
+    fixed_time: tuple[int, int, int, int, int, int] = (2019, 10, 3, 0, 0, 0),
+) -> bytes:
+    """A copy of ``package`` (one `assemble_xlsm` wrote) with other values in some cells: the
+    package another workbook of the same shape would have been, without drawing it again.
+
+    ``values``: (sheet, "E9") -> the value of a cell without a formula, written as openpyxl
+    3.1 writes a value it is given (a number ``t="n"`` in ``%.16g``, a text inline, None an
+    empty ``t="n"`` cell); the cell must exist, keeps its style (``s``) and must hold no formula.
+    Only plain texts are taken (no character below U+0020, no leading or trailing white
+    space, not starting with "="): anything else raises ValueError, as does a bool or a cell
+    that is not there. ``cached_values``: the results of every formula cell, injected as
+    `assemble_xlsm` does (a formula cell without one raises `MissingCachedValuesError`).
+    ``title``: the document's title, when given (docProps/core.xml is then written as
+    `assemble_xlsm` writes it). The zip is written as `assemble_xlsm` writes it: the same parts
+    give the same bytes.
+    """
+    _check_time(fixed_time)
+    parts = _read_package(package)
+    workbook = _main_part(parts)
+    sheets = dict(_sheet_parts(parts, workbook))
+    by_part: dict[str, dict[str, CellValue]] = {}
+    for (sheet, ref), value in values.items():
+        if sheet not in sheets:
+            raise ValueError(f"value for unknown sheet {sheet!r} ({ref})")
+        by_part.setdefault(sheets[sheet], {})[ref] = value
+    for part, cells in by_part.items():
+        parts[part] = _splice_values(parts[part], cells, part)
+    report = _inject(parts, workbook, cached_values)
+    if report.missing:
+        raise MissingCachedValuesError(report.missing)
+    if title is not None:
+        core = _Relationships.parse(parts.get("_rels/.rels")).target_of(_REL_CORE, "")
+        if core is None or core not in parts:
+            raise ValueError("the package has no core properties to hold a title")
+        root = _parse(parts[core])
+        element = root.find(f"{{{_CORE_NS['dc']}}}title")
+        if element is None:
+            element = xml.etree.ElementTree.SubElement(root, f"{{{_CORE_NS['dc']}}}title")
+        element.text = _plain_text(title, "the title")
+        parts[core] = _core_properties(xml.etree.ElementTree.tostring(root), fixed_time)
+    return _write_package(parts, fixed_time)
+
+
+_PLAIN_BAD = re.compile(r"[\x00-\x1f\ud800-\udfff\ufffe\uffff]")
+# a cell as openpyxl writes it: r, then s and t when present; empty, or its children
+_CELL_AT = r'<c r="({refs})"( s="[0-9]+")?(?: t="[A-Za-z]+")?(?:/>|>(.*?)</c>)'
+
+
+def _plain_text(value: str, where: str) -> str:
+    if _PLAIN_BAD.search(value) or value != value.strip() or value.startswith("="):
+        raise ValueError(f"{where}: not a plain text: {value!r}")
+    return value
+
+
+def _openpyxl_text(value: str) -> str:
+    """A text as openpyxl (lxml, writing ASCII) writes it: &, <, > escaped, every other
+    character beyond ASCII as a decimal character reference."""
+    text = _text(value)
+    return text if text.isascii() else text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+def _splice_values(data: bytes, cells: Mapping[str, CellValue], part: str) -> bytes:
+    pattern = re.compile(_CELL_AT.format(refs="|".join(re.escape(ref) for ref in cells)).encode(), re.DOTALL)
+    edits: list[tuple[int, int, str]] = []
+    for m in pattern.finditer(data):
+        ref = m[1].decode()
+        body = m[3]
+        if body is not None and b"<f" in body:
+            raise ValueError(f"{part}!{ref} holds a formula")
+        head = f'<c r="{ref}"' + (m[2].decode() if m[2] else "")
+        value = cells[ref]
+        if value is None or value == "":
+            xml = f'{head} t="n"></c>'
+        elif isinstance(value, bool):
+            raise ValueError(f"{part}!{ref}: a bool is not spliced")
+        elif isinstance(value, str):
+            text = _openpyxl_text(_plain_text(value, f"{part}!{ref}"))
+            xml = f'{head} t="inlineStr"><is><t>{text}</t></is></c>'
+        elif isinstance(value, (int, float, Decimal)):
+            if not math.isfinite(value):
+                raise ValueError(f"{part}!{ref}: not a finite number")
+            xml = f'{head} t="n"><v>{"%.16g" % value}</v></c>'  # noqa: UP031 - openpyxl's own format (a Decimal as a float)
+        else:
+            raise ValueError(f"{part}!{ref}: a {type(value).__name__} is not spliced")
+        edits.append((m.start(), m.end(), xml))
+    if len(edits) != len(cells):
+        raise ValueError(f"{part}: {len(cells) - len(edits)} of the cells to splice are not in the part")
+    return _apply(data, edits)
 
 
 def uncached_formula_cells(package: bytes) -> list[CellKey]:

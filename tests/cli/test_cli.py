@@ -92,9 +92,9 @@ NEW_PLAN_CODES = ("122327", "011002", "131016", "013030", "134023")
 
 @pytest.mark.parametrize("dantai", NEW_PLAN_CODES)
 def test_new_takes_the_shipped_macros_and_equals_a_fresh_build(tmp_path: Path, dantai: str) -> None:
-    """`kofu-xl new` assembles the new workbook with the shipped workbook's VBA project and ribbon
-    (xlwings is not loaded) and draws it with an openpyxl imported without numpy; byte for byte
-    it is the workbook a fresh build gives here, where openpyxl did import numpy."""
+    """`kofu-xl new` splices the municipality's cells into the stored blank (kofu_xl.book.template):
+    neither openpyxl, xlwings, the UDF module nor numpy is loaded; byte for byte it is the
+    workbook a fresh build gives here (openpyxl, with numpy, and the VBA project generated)."""
     import openpyxl.compat.numbers
 
     from kofu_xl.app.municipalities import new_plan
@@ -103,12 +103,12 @@ def test_new_takes_the_shipped_macros_and_equals_a_fresh_build(tmp_path: Path, d
     out = tmp_path / "new.xlsm"
     code = (
         "import sys; from kofu_xl.cli import main; rc = main(sys.argv[1:]); "
-        "print(sorted(m for m in sys.modules if m.startswith(('xlwings', 'kofu_udfs', 'numpy')))); sys.exit(rc)"
+        "print(sorted(m for m in sys.modules if m.startswith(('xlwings', 'kofu_udfs', 'numpy', 'openpyxl')))); sys.exit(rc)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run([sys.executable, "-c", code, "new", "--dantai", dantai, "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().splitlines()[-1] == "[]"  # neither xlwings, the UDF module nor numpy was loaded
+    assert r.stdout.strip().splitlines()[-1] == "[]"  # neither openpyxl, xlwings, the UDF module nor numpy was loaded
     assert openpyxl.compat.numbers.NUMPY  # the reference is drawn the other way
     assert out.read_bytes() == build_xlsm(new_plan(dantai), blank=True)
 
