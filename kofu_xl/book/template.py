@@ -8,7 +8,7 @@ the new workbook of TEMPLATE_DANTAI, as drawn by this code; `splice_new` puts an
 municipality's values into those cells (`splice_new`, `kofu_xl.ooxml.package.splice_cells`), without
 openpyxl: ~0.3 s of a 0.56 s `new` went to importing openpyxl, drawing and saving.
 
-The blank never drifts from the builder: it is generated (``python -m kofu_xl.app.new``)
+The blank never drifts from the builder: it is generated with the shipped workbook (``kofu-xl build`` in a checkout, or ``python -m kofu_xl.app.new``)
 and tests/book/test_template.py holds it equal to a fresh drawing, byte for byte, and the
 spliced workbooks of a sample of municipalities equal to their drawings (bench/new_splice_all.py
 compares all 1,741). A plan that differs from the blank's in anything but those values, or a

@@ -53,9 +53,24 @@ def cmd_build(args: argparse.Namespace) -> int:
     write_new_file(out, build_xlsm(plan), replace_ok=replace_ok)
     errors = [f for f in findings if f.severity.value == "error"]
     print(f"ワークブックを作成しました: {out}" + (f"（読み取れなかった値 {len(errors)} 件は空欄にしました）" if errors else ""))
+    if args.out is None and not args.plan:
+        _build_blank()
     for f in errors:
         print(f"  [{f.rule}] {f.message}")
     return EXIT_OK
+
+
+def _build_blank() -> None:
+    """In a checkout, the shipped workbook's build also makes `new`'s stored blank (it takes
+    the shipped workbook's macros): both committed files are what `kofu-xl build` writes. An
+    installed package's blank is never rewritten."""
+    from kofu_xl.book.template import TEMPLATE_PATH
+
+    if (Path.cwd() / "kofu_xl" / "data").resolve() != TEMPLATE_PATH.parent:
+        return
+    from kofu_xl.app.new import write_blank
+
+    print(f"新規作成用のひな形を作成しました: {write_blank()}")
 
 
 def _collector_paused() -> contextlib.AbstractContextManager[None]:

@@ -28,7 +28,7 @@ def blank_plan():
 
 
 def test_the_stored_blank_equals_a_fresh_drawing(blank_plan):
-    assert TEMPLATE_PATH.read_bytes() == draw_new(blank_plan), f"{TEMPLATE_PATH.name} is stale (what the builder writes changed): run `python -m kofu_xl.app.new`"
+    assert TEMPLATE_PATH.read_bytes() == draw_new(blank_plan), f"{TEMPLATE_PATH.name} is stale (what the builder writes changed): run `kofu-xl build`"
 
 
 def _extremes() -> list[str]:

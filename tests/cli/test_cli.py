@@ -217,3 +217,25 @@ def test_the_process_entry_runs_main_and_spares_the_last_collections() -> None:
     r = subprocess.run([sys.executable, "-c", code, "check", "--json", "nonexistent.xlsm"], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert r.stderr.strip().splitlines()[-1] == "2 True", r.stderr
     assert run("--help").returncode == 0  # python -m kofu_xl
+
+
+def test_build_in_a_checkout_also_writes_the_blank_new_fills_in(tmp_path, monkeypatch):
+    """`kofu-xl build` (the shipped workbook) in a checkout writes `new`'s stored blank too, equal
+    to the committed one; elsewhere (an installed package) it leaves the blank alone."""
+    from kofu_xl.app import new
+    from kofu_xl.book import template
+    from kofu_xl.cli import main
+
+    committed = template.TEMPLATE_PATH.read_bytes()
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    (checkout / "kofu_xl" / "data").mkdir(parents=True)
+    elsewhere.mkdir()
+    blank = checkout / "kofu_xl" / "data" / template.TEMPLATE_PATH.name
+    monkeypatch.setattr(template, "TEMPLATE_PATH", blank)
+    monkeypatch.setattr(new, "TEMPLATE_PATH", blank)
+    monkeypatch.chdir(elsewhere)
+    assert main(["build"]) == 0 and (elsewhere / "workbook" / "交付円滑化計画.xlsm").is_file()
+    assert not blank.exists()
+    monkeypatch.chdir(checkout)
+    assert main(["build"]) == 0
+    assert blank.read_bytes() == committed
