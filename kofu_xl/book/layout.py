@@ -229,6 +229,7 @@ ROW_WORK_HEADER = 3
 # ---------------------------------------------------------------- 日次実績
 
 DAILY_FIRST_COL = 2  # B = Monday
+_ONE_DAY = dt.timedelta(days=1)
 _DAILY_LETTERS = tuple(_c(DAILY_FIRST_COL + i, 1)[:-1] for i in range(8))  # B … I: 月 … 日 and the month's total
 DAILY_BLOCK_ROWS = 16  # title, weekday header, 6 weeks × (date row + count row), totals, spacer
 DAILY_FIRST_ROW = 4
@@ -315,12 +316,13 @@ def _block_cells(month: str, top: int) -> tuple[tuple[dt.date, str, str], ...]:
 def _block_positions(month: str, top: int) -> tuple[tuple[tuple[dt.date, int, int], ...], tuple[tuple[dt.date, str, int, int], ...]]:
     year, mon = (int(p) for p in month.split("-"))
     first = dt.date(year, mon, 1)
-    monday = first - dt.timedelta(days=first.weekday())
+    day = first - dt.timedelta(days=first.weekday())  # the Monday the calendar starts with
     inside, outside = [], []
     for week in range(6):
         count_row = top + 3 + 2 * week
         for weekday in range(7):
-            day = monday + dt.timedelta(days=7 * week + weekday)
+            if week or weekday:
+                day += _ONE_DAY
             col = DAILY_FIRST_COL + weekday
             if day.year == year and day.month == mon:
                 inside.append((day, count_row, col))
