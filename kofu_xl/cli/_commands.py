@@ -26,7 +26,7 @@ def _print_json(data: object) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    with _collector_paused():  # the use case's imports and its run: ~3% of a check's instructions (callgrind)
+    with _collector_paused():  # the use case's imports and its run: ~2% of a check's instructions (callgrind)
         from kofu_xl.app.check import check
         from kofu_xl.app.report import render_text
         from kofu_xl.book.sources import shipped_workbook_path
