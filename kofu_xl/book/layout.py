@@ -21,7 +21,7 @@ from typing import Literal
 
 from msgspec import Struct, field
 
-from kofu_xl.core.calendar import form_columns, iter_days, month_range
+from kofu_xl.core.calendar import form_columns, month_range
 from kofu_xl.core.findings import Finding
 from kofu_xl.core.model import Parameters, iter_leaves
 from kofu_xl.core.schedule import default_schedule
@@ -229,6 +229,8 @@ ROW_WORK_HEADER = 3
 # ---------------------------------------------------------------- 日次実績
 
 DAILY_FIRST_COL = 2  # B = Monday
+_ONE_DAY = dt.timedelta(days=1)
+_DAILY_LETTERS = tuple(_c(DAILY_FIRST_COL + i, 1)[:-1] for i in range(8))  # B … I: 月 … 日 and the month's total
 DAILY_BLOCK_ROWS = 16  # title, weekday header, 6 weeks × (date row + count row), totals, spacer
 DAILY_FIRST_ROW = 4
 
@@ -287,44 +289,45 @@ class DailyBlock(Struct, frozen=True):
     def total_formula(self, index: int) -> str:
         """The formula of a totals cell (0..6 = 月..日, 7 = the month): what the builder writes
         and what the checks compare the clerk's cell with."""
-        return _total_formula(self, index)
+        return _total_formulas(self.month, self.top)[index]
 
 
-@functools.lru_cache(maxsize=4096)  # pure; every workbook read compares the same totals
-def _total_formula(block: DailyBlock, index: int) -> str:
-    if index == 7:
-        return f"=SUM({block.weekday_total_cell(0)}:{block.weekday_total_cell(6)})"
-    return "=SUM(" + ",".join(c for d, _dc, c in block.cells() if d.weekday() == index) + ")"
+@functools.lru_cache(maxsize=512)  # pure; every workbook read compares the same totals
+def _total_formulas(month: str, top: int) -> tuple[str, ...]:
+    """The eight totals formulas of a block: each weekday's sums its count cells, in the order of
+    the days (one pass over them), and the month's sums the weekdays' totals."""
+    by_weekday: list[list[str]] = [[] for _ in range(7)]
+    for day, _date_cell, count_cell in _block_cells(month, top):
+        by_weekday[day.weekday()].append(count_cell)
+    row = top + 14  # DailyBlock.totals_row
+    return (*(f"=SUM({','.join(cells)})" for cells in by_weekday), f"=SUM({_c(DAILY_FIRST_COL, row)}:{_c(DAILY_FIRST_COL + 6, row)})")
 
 
 @functools.lru_cache(maxsize=512)  # pure; every workbook read walks the same blocks
 def _block_cells(month: str, top: int) -> tuple[tuple[dt.date, str, str], ...]:
-    out = []
-    week = 0
-    for day in iter_days(month):
-        if day.day > 1 and day.weekday() == 0:
-            week += 1
-        col = DAILY_FIRST_COL + day.weekday()
-        date_row = top + 2 + 2 * week
-        out.append((day, _c(col, date_row), _c(col, date_row + 1)))
-    return tuple(out)
+    """The month's days in the calendar's positions (each date row just above its count row)."""
+    return tuple(
+        (day, f"{_DAILY_LETTERS[col - DAILY_FIRST_COL]}{row - 1}", f"{_DAILY_LETTERS[col - DAILY_FIRST_COL]}{row}")
+        for day, row, col in _block_positions(month, top)[0]
+    )
 
 
 @functools.lru_cache(maxsize=512)
 def _block_positions(month: str, top: int) -> tuple[tuple[tuple[dt.date, int, int], ...], tuple[tuple[dt.date, str, int, int], ...]]:
     year, mon = (int(p) for p in month.split("-"))
     first = dt.date(year, mon, 1)
-    monday = first - dt.timedelta(days=first.weekday())
+    day = first - dt.timedelta(days=first.weekday())  # the Monday the calendar starts with
     inside, outside = [], []
     for week in range(6):
         count_row = top + 3 + 2 * week
         for weekday in range(7):
-            day = monday + dt.timedelta(days=7 * week + weekday)
+            if week or weekday:
+                day += _ONE_DAY
             col = DAILY_FIRST_COL + weekday
             if day.year == year and day.month == mon:
                 inside.append((day, count_row, col))
             else:
-                outside.append((day, _c(col, count_row), count_row, col))
+                outside.append((day, f"{_DAILY_LETTERS[weekday]}{count_row}", count_row, col))
     return tuple(inside), tuple(outside)
 
 

@@ -820,10 +820,12 @@ _TYPE_WORDS = {
     "array": "値の並び",
     "date": "日付（YYYY-MM-DD）",
 }
-_AT = re.compile(r" - at `(?:(key)` in `)?\$\.?([^`]*)`$")
-_EXPECTED = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`")
-_UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
-_MISSING = re.compile(r"^Object missing required field `([^`]+)`")
+# msgspec's messages, read only when a plan is refused: patterns for the re module's own cache
+# (compiled at that first use, not at import; Python's regex compiler runs in Python)
+_AT = r" - at `(?:(key)` in `)?\$\.?([^`]*)`$"
+_EXPECTED = r"^Expected `([^`]+)`, got `([^`]+)`"
+_UNKNOWN = r"^Object contains unknown field `([^`]+)`"
+_MISSING = r"^Object missing required field `([^`]+)`"
 
 
 def _type_word(name: str) -> str:
@@ -837,18 +839,18 @@ def shape_problem(exc: BaseException, prefix: str = "") -> str:
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
     if not isinstance(exc, msgspec.ValidationError):
         return text[:200]
-    at = _AT.search(text)
+    at = re.search(_AT, text)
     head = text[: at.start()] if at else text
     path = ".".join(p for p in (prefix, at[2] if at else "") if p)
     if at and at[1]:
         path += " のキー"
     label = _LABELS().get(path.split("[")[0]) if path else None
     field = f"{label}（{path}）" if label else (path or "全体")
-    if m := _EXPECTED.match(head):
+    if m := re.match(_EXPECTED, head):
         what = f"{_type_word(m[1])}が必要なところが{_type_word(m[2])}です"
-    elif m := _UNKNOWN.match(head):
+    elif m := re.match(_UNKNOWN, head):
         what = f"知らない項目 {m[1]} があります"
-    elif m := _MISSING.match(head):
+    elif m := re.match(_MISSING, head):
         what = f"必要な項目 {m[1]} がありません"
     elif head.startswith("Invalid"):
         what = "値が読めません（形式が違います）"

@@ -14,6 +14,9 @@ __all__ = ["formula_texts", "xml_text"]
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
+# _FORMULA in a part without ":f", where no tag can have a prefix: the same matches, found by
+# its literal prefix "<f" instead of trying the pattern at every "<" (a third of the time)
+_UNPREFIXED_FORMULA = re.compile(rb"<f\b([^>]*?)(?:/>|>([^<]*)</f>)")
 _CELL_START = re.compile(rb"<(?:\w+:)?c\s([^>]*)>")
 _ATTR = re.compile(rb'\b(r|t|si)="([^"]*)"')
 # A part holding a formula holds a start tag "<f" (or "<x:f") and a space, "/" or ">": asked
@@ -38,7 +41,7 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
     if not _has_formula(sheet_xml):
         return out
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, text)
-    for m in _FORMULA.finditer(sheet_xml):
+    for m in (_FORMULA if b":f" in sheet_xml else _UNPREFIXED_FORMULA).finditer(sheet_xml):
         window = max(0, m.start() - 4096)  # the cell's start tag is just before its <f>
         start = sheet_xml.rfind(b"<c ", window, m.start())
         if start < 0:  # a prefixed namespace: <x:c ...>
@@ -49,7 +52,7 @@ def formula_texts(sheet_xml: bytes) -> dict[str, str]:
         if cell is None:
             continue
         ref = cell.decode("ascii")
-        f = dict(_ATTR.findall(m[1]))
+        f = dict(_ATTR.findall(m[1])) if m[1] else {}  # (a plan's formulas have no attributes)
         text = xml_text(m[2].decode("utf-8")) if m[2] else ""
         if f.get(b"t") == b"shared":
             si = f.get(b"si", b"").decode("ascii")
@@ -66,10 +69,16 @@ _ENTITIES = {"quot": '"', "apos": "'", "lt": "<", "gt": ">", "amp": "&"}
 _REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(quot|apos|lt|gt|amp));")
 
 
+_DECODED: dict[str, str] = {}  # reference -> character: a plan's formulas repeat ~90 of them ~3,000 times
+
+
 def _char(m: re.Match[str]) -> str:
-    if m[3]:
-        return _ENTITIES[m[3]]
-    return chr(int(m[1], 16) if m[1] else int(m[2]))
+    decoded = _DECODED.get(m[0])
+    if decoded is None:
+        decoded = _ENTITIES[m[3]] if m[3] else chr(int(m[1], 16) if m[1] else int(m[2]))
+        if len(_DECODED) < 4096:
+            _DECODED[m[0]] = decoded
+    return decoded
 
 
 def xml_text(text: str) -> str:

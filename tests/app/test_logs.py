@@ -94,3 +94,49 @@ def test_doctor_prints_the_log(log_dir):
                           env={**__import__("os").environ, logs.LOG_DIR_ENV: str(log_dir)})
     assert f"ログ: {log_dir / 'kofu-xl.log'}" in done.stdout
     assert "OK    推奨  log" in done.stdout
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_the_log_file_rolls_over_where_the_rotating_handler_does(tmp_path):
+    """The log appends as logging.FileHandler does and hands its records to
+    logging.handlers.RotatingFileHandler once one would take the file to maxBytes (so that a
+    check does not import logging.handlers). Fed the same records, with the same existing files,
+    the two leave the same files, byte for byte, after every record: records of every length
+    (ASCII, Japanese, one longer than maxBytes), one that fills the file exactly to maxBytes and
+    one that stops a character short of it."""
+    import logging.handlers
+    import random
+
+    max_bytes, backups = 200, 3
+    formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    line = len("INFO t: \n")  # a record's length beyond its message
+    rng = random.Random(17)
+    # "b" is the file's first line after a roll-over at the latest (10 characters); then records
+    # that take the file exactly to max_bytes (each rolls over) and one that stops one short
+    messages = ["b", "c" * (max_bytes - 10 - line), "d", "e" * (max_bytes - 10 - line - 1), "f"]
+    messages += ["".join(rng.choice("xy交付円滑化") for _ in range(rng.randrange(0, 90))) for _ in range(150)]
+    messages += ["z" * (max_bytes * 2), "after"]
+    for start in ("", "x" * (max_bytes - 5), "交" * (max_bytes - 5)):  # no file, a nearly full one (ASCII, UTF-8)
+        ours, theirs = tmp_path / f"ours{len(start)}{start[:1]}", tmp_path / f"theirs{len(start)}{start[:1]}"
+        handlers = []
+        for folder, make in ((ours, logs._LogFile), (theirs, logging.handlers.RotatingFileHandler)):
+            folder.mkdir()
+            if start:
+                (folder / "k.log").write_text(start, encoding="utf-8")
+            options = {"maxBytes": max_bytes, "backupCount": backups}
+            h = make(folder / "k.log", **options) if make is logs._LogFile else make(folder / "k.log", encoding="utf-8", delay=True, **options)
+            h.setFormatter(formatter)
+            handlers.append(h)
+        try:
+            for i, message in enumerate(messages):
+                record = logging.LogRecord("t", logging.INFO, __file__, 1, message, None, None)
+                for h in handlers:
+                    h.handle(record)
+                assert _files(ours) == _files(theirs), (start[:1], i)
+            assert len(_files(ours)) == 1 + backups  # it did roll over, more than once
+        finally:
+            for h in handlers:
+                h.close()

@@ -65,3 +65,21 @@ def test_every_daily_position_outside_the_month_is_distinct_from_the_days():
     assert len(grid) == 42
     outside = [(d, c) for d, _dc, c in grid if c not in inside]
     assert outside[0][1] == "B7" and str(outside[0][0]) == "2018-12-31"
+
+
+@pytest.mark.parametrize("top", [4, 20, 1000])
+def test_the_daily_cells_and_totals_are_the_calendars(top):
+    """A block's day cells and its totals' formulas (computed in one pass over the days, the
+    columns' letters taken once) are the calendar grid's, read the long way: the count cells of
+    the month's days in order, each weekday's summed, the month's total over the weekdays'."""
+    from kofu_xl.book.layout import DailyBlock
+
+    for year in (2019, 2020, 2023, 2024):
+        for mon in range(1, 13):
+            block = DailyBlock(f"{year}-{mon:02d}", top)
+            days = [(d, dc, c) for d, dc, c in block.grid() if (d.year, d.month) == (year, mon)]
+            assert list(block.cells()) == days
+            for index in range(7):
+                assert block.total_formula(index) == "=SUM(" + ",".join(c for d, _dc, c in days if d.weekday() == index) + ")"
+            assert block.total_formula(7) == f"=SUM({block.weekday_total_cell(0)}:{block.weekday_total_cell(6)})"
+            assert [(d, c) for d, c, _r, _col in block.count_positions()[1]] == [(d, c) for d, _dc, c in block.grid() if (d.year, d.month) != (year, mon)]

@@ -68,14 +68,17 @@ def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
     from kofu_xl.ooxml import formulas as formulas_mod
 
     scanned: list[int] = []
-    real = formulas_mod._FORMULA
 
     class Counting:
+        def __init__(self, real):
+            self.real = real
+
         def finditer(self, data: bytes):
             scanned.append(len(data))
-            return real.finditer(data)
+            return self.real.finditer(data)
 
-    monkeypatch.setattr(formulas_mod, "_FORMULA", Counting())
+    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA"):  # (a part without ":f" is scanned by the latter)
+        monkeypatch.setattr(formulas_mod, pattern, Counting(getattr(formulas_mod, pattern)))
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
     assert len(scanned) == 1 and formulas == {"a": {}, "b": {"A1": "B1+1"}} and errors == {}

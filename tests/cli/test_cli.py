@@ -86,6 +86,44 @@ def test_debug_is_accepted_before_and_after_the_command(monkeypatch, capsys) -> 
     assert "--debug" in capsys.readouterr().err
 
 
+COMMANDS = ("check", "build", "new", "submit", "upgrade", "followup", "aggregate", "doctor", "propose")
+PARSED_ARGVS = [
+    [], ["-h"], ["--help"], ["--debug"], ["--"], [""], ["chek"], ["-x"], ["--deb", "check"], ["--de", "check", "--json"],
+    ["--debug", "--debug", "check"], ["-h", "check"], ["--debug", "-h"], ["--", "check"], ["--debug=1", "check"],
+    ["check"], ["check", "plan.xlsm", "--json"], ["check", "--deb"], ["check", "-h"], ["check", "a", "b"], ["check", "--bogus"],
+    ["check", "new", "--help"], ["check", "--", "--json"], ["--debug", "check", "x.json", "--debug"], ["check", "--js", "x"],
+    ["build", "--plan", "p.json", "--out", "o.xlsm"], ["build", "--out"], ["new"], ["new", "--dantai", "122327"],
+    ["new", "--dantai", "1", "--out"], ["new", "--da", "1"], ["submit"], ["submit", "a.xlsm", "--no-pdf", "--out", "d"],
+    ["upgrade", "old.xlsm", "--out", "new.xlsm"], ["followup", "--stats", "a.csv", "b", "--as-of", "2021-03", "--json"],
+    ["followup", "--stats"], ["aggregate"], ["aggregate", "a", "b", "--jobs", "2", "--json"], ["aggregate", "a", "--jobs", "x"],
+    ["doctor", "--json"], ["doctor", "book.xlsm", "extra"], ["propose", "--aim", "x"], ["propose", "--aim", "middle", "--from", "2020-04"],
+    ["propose", "p.xlsm", "--max-step", "300", "--max-staff", "12", "--staff", "3", "--monthly-cost", "1", "--out", "o.xlsm"],
+    *(["--debug", name, "--help"] for name in COMMANDS), *([name, "--help"] for name in COMMANDS),
+]
+
+
+@pytest.mark.parametrize("argv", PARSED_ARGVS, ids=" ".join)
+def test_the_parser_built_for_argv_parses_it_as_the_full_parser(argv: list[str]) -> None:
+    """`_parser(argv)` builds only what argv needs (the command it runs, with its arguments);
+    every outcome equals the full parser's (every command with every argument): the namespace,
+    or the exit code with the help or the error message."""
+    import contextlib
+    import io
+
+    from kofu_xl.cli import _parser
+
+    def outcome(parser: object) -> tuple[object, ...]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                return vars(parser.parse_args(argv)), None, out.getvalue(), err.getvalue()
+            except SystemExit as exc:
+                return None, exc.code, out.getvalue(), err.getvalue()
+
+    full = _parser(["--help", *COMMANDS])  # not a command first: every command, each with its arguments
+    assert outcome(_parser(argv)) == outcome(full)
+
+
 # a city (the shipped plan's), a designated city, a ward, a town and a village of 159 people
 NEW_PLAN_CODES = ("122327", "011002", "131016", "013030", "134023")
 

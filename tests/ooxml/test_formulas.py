@@ -45,3 +45,34 @@ def test_the_fast_formula_question_is_the_expression(pieces):
     """The scan's gate (_has_formula, a literal prefix first) answers what _HAS_FORMULA.search answers."""
     xml = b"".join(pieces)
     assert formulas_mod._has_formula(xml) == (formulas_mod._HAS_FORMULA.search(xml) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<f>", b"<f/>", b"</f>", b"<f ", b't="shared"', b"<f\t", b"<fo>", b"</fo>", b"f>", b"<", b">", b"/", b"/>", b"x", b" ", b"&amp;", b"<c r=\"A1\">", b"</c>", b"<v>1</v>", b"\xe6\x97\xa5", b"x:", b"<x:c>"]), max_size=12))
+def test_the_unprefixed_scan_finds_what_the_full_pattern_finds(pieces):
+    """In a part without ":f" (no tag can have a prefix) the scan by the literal "<f" finds the
+    same matches as _FORMULA, the pattern that allows a prefix."""
+    xml = b"".join(pieces)
+    if b":f" in xml:
+        return
+    full = [(m.span(), m.groups()) for m in formulas_mod._FORMULA.finditer(xml)]
+    assert [(m.span(), m.groups()) for m in formulas_mod._UNPREFIXED_FORMULA.finditer(xml)] == full
+
+
+_REFERENCED = st.one_of(
+    st.sampled_from(["&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "A", "日", " ", "=", ";", "#"]),
+    st.integers(min_value=0x20, max_value=0xD7FF).map(lambda c: f"&#{c};"),
+    st.integers(min_value=0xE000, max_value=0x10FFFF).filter(lambda c: c not in (0xFFFE, 0xFFFF)).map(lambda c: f"&#x{c:X};"),
+    st.sampled_from(["&#9;", "&#xA;", "&#13;", "&#x3042;", "&#12354;", "&#x03042;"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_REFERENCED, max_size=12))
+def test_remembered_references_decode_as_an_xml_parser_decodes_them(pieces):
+    """xml_text remembers each reference it decoded; decoded again (from memory) the text is
+    the same, and is what ElementTree reads."""
+    written = "".join(pieces)
+    expected = ET.fromstring(f"<f>{written}</f>").text or ""
+    assert xml_text(written) == expected
+    assert xml_text(written) == expected
