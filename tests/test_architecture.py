@@ -98,11 +98,12 @@ def _imports_inside_functions() -> list[str]:
 
 
 def test_imports_inside_functions_are_few_and_deliberate() -> None:
-    """At most 10 beyond the command line's per-command imports (kofu_xl/cli/) and the
-    package's lazy public names: optional heavy or platform modules (xlwings, winreg) and the
-    ribbon's per-button use cases."""
+    """At most 11 beyond the command line's per-command imports (kofu_xl/cli/) and the
+    package's lazy public names: optional heavy or platform modules (xlwings, winreg), the
+    ribbon's per-button use cases, and what only a rare path needs (the builder for a new plan
+    the stored blank cannot give, the log's rotation)."""
     inside = [i for i in _imports_inside_functions() if not i.startswith(("kofu_xl/cli/", "kofu_xl/__init__.py"))]
-    assert len(inside) <= 10, "\n".join(inside)
+    assert len(inside) <= 11, "\n".join(inside)
 
 
 COMMAND_IMPORTS = """
