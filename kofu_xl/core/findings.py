@@ -169,15 +169,17 @@ class Finding(Struct, frozen=True):
         values = {k: format_value(v) if not isinstance(v, str) else v for k, v in self.params.items()}
         if self.parts and self.spec.group is not None:
             return self._group_message(values)
+        label = self.column_label  # each is worked out anew: once here
         text = self.spec.template.format(
             field=self.field,
-            column=self.column_label or "",
-            col=f"（{self.column_label}）" if self.column_label else "",
+            column=label or "",
+            col=f"（{label}）" if label else "",
             expected=format_value(self.expected),
             actual=format_value(self.actual),
             **values,
         )
-        return f"{self.where} {text}" if self.where else text
+        where = self.where
+        return f"{where} {text}" if where else text
 
     def _group_message(self, values: dict[str, str]) -> str:
         form = self.spec.group
@@ -191,7 +193,8 @@ class Finding(Struct, frozen=True):
             field=self.field, columns=column_runs([p.column for p in self.parts if p.column]), count=len(self.parts),
             items="、".join(items), **{k: values[k] for k in form.shared if k in values},
         )
-        return f"{self.where} {text}" if self.where else text
+        where = self.where
+        return f"{where} {text}" if where else text
 
     def located(self, sheet: str | None, cell: str | None) -> Finding:
         return replace(self, sheet=sheet, cell=cell)
