@@ -1162,7 +1162,7 @@ def _sheet_proposal(sh: _Sheet, plan: Plan, lay: Layout, schedule: Schedule) -> 
     ws.column_dimensions["B"].width = 14
     ws.column_dimensions["C"].width = 26
     for (r, c), value in proposal_cells(plan, lay, schedule, choices).items():
-        ws.cell(row=r, column=c).value = value
+        put(ws.cell(row=r, column=c), value)  # text stays text, as everywhere
     chart = LineChart()
     chart.title = "計画案・現在の計画の交付枚数率と国の想定（下限値・上限値）"
     chart.y_axis.title = "交付枚数率"

@@ -20,6 +20,7 @@ This module loads no openpyxl.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,16 @@ def _same_but_inputs(plan: Plan, blank: Plan) -> bool:
     return structs.replace(blank, title=plan.title, basic=basic) == plan
 
 
+# A value the splice would not write as the builder does (the caller then draws); not None,
+# which is an empty cell
+_REFUSED = object()
+
+
 def _cell(value: Any) -> Any:
-    """A value as the builder puts it into a cell (kofu_xl.book.build.put); None where the
-    splice would not write what the builder writes (the caller then draws)."""
+    """A value as the builder puts it into a cell (kofu_xl.book.build.put), or _REFUSED."""
     if isinstance(value, str):
-        return None if value.startswith(FORMULA_START) else value  # a leading apostrophe's look
-    if hasattr(value, "to_integral_value"):  # Decimal
+        return _REFUSED if value.startswith(FORMULA_START) else value  # put gives it a leading apostrophe's look
+    if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 
@@ -106,8 +111,8 @@ def splice_new(plan: Plan, blank_plan: Plan) -> bytes | None:
     for (r, c), v in proposal_cells(plan, lay, schedule, Choices()).items():
         values[(PROPOSAL, ref(c, r))] = v
     values = {k: _cell(v) for k, v in values.items()}
-    if any(v is None for k, v in values.items() if k[0] != PROPOSAL) or not isinstance(title, str):
-        return None
+    if any(v is _REFUSED for v in values.values()) or any(v is None for k, v in values.items() if k[0] != PROPOSAL) or not isinstance(title, str):
+        return None  # (an empty title or input: drawn; 計画案 has empty cells of its own)
     try:
         return splice_cells(blank, values, {k: c.value for k, c in comp.items()}, title=title)
     except ValueError:

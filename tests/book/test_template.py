@@ -116,3 +116,27 @@ def test_spliced_cells_are_written_as_openpyxl_writes_them():
 def test_what_the_splice_does_not_write_is_refused(values, cached):
     with pytest.raises(ValueError):
         splice_cells(_drawn({"A1": "x"}), values, cached)
+
+
+@pytest.mark.parametrize("text", ["-", "=1+1"])
+def test_a_proposal_text_that_looks_like_a_formula_is_never_blanked(blank_plan, monkeypatch, text):
+    """計画案's cells are written as every cell is (text stays text, with the apostrophe's look
+    when it starts like a formula): the splice gives the drawing's bytes or declines, never an
+    empty cell where the drawing shows the text."""
+    from kofu_xl.book import build, proposal_sheet, template
+
+    real = proposal_sheet.proposal_cells
+
+    def with_text(*args, **kwargs):
+        cells = real(*args, **kwargs)
+        first = min(k for k, v in cells.items() if isinstance(v, str))
+        return {**cells, first: text}
+
+    monkeypatch.setattr(template, "proposal_cells", with_text)
+    monkeypatch.setattr(build, "proposal_cells", with_text)
+    plan = new_plan("011002")
+    spliced = splice_new(plan, blank_plan)
+    assert spliced is None or spliced == draw_new(plan)
+    assert new_workbook(plan) == draw_new(plan)
+    sheet = openpyxl.load_workbook(io.BytesIO(new_workbook(plan)))["計画案"]
+    assert text in [c.value for row in sheet.iter_rows() for c in row]
