@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from msgspec import Struct
 
+from kofu_xl.core.text import compiled_at_first_use
 from kofu_xl.errors import CalendarError
 
 __all__ = [
@@ -175,17 +176,9 @@ _ISO_MONTH_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(末)?$")
 _FY_RE = re.compile(r"^(FY\s*(\d{4})|(\d{4})\s*年度)$", re.IGNORECASE)
 
 
-# A date typed as text (not the canonical YYYY-MM-DD): compiled at first use, not at import
-# (Python's regex compiler runs in Python, ~0.2 ms a pattern; a check reads no such date, nor
-# does the UDF server's start).
-@functools.cache
-def _iso_date_re() -> re.Pattern[str]:
-    return re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
-
-
-@functools.cache
-def _wareki_date_re() -> re.Pattern[str]:
-    return re.compile(rf"^{_ERA_PREFIX}\s*[年.\-/]\s*(\d{{1,2}})\s*[月.\-/]\s*(\d{{1,2}})\s*日?$")
+# A date typed as text (not the canonical YYYY-MM-DD; compiled at first use: a check reads no such date)
+_iso_date_re = compiled_at_first_use(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_wareki_date_re = compiled_at_first_use(rf"^{_ERA_PREFIX}\s*[年.\-/]\s*(\d{{1,2}})\s*[月.\-/]\s*(\d{{1,2}})\s*日?$")
 
 
 def _clean(text: str) -> str:

@@ -11,7 +11,6 @@ finding per value it could not take or had to rewrite, each naming its field.
 # No ``from __future__ import annotations`` here: the field types are evaluated once, when each
 # struct is defined, instead of from strings on first use (typing.get_type_hints, ~25 ms).
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,7 +23,7 @@ from msgspec import field as Field  # the field specifier (default_factory=...),
 from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month, wareki_date
 from kofu_xl.core.findings import Finding, RuleSpec, Severity, register
 from kofu_xl.core.numbers import NumberError, parse_number
-from kofu_xl.core.text import control_chars, formula_like, strip_controls
+from kofu_xl.core.text import compiled_at_first_use, control_chars, formula_like, strip_controls
 
 __all__ = [
     "IMPLEMENTED",
@@ -820,12 +819,11 @@ _TYPE_WORDS = {
     "array": "値の並び",
     "date": "日付（YYYY-MM-DD）",
 }
-# msgspec's messages, read only when a plan is refused: patterns for the re module's own cache
-# (compiled at that first use, not at import; Python's regex compiler runs in Python)
-_AT = r" - at `(?:(key)` in `)?\$\.?([^`]*)`$"
-_EXPECTED = r"^Expected `([^`]+)`, got `([^`]+)`"
-_UNKNOWN = r"^Object contains unknown field `([^`]+)`"
-_MISSING = r"^Object missing required field `([^`]+)`"
+# msgspec's messages, read only when a plan is refused
+_AT = compiled_at_first_use(r" - at `(?:(key)` in `)?\$\.?([^`]*)`$")
+_EXPECTED = compiled_at_first_use(r"^Expected `([^`]+)`, got `([^`]+)`")
+_UNKNOWN = compiled_at_first_use(r"^Object contains unknown field `([^`]+)`")
+_MISSING = compiled_at_first_use(r"^Object missing required field `([^`]+)`")
 
 
 def _type_word(name: str) -> str:
@@ -839,18 +837,18 @@ def shape_problem(exc: BaseException, prefix: str = "") -> str:
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
     if not isinstance(exc, msgspec.ValidationError):
         return text[:200]
-    at = re.search(_AT, text)
+    at = _AT().search(text)
     head = text[: at.start()] if at else text
     path = ".".join(p for p in (prefix, at[2] if at else "") if p)
     if at and at[1]:
         path += " のキー"
     label = _LABELS().get(path.split("[")[0]) if path else None
     field = f"{label}（{path}）" if label else (path or "全体")
-    if m := re.match(_EXPECTED, head):
+    if m := _EXPECTED().match(head):
         what = f"{_type_word(m[1])}が必要なところが{_type_word(m[2])}です"
-    elif m := re.match(_UNKNOWN, head):
+    elif m := _UNKNOWN().match(head):
         what = f"知らない項目 {m[1]} があります"
-    elif m := re.match(_MISSING, head):
+    elif m := _MISSING().match(head):
         what = f"必要な項目 {m[1]} がありません"
     elif head.startswith("Invalid"):
         what = "値が読めません（形式が違います）"

@@ -8,13 +8,12 @@ so 0.1 becomes Decimal("0.1") and never 0.1000000000000000055511151231257827.
 from __future__ import annotations
 
 import decimal
-import functools
-import re
 import unicodedata
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from msgspec import Struct
 
+from kofu_xl.core.text import compiled_at_first_use
 from kofu_xl.errors import NumberError
 
 __all__ = [
@@ -33,23 +32,10 @@ CTX = decimal.Context(prec=34, rounding=ROUND_HALF_UP, traps=[decimal.InvalidOpe
 
 # Units a clerk may type after a figure; they carry no meaning for the value.
 _UNITS = ("千円", "円", "人", "名", "枚", "件", "台", "箇所", "か所", "ヶ所", "回", "日", "時間", "h", "月")
-# Compiled at first use, not at import: Python's regex compiler runs in Python (0.1–0.4 ms a
-# pattern), and a check reads numbers, not text (nor does the UDF server's start).
-
-
-@functools.cache
-def _number_re() -> re.Pattern[str]:
-    return re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-
-
-@functools.cache
-def _plain_re() -> re.Pattern[str]:
-    return re.compile(r"[0-9]+(\.[0-9]+)?")
-
-
-@functools.cache
-def _grouped_re() -> re.Pattern[str]:
-    return re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+# (compiled at first use: a check reads numbers, not text)
+_number_re = compiled_at_first_use(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_plain_re = compiled_at_first_use(r"[0-9]+(\.[0-9]+)?")
+_grouped_re = compiled_at_first_use(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
 class Parsed(Struct, frozen=True):

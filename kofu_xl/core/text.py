@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 
 __all__ = [
     "CONTROL_RE",
     "FORMULA_START",
+    "compiled_at_first_use",
     "control_chars",
     "formula_like",
     "strip_controls",
@@ -20,26 +22,20 @@ __all__ = [
     "xml_text",
 ]
 
+def compiled_at_first_use(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """A regular expression compiled when it is first used, not when its module is imported
+    (Python's regex compiler runs in Python, 0.1–0.4 ms a pattern): for one that a check and the
+    UDF server's start never use. Call the result for the compiled pattern."""
+    return functools.cache(lambda: re.compile(pattern, flags))
+
+
 # C0 controls but TAB/LF/CR (which a cell may hold), DEL and the C1 controls.
 CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Compiled at first use, not at import: Python's regex compiler runs in Python (0.1–0.4 ms a
-# pattern), and neither a check nor the UDF server's start uses the two below.
-
-
-@functools.cache
-def _xml_illegal_re() -> re.Pattern[str]:
-    """What XML 1.0 cannot carry at all (a subset of CONTROL_RE's plus non-characters and lone
-    surrogates)."""
-    return re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-@functools.cache
-def _invisible_re() -> re.Pattern[str]:
-    """Bidirectional overrides/isolates, zero-width characters and the BOM: invisible, they make
-    a name read differently from what it is ("白井市\u202egpj.exe")."""
-    return re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
-
-
+# What XML 1.0 cannot carry at all (a subset of CONTROL_RE's plus non-characters and lone surrogates)
+_xml_illegal_re = compiled_at_first_use("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Bidirectional overrides/isolates, zero-width characters and the BOM: invisible, they make a
+# name read differently from what it is ("白井市\u202egpj.exe").
+_invisible_re = compiled_at_first_use("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 # A spreadsheet takes text starting with these for a formula (CSV/Excel injection).
 FORMULA_START = ("=", "+", "-", "@")
 # Dynamic Data Exchange: cmd|' /C calc'!A0, =MSEXCEL|'\..\..\calc.exe'!''
