@@ -36,4 +36,4 @@ def write_blank() -> Path:
 
 
 if __name__ == "__main__":  # python -m kofu_xl.app.new: regenerate the blank
-    print(f"wrote {write_blank()}")
+    print(f"新規作成用のひな形を作成しました: {write_blank()}")

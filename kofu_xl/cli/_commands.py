@@ -75,7 +75,8 @@ def _build_blank() -> None:
 
 def _collector_paused() -> contextlib.AbstractContextManager[None]:
     """The cycle collector paused for a command that builds its objects and ends; what it made
-    is frozen afterwards when the process ends with the command (ENDS_WITH_THE_PROCESS)."""
+    is frozen afterwards when the process ends with the command (ENDS_WITH_THE_PROCESS). (Imported
+    here: the command line starts, and says --help, without the app layer.)"""
     from kofu_xl.app import collector
 
     return collector.paused(freeze_after=ENDS_WITH_THE_PROCESS)
