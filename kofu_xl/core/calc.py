@@ -204,13 +204,20 @@ class WorkingAmounts(Struct, frozen=True):
 def daily_totals(days: dict[dt.date, Decimal]) -> dict[str, tuple[list[Decimal], Decimal]]:
     """{month: (totals Monday..Sunday, month total)} of the daily calendar."""
     out: dict[str, tuple[list[Decimal], Decimal]] = {}
-    for day in sorted(days):
-        key = f"{day.year}-{day.month:02d}"
-        entry = out.get(key)
-        weekday, total = ([Decimal(0)] * 7, Decimal(0)) if entry is None else entry
+    month = year = 0
+    weekday: list[Decimal] = []
+    total = Decimal(0)
+    for day in sorted(days):  # a month's days one after another
+        if day.month != month or day.year != year:
+            if month:
+                out[f"{year}-{month:02d}"] = (weekday, total)
+            year, month = day.year, day.month
+            weekday, total = [Decimal(0)] * 7, Decimal(0)
         count = days[day]
         weekday[day.weekday()] += count
-        out[key] = (weekday, total + count)
+        total += count
+    if month:
+        out[f"{year}-{month:02d}"] = (weekday, total)
     return out
 
 

@@ -541,14 +541,29 @@ _MONTH_WORDS = {"未定", "実施予定なし", "未定(実施予定なし)", "�
 def _whole(raw: object) -> Decimal | None:
     """A whole number as the commonest cells hold it, as the loader keeps it (canonical): a
     number cell (calamine reads every number as a float) or a package's JSON number (kept as
-    plain ASCII digits); None for anything else, which the full reading decides."""
+    plain ASCII digits); None for anything else, which the full reading decides. A plan
+    repeats the same few hundred figures (~1,000 cells a plan): each is converted once."""
     kind = type(raw)
+    if kind is not float and kind is not str:
+        return None
+    got = _WHOLES.get(raw)
+    if got is not None:
+        return got
     if kind is float:
-        if raw.is_integer() and 0 <= raw < _PLAIN_MAX:  # type: ignore[attr-defined,operator]
-            return Decimal(int(raw))  # type: ignore[call-overload]
-    elif kind is str and 0 < len(raw) <= _PLAIN_DIGITS and raw.isascii() and raw.isdigit():  # type: ignore[arg-type,attr-defined]
-        return Decimal(raw)  # type: ignore[arg-type]  # exponent 0, leading zeros gone: canonical
-    return None
+        if not (raw.is_integer() and 0 <= raw < _PLAIN_MAX):  # type: ignore[attr-defined,operator]
+            return None
+        got = Decimal(int(raw))  # type: ignore[call-overload]
+    elif 0 < len(raw) <= _PLAIN_DIGITS and raw.isascii() and raw.isdigit():  # type: ignore[arg-type,attr-defined]
+        got = Decimal(raw)  # type: ignore[arg-type]  # exponent 0, leading zeros gone: canonical
+    else:
+        return None
+    if len(_WHOLES) < _WHOLES_MAX:
+        _WHOLES[raw] = got  # a float and a str are never equal keys; Decimals are immutable
+    return got
+
+
+_WHOLES: dict[object, Decimal] = {}
+_WHOLES_MAX = 1 << 16
 
 
 def canonical(value: Decimal) -> Decimal:
@@ -695,9 +710,11 @@ class _Loader:
             return [None] * len(keys)
         if meta.kind in _TEXTUAL:
             return [self.value(v, meta, path, k) for k, v in zip(keys, items, strict=True)]
-        # the commonest cells first: empty, a whole number
+        # the commonest cells first: empty, a whole number seen before, a whole number
+        seen = _WHOLES.get
         return [
             None if v is None
+            else whole if (type(v) is str or type(v) is float) and (whole := seen(v)) is not None
             else whole if (whole := _whole(v)) is not None
             else (None if isinstance(v, str) and not v.strip() else self._number(v, meta, path, k))
             for k, v in zip(keys, items, strict=True)
@@ -712,6 +729,12 @@ class _Loader:
             return {}
         days: dict[dt.date, Decimal] = {}
         for key, count in (raw.get("days") or {}).items():
+            if type(key) is str and len(key) == 10 and key[4] == "-" and (whole := _whole(count)) is not None:
+                try:  # the commonest entry: a canonical date and a whole count (a package's JSON)
+                    days[dt.date.fromisoformat(key)] = whole
+                    continue
+                except ValueError:
+                    pass  # the full reading says what is wrong
             try:
                 day = parse_date(key)
             except CalendarError as exc:

@@ -430,22 +430,22 @@ def _total_vs_parts(
     unknown, so nothing is said; blanks and zeros are told apart (「他は空欄」, 「他は 0」)."""
     plan = ctx.plan
     totals = plan.series(total_path)
-    parts = {p: plan.series(p) for p in part_paths}
+    parts = [plan.series(p) for p in part_paths]
     for i, col in enumerate(plan.columns):
-        values: list[Num] = []
-        unknown = False
-        for p in part_paths:
-            value = parts[p][i]
-            typed = ctx.typed.get((p, col.key)) if value is None and ctx.typed else None
-            if typed is not None:
-                if typed.rule == "negative-value" and isinstance(typed.actual, Decimal):
-                    value = typed.actual
-                else:
-                    unknown = True
-            values.append(value)
-        expected = sum_parts(values)
         total = totals[i]
-        if unknown or total is None or expected is None or total == expected:
+        if total is None:
+            continue  # nothing to compare with
+        values: list[Num] = [s[i] for s in parts]
+        unknown = False
+        if ctx.typed:  # part by part, by identity: `None in values` would compare Decimals with None, slowly
+            for j, p in enumerate(part_paths):
+                if values[j] is None and (typed := ctx.typed.get((p, col.key))) is not None:
+                    if typed.rule == "negative-value" and isinstance(typed.actual, Decimal):
+                        values[j] = typed.actual
+                    else:
+                        unknown = True
+        expected = sum_parts(values)
+        if unknown or expected is None or total == expected:
             continue
         named = [f"{name} {_num(values[j])}" for j, name in enumerate(part_paths.values()) if values[j]]
         rest = [values[j] for j in range(len(values)) if not values[j]]

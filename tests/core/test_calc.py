@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kofu_xl.book.sources import shipped_plan_raw
 from kofu_xl.core import calc
@@ -64,3 +67,18 @@ def test_derive_the_seed():
     assert calc.rate_pct(d.coverage_rate[keys.index("2020-07")]) == D("23.6")
     # 増加分 is that column's issuance / population, not a difference of rounded rates
     assert calc.rate_pct(d.increase[keys.index("2019-09")]) == D("0.2")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.dates(min_value=dt.date(2018, 1, 1), max_value=dt.date(2021, 12, 31)), st.integers(0, 10**6).map(D), max_size=80))
+def test_the_daily_totals_are_the_sums_of_each_months_days_by_weekday(days):
+    """daily_totals walks the sorted days once; it must equal the plain definition: for each
+    month (in order), the sum of its days' counts for each weekday and in all."""
+    expected: dict[str, tuple[list[D], D]] = {}
+    for day in sorted(days):
+        weekday, total = expected.setdefault(f"{day.year}-{day.month:02d}", ([D(0)] * 7, D(0)))
+        weekday[day.weekday()] += days[day]
+        expected[f"{day.year}-{day.month:02d}"] = (weekday, total + days[day])
+    got = calc.daily_totals(days)
+    assert list(got) == list(expected)
+    assert repr(got) == repr(expected)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 import msgspec
@@ -93,6 +96,19 @@ def test_a_refused_shape_is_told_in_japanese_naming_the_field(data, expected):
     assert "Expected" not in message and "Object" not in message
 
 
+@contextlib.contextmanager
+def _full_reading_only() -> Iterator[None]:
+    """The loader without its shortcut for whole numbers (and its cache of those seen)."""
+    from kofu_xl.core import model
+
+    whole, seen = model._whole, model._WHOLES
+    model._whole, model._WHOLES = (lambda _raw: None), {}
+    try:
+        yield
+    finally:
+        model._whole, model._WHOLES = whole, seen
+
+
 # The loader's shortcut for the commonest cells (a whole-number float from a workbook, a string
 # of ASCII digits from a package's JSON) must give exactly what the full reading gives.
 _NUMBER_KINDS = ("count", "amount", "money", "yen", "factor", "pct")
@@ -107,6 +123,7 @@ _EDGE_TEXTS = ("0", "00", "007", "1", "999999999999", "1000000000000", "00000000
         st.from_regex(r"[0-9]{0,14}", fullmatch=True),
         st.text(alphabet="0123456789１２³٣.,- ", max_size=14),
         st.sampled_from(_EDGE_TEXTS),
+        st.booleans(),
     ),
     kind=st.sampled_from(_NUMBER_KINDS),
 )
@@ -114,17 +131,44 @@ def test_the_whole_number_shortcut_reads_as_the_full_reading(raw, kind):
     from kofu_xl.core import model
 
     meta = model.Meta("テスト", kind)
+    model._whole(1.0), model._whole(float(len(str(raw))))  # in the cache of numbers seen: True == 1.0 must not find them
     fast = model._Loader(["2020-07"], [])
     fast_value = fast.value(raw, meta, "x", "2020-07")
     fast_series = fast.series([raw], meta, "y", ["2020-07"])
-    original = model._whole
-    model._whole = lambda _raw: None  # the full reading only
-    try:
+    again = model._Loader(["2020-07"], [])  # the second time from the cache of numbers seen
+    assert repr(again.value(raw, meta, "x", "2020-07")) == repr(fast_value)
+    assert repr(again.series([raw], meta, "y", ["2020-07"])) == repr(fast_series)
+    assert again.findings == fast.findings
+    with _full_reading_only():
         slow = model._Loader(["2020-07"], [])
         slow_value = slow.value(raw, meta, "x", "2020-07")
         slow_series = slow.series([raw], meta, "y", ["2020-07"])
-    finally:
-        model._whole = original
     assert repr(fast_value) == repr(slow_value)
     assert repr(fast_series) == repr(slow_series)
+    assert fast.findings == slow.findings
+
+
+_DAY_KEYS = ("2019-08-05", "2019-08-31", "2019-02-29", "2020-02-29", "2019-13-01", "2019/08/05", "2019-W32-1", "令和元年8月5日", "20190805", " 2019-08-05", "2019-08-5")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    days=st.dictionaries(
+        st.one_of(st.sampled_from(_DAY_KEYS), st.dates().map(dt.date.isoformat), st.text(max_size=11), st.integers()),
+        st.one_of(st.none(), st.floats(), st.integers(min_value=-5, max_value=10**13), st.from_regex(r"[0-9]{0,14}", fullmatch=True),
+                  st.sampled_from(["１２", "1.5", "-3", " 4", "", "abc"])),
+        max_size=12,
+    )
+)
+def test_the_daily_calendars_shortcut_reads_as_the_full_reading(days):
+    """A canonical date with a whole count is taken directly; everything else, and the
+    findings, as the full reading takes it (its shortcut off: no whole number found)."""
+    from kofu_xl.core import model
+
+    fast = model._Loader(["2020-07"], [])
+    fast_daily = fast.daily({"days": days})
+    with _full_reading_only():
+        slow = model._Loader(["2020-07"], [])
+        slow_daily = slow.daily({"days": days})
+    assert repr(fast_daily) == repr(slow_daily)
     assert fast.findings == slow.findings
