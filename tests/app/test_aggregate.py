@@ -478,6 +478,23 @@ def test_a_chunk_crosses_from_its_worker_unchanged(mixed, tmp_path):
     assert repr(agg._unpack(agg._read_chunk_packed(names))) == repr(direct[:-1])
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="a file name of undecodable bytes: Linux file systems")
+def test_a_file_named_with_undecodable_bytes_reads_in_the_pool_as_alone(mixed, tmp_path):
+    """Linux lets a file name hold bytes that are no UTF-8; Python reads them as lone
+    surrogates, which MessagePack cannot carry: that chunk crosses pickled, and the file's
+    row is what the serial reading gives (not a worker reported as crashed)."""
+    import os
+
+    files, _fb, _missing = collect_inputs([mixed / "提出"])
+    plan = next(f for f in files if f.suffix == ".json" and isinstance(agg.read_plan_file(f), agg.PlanRow))
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/\xff\xfe.json"))
+    odd.write_bytes(plan.read_bytes())
+    names = [*files[:7], odd]
+    serial = agg.read_inputs(names, jobs=1)
+    assert isinstance(serial[-1], agg.PlanRow) and serial[-1].source == str(odd)
+    assert agg.read_inputs(names, jobs=2) == serial
+
+
 
 _READ_CHUNK = agg._read_chunk
 
