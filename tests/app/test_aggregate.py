@@ -495,6 +495,23 @@ def test_a_file_named_with_undecodable_bytes_reads_in_the_pool_as_alone(mixed, t
     assert agg.read_inputs(names, jobs=2) == serial
 
 
+def test_a_plan_whose_text_holds_a_lone_surrogate_reads_in_the_pool_as_alone(plans, tmp_path):
+    """JSON may spell a lone surrogate ("\\ud800"), which json reads as such: in a plan's text
+    (here 市町村名) it reaches the row, and MessagePack cannot carry it either. On every
+    platform, that plan's row read by the pool is what the serial reading gives."""
+    lone = copy.deepcopy(plans["b"])
+    lone["basic"]["municipality"] = "\ud800千葉市"
+    names = []
+    for i in range(7):
+        (tmp_path / f"{i}.json").write_text(json.dumps(plans["a"]), encoding="utf-8")
+        names.append(tmp_path / f"{i}.json")
+    (tmp_path / "lone.json").write_text(json.dumps(lone), encoding="ascii")  # spelled "\\ud800"
+    names.append(tmp_path / "lone.json")
+    serial = agg.read_inputs(names, jobs=1)
+    assert isinstance(serial[-1], PlanRow) and serial[-1].municipality == "\ud800千葉市"
+    assert agg.read_inputs(names, jobs=2) == serial
+
+
 
 _READ_CHUNK = agg._read_chunk
 
