@@ -588,7 +588,7 @@ def _read_chunk_packed(paths: Sequence[str]) -> bytes | list[PlanRow | Unused]:
     results = _read_chunk(paths)
     try:
         return msgspec.msgpack.encode([(r, None) if isinstance(r, PlanRow) else (None, r) for r in results])
-    except UnicodeEncodeError:
+    except (UnicodeEncodeError, OverflowError, TypeError):  # (and an int beyond 64 bits, a new field's type)
         return results
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,10 @@ DEFAULT_WORKBOOK = Path("workbook") / "交付円滑化計画.xlsm"
 
 
 def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    # a lone surrogate (a JSON input's "\ud800", a file name of undecodable bytes) has no
+    # UTF-8 form: written as JSON's escape, it reads back as the same text
+    sys.stdout.write(re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -512,6 +512,21 @@ def test_a_plan_whose_text_holds_a_lone_surrogate_reads_in_the_pool_as_alone(pla
     assert agg.read_inputs(names, jobs=2) == serial
 
 
+def test_the_json_output_spells_a_lone_surrogate_as_jsons_escape(plans, tmp_path, capsys):
+    """`aggregate --json` of a plan whose text holds a lone surrogate: the output is UTF-8
+    (the surrogate, which has no UTF-8 form, written as JSON's escape) and reads back as the
+    same text. It stopped with an internal error."""
+    lone = copy.deepcopy(plans["b"])
+    lone["basic"]["municipality"] = "\ud800千葉市"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "lone.json").write_text(json.dumps(lone), encoding="ascii")
+    assert main(["aggregate", str(tmp_path / "in"), "--out", str(tmp_path / "集計.xlsx"), "--json", "--jobs", "1"]) in (0, 1)
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # what a UTF-8 stdout must write
+    assert "\\ud800千葉市" in out
+    data = json.loads(out)
+    assert "\ud800千葉市" in json.dumps(data, ensure_ascii=False)
+
 
 _READ_CHUNK = agg._read_chunk
 
