@@ -23,8 +23,8 @@ from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW, HIGHLIGHT_MEMO_
 from kofu_xl.book.memo import builder_fills, parse_memo
 from kofu_xl.book.read import GridSource, workbook_layout
 from kofu_xl.errors import CannotEdit, CannotWrite, UnreadableInput
+from kofu_xl.ooxml.atomic import atomic_write
 from kofu_xl.ooxml.edit import XlsxEditor
-from kofu_xl.ooxml.package import atomic_write
 
 __all__ = ["FileSurface"]
 
