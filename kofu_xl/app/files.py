@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kofu_xl.core.text import strip_invisible
 from kofu_xl.errors import CannotWrite
-from kofu_xl.ooxml.package import atomic_write
+from kofu_xl.ooxml.atomic import atomic_write
 
 __all__ = ["safe_filename", "write_new_file"]
 

@@ -21,10 +21,10 @@ def new_workbook(plan: Plan) -> bytes:
 
 def draw_new(plan: Plan) -> bytes:
     """The workbook of a new plan drawn by the builder (openpyxl, imported only here)."""
-    from kofu_xl.book import build, vba  # vba loads xlwings only to generate the macros
+    from kofu_xl.book import assemble, build, vba  # vba loads xlwings only to generate the macros
 
-    parts = build.shipped_macro_parts() or vba.macro_parts()  # the shipped workbook's: the same bytes, without xlwings
-    return build.assemble_workbook(build.build_sheets(plan, blank=True), *parts)
+    parts = assemble.shipped_macro_parts() or vba.macro_parts()  # the shipped workbook's: the same bytes, without xlwings
+    return assemble.assemble_workbook(build.build_sheets(plan, blank=True), *parts)
 
 
 def write_blank() -> Path:

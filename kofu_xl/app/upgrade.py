@@ -29,9 +29,9 @@ from kofu_xl.book.vba import build_xlsm
 from kofu_xl.core.findings import Severity
 from kofu_xl.core.model import load_plan
 from kofu_xl.errors import CannotWrite, UnreadableInput
+from kofu_xl.ooxml.atomic import atomic_write
 from kofu_xl.ooxml.cellref import parse_ref
 from kofu_xl.ooxml.edit import XlsxEditor
-from kofu_xl.ooxml.package import atomic_write
 
 __all__ = ["UpgradeOutcome", "default_out", "upgrade"]
 

@@ -2,11 +2,12 @@
 
 `build_sheets` draws every sheet from the layout map with openpyxl and returns,
 beside the .xlsx bytes, the value of every formula cell as the core computes it;
-`assemble_workbook` adds the VBA project (xlwings runtime, UDF wrappers, ribbon
-callbacks) and the ribbon, injects those cached values and writes a
+`kofu_xl.book.assemble.assemble_workbook` adds the VBA project (xlwings runtime, UDF
+wrappers, ribbon callbacks) and the ribbon, injects those cached values and writes a
 byte-reproducible .xlsm (`kofu_xl.book.vba.build_xlsm` generates both and assembles;
-`shipped_macro_parts` takes them from the shipped workbook). This module loads neither
-xlwings nor the UDF module: submit's package and `kofu-xl new` are drawn here.
+`kofu_xl.book.assemble.shipped_macro_parts` takes them from the shipped workbook). This
+module loads neither xlwings, the UDF module nor the package writer (kofu_xl.ooxml.package):
+submit's package is drawn here and saved by openpyxl alone.
 
 Inputs are styled and unlocked, calculations locked; totals and the 実績 column
 are written as formulas over their parts only when the plan's figure equals
@@ -18,11 +19,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
@@ -116,8 +115,7 @@ from kofu_xl.book.layout import (
     layout_for,
 )
 from kofu_xl.book.proposal_sheet import proposal_cells, settings_values
-from kofu_xl.book.sources import SHIPPED_WORKBOOK_NAME, installed_workbook_path
-from kofu_xl.book.template import sheet_title
+from kofu_xl.book.titles import sheet_title
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
@@ -125,11 +123,9 @@ from kofu_xl.core.propose import Choices
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, range_bounds, ref
-from kofu_xl.ooxml.package import CUSTOM_UI_PART, VBA_PROJECT_PART, assemble_xlsm
 
 __all__ = [
-    "BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "assemble_workbook", "build_sheets", "input_kinds",
-    "month_choices", "shipped_macro_parts",
+    "BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "input_kinds", "month_choices",
 ]
 
 # ---------------------------------------------------------------- styles
@@ -1434,32 +1430,3 @@ def build_sheets(
     wb.save(buf)
     out.xlsx = buf.getvalue()
     return out
-
-
-# ---------------------------------------------------------------- the .xlsm
-
-
-def assemble_workbook(built: BuiltSheets, vba_project: bytes, custom_ui: bytes) -> bytes:
-    """The macro-enabled workbook: the drawn sheets, the VBA project and the ribbon, with the
-    value of every formula cell injected. The VBA project and the ribbon depend on the code
-    only, never on the plan (``kofu_xl.book.vba.macro_parts`` generates them)."""
-    return assemble_xlsm(built.xlsx, vba_project=vba_project, custom_ui=custom_ui, cached_values=built.cached, require_cached_values=True)
-
-
-def shipped_macro_parts() -> tuple[bytes, bytes] | None:
-    """(xl/vbaProject.bin, customUI/customUI14.xml) of the workbook shipped with this code (the
-    checkout's ``workbook/``, else the copy installed with the package), or None.
-
-    Both depend on the code only, and the shipped workbook is this code's own build (a test
-    holds it to a fresh build, byte for byte), so a new workbook can take them instead of
-    generating them (which loads xlwings and compresses every VBA module)."""
-    checkout = Path(__file__).resolve().parents[2] / "workbook" / SHIPPED_WORKBOOK_NAME
-    for candidate in (checkout, installed_workbook_path()):
-        if candidate is None or not candidate.is_file():
-            continue
-        try:
-            with zipfile.ZipFile(candidate) as z:
-                return z.read(VBA_PROJECT_PART), z.read(CUSTOM_UI_PART)
-        except (OSError, KeyError, zipfile.BadZipFile):
-            continue
-    return None

@@ -23,12 +23,20 @@ from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW, HIGHLIGHT_MEMO_
 from kofu_xl.book.memo import builder_fills, parse_memo
 from kofu_xl.book.read import GridSource, workbook_layout
 from kofu_xl.errors import CannotEdit, CannotWrite, UnreadableInput
+from kofu_xl.ooxml.atomic import atomic_write
 from kofu_xl.ooxml.edit import XlsxEditor
-from kofu_xl.ooxml.package import atomic_write
 
 __all__ = ["FileSurface"]
 
 _RESULT_WIDTH = 8  # A:H
+
+
+def _styles_of(ed: XlsxEditor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The style index of each (sheet, cell), through one ``cell_styles`` per sheet."""
+    by_sheet: dict[str, list[str]] = {}
+    for sheet, cell in keys:
+        by_sheet.setdefault(sheet, []).append(cell)
+    return {(sheet, cell): style for sheet, cells in by_sheet.items() for cell, style in ed.cell_styles(sheet, cells).items()}
 
 
 class FileSurface:
@@ -104,25 +112,29 @@ class FileSurface:
                 except (TypeError, ValueError):
                     pass
         # 1. put back every cell of the previous run
+        names = set(ed.sheet_names())
+        live = [(key, colour) for key, colour in colours.items() if key[0] in names and key not in styles and colour is not None]
+        live_styles = _styles_of(ed, [key for key, _ in live])  # each sheet's rows walked once
         restore: dict[str, dict[str, int]] = {}
         for key, colour in colours.items():
             sheet, cell = key
-            if sheet not in ed.sheet_names():
+            if sheet not in names:
                 continue
             if key in styles:
                 restore.setdefault(sheet, {})[cell] = styles[key]
             elif colour is not None:  # coloured by the live surface: give back its fill
-                restore.setdefault(sheet, {})[cell] = ed.highlight_style(ed.cell_style(sheet, cell), colour.lstrip("#"))
+                restore.setdefault(sheet, {})[cell] = ed.highlight_style(live_styles[key], colour.lstrip("#"))
         for sheet, cells in restore.items():
             ed.set_styles(sheet, cells)
         # 2. colour this run's cells, remembering what they were
         fills = builder_fills(self.layout)
         memo: list[list[Any]] = []
         per_sheet: dict[str, dict[str, int]] = {}
+        originals = _styles_of(ed, [key for key in highlights if key[0] in names])
         for (sheet, cell), rgb in highlights.items():
-            if sheet not in ed.sheet_names():
+            if sheet not in names:
                 continue
-            original = ed.cell_style(sheet, cell)
+            original = originals[(sheet, cell)]
             memo.append([sheet, cell, fills.get((sheet, cell), NO_FILL), original])
             per_sheet.setdefault(sheet, {})[cell] = ed.highlight_style(original, rgb)
         for sheet, cells in per_sheet.items():

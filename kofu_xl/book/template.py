@@ -27,8 +27,9 @@ from typing import Any
 from msgspec import structs
 
 from kofu_xl.book.computed import computed_cells, with_prefills
-from kofu_xl.book.layout import FOLLOWUP, PROPOSAL, S11, S12, layout_for
+from kofu_xl.book.layout import PROPOSAL, layout_for
 from kofu_xl.book.proposal_sheet import proposal_cells
+from kofu_xl.book.titles import TITLED_SHEETS, sheet_title
 from kofu_xl.core import calc
 from kofu_xl.core.model import Plan
 from kofu_xl.core.propose import Choices
@@ -42,22 +43,10 @@ __all__ = ["NEW_INPUTS", "TEMPLATE_DANTAI", "TEMPLATE_PATH", "sheet_title", "spl
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "data" / "新規計画_雛形.xlsm"
 TEMPLATE_DANTAI = "122327"  # 千葉県白井市: the blank is its new workbook
 
-_TITLES = {
-    S11: "【本表1-1】交付枚数想定・体制整備等（市町村用）",
-    S12: "【本表1-2】所要経費見込み額（市町村用）",
-    FOLLOWUP: "実績比較（計画と実績）",
-    PROPOSAL: "計画案（国の全体スケジュールを満たす②交付枚数・⑤職員・経費の案）",
-}
-
 # The plan's inputs a new workbook shows in their cells (the layout's scalars) and which
 # differ from one municipality to another; the other fields of a new plan must equal the
 # blank's (the dates of the population and of the base count, everything left empty).
 NEW_INPUTS = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "title")
-
-
-def sheet_title(sheet: str, plan: Plan) -> str:
-    """The title (A1) of a sheet that names the municipality."""
-    return f"{_TITLES[sheet]}　{plan.basic.municipality or ''}"
 
 
 def _value(obj: Any, path: str) -> Any:
@@ -104,7 +93,7 @@ def splice_new(plan: Plan, blank_plan: Plan) -> bytes | None:
     plan = with_prefills(plan, lay, schedule)
     derived = calc.derive(plan, schedule.bounds_by_column(plan.columns))
     comp = computed_cells(plan, lay, schedule, derived, None)
-    values: dict[tuple[str, str], Any] = {(sheet, "A1"): sheet_title(sheet, plan) for sheet in _TITLES}
+    values: dict[tuple[str, str], Any] = {(sheet, "A1"): sheet_title(sheet, plan) for sheet in TITLED_SHEETS}
     for path in NEW_INPUTS:
         s = lay.scalars[path]
         values[(s.sheet, s.cell)] = _value(plan, path)

@@ -3,7 +3,7 @@ callbacks) and its ribbon, generated from the code, and the whole .xlsm built wi
 
 The one module of the workbook layer that loads xlwings and the UDF module (to write the
 wrappers): what only draws sheets (submit's package, `kofu-xl new` with the shipped
-workbook's macros, see `kofu_xl.book.build.shipped_macro_parts`) never loads them.
+workbook's macros, see `kofu_xl.book.assemble.shipped_macro_parts`) never loads them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from kofu_xl.book.build import assemble_workbook, build_sheets
+from kofu_xl.book.assemble import assemble_workbook
+from kofu_xl.book.build import build_sheets
 from kofu_xl.book.layout import SHEETS
 from kofu_xl.core.model import Plan
 from kofu_xl.core.schedule import Schedule

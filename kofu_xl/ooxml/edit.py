@@ -67,7 +67,7 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import unquote
@@ -574,10 +574,14 @@ class XlsxEditor:
                 number = str(rn)
                 if row.get("r") != number:  # (setting an attribute to the value it has changes nothing)
                     row.set("r", number)
+                width = len(number)
                 for col, c in self._cells(row, rn, sheet):
-                    name_ = cell_ref(col, rn)
-                    if c.get("r") != name_:
-                        c.set("r", name_)
+                    r = c.get("r")
+                    # a reference of capitals and this row's number is the one cell_ref gives
+                    # (the capitals are its column: _cells read them), without making it
+                    if r is not None and r.endswith(number) and r.isascii() and r[:-width].isalpha() and r[:-width].isupper():
+                        continue
+                    c.set("r", cell_ref(col, rn))
             self._edited_sheets.add(name)
         self._dirty.add(name)
         return root
@@ -687,10 +691,13 @@ class XlsxEditor:
         r1 = c1 = None
         r2 = c2 = 0
         for rn, row in self._rows(sd, sheet):
-            for col, _c in self._cells(row, rn, sheet):
-                r1 = rn if r1 is None else min(r1, rn)
-                c1 = col if c1 is None else min(c1, col)
-                r2, c2 = max(r2, rn), max(c2, col)
+            cols = [col for col, _c in self._cells(row, rn, sheet)]
+            if not cols:
+                continue
+            low, high = min(cols), max(cols)  # per row: the sheets edited hold thousands of cells
+            r1 = rn if r1 is None else min(r1, rn)
+            c1 = low if c1 is None else min(c1, low)
+            r2, c2 = max(r2, rn), max(c2, high)
         ref = "A1" if r1 is None or c1 is None else _range_text(r1, c1, r2, c2)
         dim = root.find(_q("dimension"))
         if dim is None:
@@ -953,6 +960,50 @@ class XlsxEditor:
             if lo <= col <= hi:
                 return self._int_attr(el, "style", sheet)
         return 0
+
+    def cell_styles(self, sheet: str, refs: Iterable[str]) -> dict[str, int]:
+        """``cell_style`` of several cells of one sheet ({"C5": 12, ...}), the sheet's rows
+        walked once instead of once per cell."""
+        wanted: dict[int, dict[int, list[str]]] = {}
+        for ref in refs:
+            rn, col = parse_ref(ref)
+            wanted.setdefault(rn, {}).setdefault(col, []).append(ref)
+        if not wanted:
+            return {}
+        _name, root = self._sheet_root(sheet)
+        sd = root.find(_q("sheetData"))
+        out: dict[str, int] = {}
+        # as _find_row: a row number's row is the first row numbered at least that, if equal
+        rows: dict[int, etree._Element] = {}
+        pending, i = sorted(wanted), 0
+        for n, row in self._rows(sd, sheet):
+            while i < len(pending) and pending[i] <= n:
+                if pending[i] == n:
+                    rows[n] = row
+                i += 1
+            if i == len(pending):
+                break
+        for rn, cols in wanted.items():
+            row = rows.get(rn)
+            if row is not None:
+                found: dict[int, etree._Element] = {}
+                for ccol, c in self._cells(row, rn, sheet):
+                    if ccol in cols and ccol not in found:  # the first cell of a column, as cell_style takes it
+                        found[ccol] = c
+                for col, refs_ in cols.items():
+                    if col in found:
+                        style = self._int_attr(found[col], "s", sheet)
+                    elif row.get("customFormat") in ("1", "true"):
+                        style = self._int_attr(row, "s", sheet)
+                    else:
+                        continue
+                    for ref in refs_:
+                        out[ref] = style
+            for refs_ in cols.values():
+                for ref in refs_:
+                    if ref not in out:
+                        out[ref] = self.cell_style(sheet, ref)  # no cell, no formatted row: the column's
+        return out
 
     def set_styles(self, sheet: str, styles: Mapping[str, int]) -> None:
         """Set the cellXfs index of cells ("C5" -> 12), creating empty cells where needed."""

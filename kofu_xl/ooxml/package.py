@@ -30,23 +30,21 @@ import io
 import logging
 import math
 import numbers
-import os
 import posixpath
 import re
 import stat
-import uuid
 import xml.etree.ElementTree
 import xml.parsers.expat
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Union
 
 from defusedxml import ElementTree as SafeET
 
 from kofu_xl.errors import MissingCachedValuesError
+from kofu_xl.ooxml.atomic import atomic_write  # here too: its home before the writers needed it without this module
 from kofu_xl.ooxml.cellref import col_index, col_letter, range_bounds
 
 __all__ = [
@@ -367,37 +365,6 @@ def document_module_names(xlsx: bytes) -> list[tuple[str, str]]:
     return [(sheet, code) for sheet, code in names]  # type: ignore[misc]
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that the file is either the old one or the new one.
-
-    The bytes go to a temporary file in the same folder, are flushed and fsync'ed, then
-    renamed over ``path`` (os.replace); the folder is fsync'ed where the OS allows it.
-    On any failure the temporary file is removed and the exception propagates; ``path``
-    is untouched. An existing file keeps its permission bits.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        except FileNotFoundError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
 # ---------------------------------------------------------------------------
 # Zip package in and out
 # ---------------------------------------------------------------------------
@@ -443,21 +410,6 @@ def _write_package(parts: Mapping[str, bytes], fixed_time: tuple[int, ...]) -> b
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             zf.writestr(info, parts[name], compresslevel=_COMPRESS_LEVEL)
     return buffer.getvalue()
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------

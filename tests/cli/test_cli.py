@@ -166,7 +166,7 @@ def probe(name, globals=None, *args, **kwargs):
 builtins.__import__ = probe
 rc = main(sys.argv[1:])
 builtins.__import__ = _import
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "subprocess", "openpyxl") or m == "kofu_xl.app.pdf")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "subprocess", "openpyxl") or m in ("kofu_xl.app.pdf", "kofu_xl.ooxml.package", "kofu_xl.book.template"))
 print(json.dumps({"tried": sorted(tried), "loaded": loaded}))
 sys.exit(rc)
 """
@@ -185,7 +185,9 @@ def _parts_without_save_time(xlsx: bytes) -> dict[str, bytes]:
 def test_submit_without_pdf_draws_the_package_without_numpy_or_the_pdf_maker(tmp_path: Path) -> None:
     """`kofu-xl submit --no-pdf` of a plan whose package is new: openpyxl comes without numpy
     (openpyxl's own optional import is the only attempt: nothing else on the path wants numpy),
-    and LibreOffice's PDF maker (kofu_xl.app.pdf, subprocess) is not loaded. The package's
+    and LibreOffice's PDF maker (kofu_xl.app.pdf, subprocess) is not loaded, nor the package
+    writer (kofu_xl.ooxml.package) or the stored blank's splice (kofu_xl.book.template): the
+    values-only package is openpyxl's save, the workbook is written by the editor. The package's
     every part equals the one drawn here, where openpyxl did import numpy (openpyxl stamps the
     time of saving into docProps/core.xml: that stamp is left out)."""
     import openpyxl.compat.numbers

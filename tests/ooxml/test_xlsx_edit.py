@@ -32,6 +32,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
 
+from kofu_xl.ooxml.cellref import parse_ref
+from kofu_xl.ooxml.cellref import ref as cell_ref
 from kofu_xl.ooxml.edit import (
     WORKSHEET_ORDER,
     CannotEdit,
@@ -467,6 +469,71 @@ def test_cell_style_of_a_missing_cell_follows_row_and_column() -> None:
     highlight_cells(ed, {(S11, "J30"): "FFC7CE"})
     ws = load(ed.to_bytes())[S11]
     assert ws["J30"].fill.fgColor.rgb == "FFFFC7CE"
+
+
+def _refs_of(data: bytes, sheet: str) -> list[str]:
+    root = part_root(data, SHEET_PART[sheet])
+    return [c.get("r") for c in root.iter(q("c")) if c.get("r")]
+
+
+def test_cell_styles_answers_as_cell_style_does(book: bytes) -> None:
+    """One walk of the sheet gives every cell's style as one cell_style call per cell:
+    present cells, missing ones (the row's or the column's style), repeats, other spellings."""
+    ed = XlsxEditor(book)
+    refs = [*_refs_of(book, S11), "J30", "Z999", "B40", "A1", "A1", "b5", "$C$6"]
+    assert ed.cell_styles(S11, refs) == {r: ed.cell_style(S11, r) for r in refs}
+    assert ed.cell_styles(S11, []) == {}
+
+
+def test_cell_styles_on_rows_out_of_order_and_repeated(plain: bytes) -> None:
+    """A row placed before a lower-numbered one hides it from cell_style's walk (it stops at
+    the first row numbered at least the one sought), and a repeated row or cell counts
+    once, the first: cell_styles answers the same."""
+
+    def shuffle(root):
+        sd = root.find(q("sheetData"))
+        rows = list(sd)  # rows 1, 4, 5, 6, 8, 9
+        sd.remove(rows[3])
+        sd.insert(1, rows[3])  # row 6 before rows 4 and 5
+        twin = etree.fromstring(etree.tostring(rows[2]))
+        for c in twin:
+            c.set("s", "7")
+        sd.append(twin)  # row 5 again, last, with other styles
+        clone = etree.fromstring(etree.tostring(rows[0][0]))
+        clone.set("s", "0")
+        rows[0].append(clone)  # A1 twice, the second unstyled
+
+    data = _with_sheet_edit(plain, S11, shuffle)
+    ed = XlsxEditor(data)
+    refs = [*_refs_of(data, S11), "C3", "E4", "A7", "Z7", "Z5"]
+    styles = ed.cell_styles(S11, refs)
+    assert styles == {r: ed.cell_style(S11, r) for r in refs}
+    assert any(v for v in styles.values())
+
+
+def test_numbering_keeps_plain_references_and_mends_the_others(plain: bytes) -> None:
+    """Editing a sheet numbers every row and cell as cell_ref writes them: references
+    already in that form stay, lower-case, $-marked or implicit ones are rewritten."""
+
+    def odd(root):
+        rows = list(root.find(q("sheetData")))
+        cells = list(rows[2])  # row 5: A5..E5
+        cells[1].set("r", cells[1].get("r").lower())
+        cells[2].set("r", "$" + cells[2].get("r"))
+        del cells[3].attrib["r"]
+        rows[3].set("r", "0" + rows[3].get("r"))
+
+    data = _with_sheet_edit(plain, S11, odd)
+    ed = XlsxEditor(data)
+    ed.set_styles(S11, {"A1": 0})
+    root = part_root(ed.to_bytes(), SHEET_PART[S11])
+    for row in root.iter(q("row")):
+        rn = int(row.get("r"))
+        assert row.get("r") == str(rn)
+        cols = [parse_ref(c.get("r")) for c in row.iter(q("c"))]
+        assert [c.get("r") for c in row.iter(q("c"))] == [cell_ref(col, rn) for _, col in cols]
+        assert all(r == rn for r, _ in cols)
+    assert [c.get("r") for c in root.iter(q("c"))] == _refs_of(plain, S11)
 
 
 def test_hyperlinks_are_inserted_in_schema_order(plain: bytes) -> None:
