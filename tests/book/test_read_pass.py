@@ -77,7 +77,12 @@ def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
             scanned.append(len(data))
             return self.real.finditer(data)
 
-    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA"):  # (a part without ":f" is scanned by the latter)
+        def findall(self, data: bytes):
+            scanned.append(len(data))
+            return self.real.findall(data)
+
+    # (a part without ":f" is scanned by the latter two; by _F_TAG when read in one pass)
+    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA", "_F_TAG"):
         monkeypatch.setattr(formulas_mod, pattern, Counting(getattr(formulas_mod, pattern)))
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
