@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kofu_xl.app.report import CheckResult, make_result
-from kofu_xl.book.sources import load_raw, shipped_plan_raw
+from kofu_xl.book.sources import load_raw_plan, shipped_plan_raw
 from kofu_xl.core.rules import check_plan
 
 __all__ = ["SHIPPED_PLAN_SOURCE", "check"]
@@ -20,8 +20,8 @@ def check(path: str | Path | None = None) -> CheckResult:
     Raises :class:`kofu_xl.errors.UnreadableInput` when the file cannot be read at all.
     """
     p = Path(path) if path is not None else None
-    raw, layout = load_raw(p) if p is not None else (shipped_plan_raw(), None)
-    plan, findings = check_plan(raw)
+    raw, layout, loaded = load_raw_plan(p) if p is not None else (shipped_plan_raw(), None, None)
+    plan, findings = check_plan(raw, loaded=loaded)
     if layout is not None:
         findings = layout.locate_findings(findings)
     return make_result(plan, findings, source=str(p) if p is not None else SHIPPED_PLAN_SOURCE)

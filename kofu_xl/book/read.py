@@ -49,7 +49,8 @@ from kofu_xl.book.layout import (
 )
 from kofu_xl.core.calendar import CalendarError, parse_column
 from kofu_xl.core.daily import SHEET_FACTS_KEY
-from kofu_xl.core.model import Parameters, canonical, iter_leaves, load_plan
+from kofu_xl.core.findings import Finding
+from kofu_xl.core.model import Parameters, Plan, canonical, iter_leaves, load_plan
 from kofu_xl.core.rules import FORMULA_FACTS_KEY
 from kofu_xl.core.schedule import default_schedule
 from kofu_xl.errors import UnreadableInput
@@ -64,7 +65,9 @@ __all__ = [
     "MAX_UNCOMPRESSED",
     "read_daily_outside",
     "read_followup_raw",
+    "read_plan",
     "read_plan_raw",
+    "read_workbook_plan",
     "read_workbook_raw",
     "workbook_layout",
 ]
@@ -654,6 +657,13 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
 
 
 def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict[str, Any], Layout]:
+    """Raw plan data (as the model's loader takes it) and the layout it was read with: see
+    :func:`read_plan`."""
+    raw, lay, _loaded = read_plan(src, path)
+    return raw, lay
+
+
+def read_plan(src: CellSource, path: Path | str | None = None) -> tuple[dict[str, Any], Layout, Loaded | None]:
     """Raw plan data (as the model's loader takes it) and the layout it was read with.
 
     Where the source knows a sheet's formulas (a file), a cell still holding the formula the
@@ -662,12 +672,18 @@ def read_plan_raw(src: CellSource, path: Path | str | None = None) -> tuple[dict
     declares nothing (empty), a prefilled input (a total, a 実績 column, a cost link) takes
     the core's figure of the inputs. The computed cells whose formula was changed or typed
     over go to ``kofu_xl.core.rules.FORMULA_FACTS_KEY`` (formula-overwritten).
+
+    The third item: where settling loaded the plan from the raw data returned, (plan,
+    findings of loading it) as :func:`kofu_xl.core.model.load_plan` gives them, for
+    :func:`kofu_xl.core.rules.check_plan` to take instead of loading the same data again;
+    None where nothing was loaded.
     """
     lay = workbook_layout(src, path)
     raw = _read_raw(src, lay)
+    loaded = None
     if getattr(src, "formulas", None):
-        raw = _settle(src, lay, raw)
-    return raw, lay
+        raw, loaded = _settle(src, lay, raw)
+    return raw, lay, loaded
 
 
 def _plain(value: Any) -> Any:
@@ -679,14 +695,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _plan_of(raw: dict[str, Any]) -> Any:
-    return load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})[0]
+Loaded = tuple[Plan, list[Finding]]  # what load_plan gives
 
 
-def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]:
+def _loaded(raw: dict[str, Any]) -> Loaded:
+    """The plan of raw data as check_plan loads it (the facts left out)."""
+    return load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})
+
+
+def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str, Any], Loaded]:
+    """The raw data with every cell still holding its formula read as the core computes it,
+    and the plan loaded from that raw data (every round ends by loading the raw data it read)."""
     formulas: dict[str, dict[str, str]] = src.formulas  # type: ignore[attr-defined]
     schedule = default_schedule()
-    inputs = computed_inputs(_plan_of(raw))
+    loaded = _loaded(raw)
+    inputs = computed_inputs(loaded[0])
     comp = computed_cells(inputs, lay, schedule)
     intact: set[tuple[str, str]] = set()
     facts = []
@@ -711,12 +734,13 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> dict[str, Any]
             break
         overrides = settled
         raw = _read_raw(_Settled(src, overrides), lay)
-        settled_inputs = computed_inputs(_plan_of(raw))
+        loaded = _loaded(raw)
+        settled_inputs = computed_inputs(loaded[0])
         if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
             inputs = settled_inputs
             comp = computed_cells(inputs, lay, schedule)
     raw[FORMULA_FACTS_KEY] = facts
-    return raw
+    return raw, loaded
 
 
 def _computed_label(lay: Layout, sheet: str, cell: str) -> str:
@@ -884,6 +908,12 @@ def read_workbook_raw(path: str | Path) -> dict[str, Any]:
 
 
 def read_workbook(path: str | Path) -> tuple[dict[str, Any], Layout]:
+    raw, lay, _loaded = read_workbook_plan(path)
+    return raw, lay
+
+
+def read_workbook_plan(path: str | Path) -> tuple[dict[str, Any], Layout, Loaded | None]:
+    """:func:`read_plan` of a .xlsx/.xlsm file."""
     p = Path(path)
     src = GridSource.from_path(p, sheets=PLAN_SHEETS, with_formulas=FORMULA_ONLY_SHEETS)
-    return read_plan_raw(src, p)
+    return read_plan(src, p)

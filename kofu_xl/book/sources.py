@@ -11,10 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kofu_xl.book.read import read_workbook, regular_size
+from kofu_xl.book.read import read_workbook_plan, regular_size
 from kofu_xl.errors import UnreadableInput
 
-__all__ = ["MAX_JSON_BYTES", "PACKAGE_WORKBOOK_DIGEST", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "shipped_plan_raw", "shipped_workbook_path"]
+__all__ = ["MAX_JSON_BYTES", "PACKAGE_WORKBOOK_DIGEST", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "load_raw_plan", "shipped_plan_raw", "shipped_workbook_path"]
 
 from kofu_xl.ooxml.limits import MAX_JSON_BYTES
 
@@ -108,10 +108,17 @@ def load_package_json(path: Path) -> tuple[dict[str, Any], str | None]:
 def load_raw(path: str | Path) -> tuple[dict[str, Any], Any]:
     """Raw plan data from a file, by its extension, and the workbook layout it was
     read with (None for JSON)."""
+    raw, layout, _loaded = load_raw_plan(path)
+    return raw, layout
+
+
+def load_raw_plan(path: str | Path) -> tuple[dict[str, Any], Any, Any]:
+    """:func:`load_raw`, and the plan loaded from the raw data where the reading loaded it
+    (``kofu_xl.book.read.read_plan``'s third item: for check_plan; None for JSON)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".json":
-        return load_json(p), None
+        return load_json(p), None, None
     if suffix in (".xlsx", ".xlsm"):
-        return read_workbook(p)
+        return read_workbook_plan(p)
     raise UnreadableInput(p, "対応していない形式です（.xlsm / .xlsx / .json を指定してください）")

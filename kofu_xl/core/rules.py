@@ -767,13 +767,16 @@ def run_rules(plan: Plan, schedule: Schedule | None = None, reading: Iterable[Fi
     return group_findings(out)
 
 
-def check_plan(raw: dict, schedule: Schedule | None = None) -> tuple[Plan, list[Finding]]:
+def check_plan(raw: dict, schedule: Schedule | None = None, *, loaded: tuple[Plan, list[Finding]] | None = None) -> tuple[Plan, list[Finding]]:
     """Load raw plan data and run the whole catalogue: reading findings first, then the plan's
     rules, then the 日次実績 rules (over the sheet facts the reader put under
     ``kofu_xl.core.daily.SHEET_FACTS_KEY``, when it read a workbook) and the computed cells
-    whose formula was changed or typed over (``FORMULA_FACTS_KEY``)."""
+    whose formula was changed or typed over (``FORMULA_FACTS_KEY``).
+
+    ``loaded``: what :func:`load_plan` gives for ``raw`` (the facts left out), where the caller
+    has it already (a workbook's reader loads the plan as it settles the formulas)."""
     facts = raw.get(SHEET_FACTS_KEY)
-    plan, findings = load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})
+    plan, findings = loaded if loaded is not None else load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})
     daily = daily_findings(plan, facts)
     # A total overwritten by a value is one fact: say it once, as daily-total-overwritten.
     overwritten = {(f.path, f.column) for f in daily if f.rule == "daily-total-overwritten"}

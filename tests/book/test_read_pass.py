@@ -77,7 +77,12 @@ def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
             scanned.append(len(data))
             return self.real.finditer(data)
 
-    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA"):  # (a part without ":f" is scanned by the latter)
+        def findall(self, data: bytes):
+            scanned.append(len(data))
+            return self.real.findall(data)
+
+    # (a part without ":f" is scanned by the latter two; by _F_TAG when read in one pass)
+    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA", "_F_TAG"):
         monkeypatch.setattr(formulas_mod, pattern, Counting(getattr(formulas_mod, pattern)))
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
@@ -172,3 +177,36 @@ def test_workbooks_with_the_same_headers_share_one_layout_and_other_headers_are_
     grids["本表1-1"][5][5] = "令和9年13月"  # F6: a header no calendar has
     with pytest.raises(book_read.UnreadableInput, match="F6 の列見出し"):
         workbook_layout(GridSource(grids))
+
+
+def _overwritten_copy(tmp_path: Path) -> Path:
+    """The shipped workbook with computed cells typed over: a total (a prefill) and a rate."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(SHIPPED, keep_vba=True)
+    lay = read_workbook(SHIPPED)[1]
+    ws = wb["本表1-1"]
+    ws[lay.series_cell("staff.total", lay.columns[3])[1]] = 99
+    ws[lay.series_cell("calc.rate", lay.columns[2])[1]] = 0.5
+    out = tmp_path / "overwritten.xlsm"
+    wb.save(out)
+    return out
+
+
+@pytest.mark.parametrize("which", ["shipped", "overwritten"])
+def test_the_plan_the_reading_loaded_is_the_plan_of_what_it_read(which, tmp_path):
+    """check takes the plan the reader loaded as it settled the formulas instead of loading
+    the same raw data again: it is what load_plan gives for that raw data, and check_plan's
+    answer is the same either way."""
+    from kofu_xl.core.daily import SHEET_FACTS_KEY
+    from kofu_xl.core.model import load_plan
+    from kofu_xl.core.rules import FORMULA_FACTS_KEY, check_plan
+
+    path = SHIPPED if which == "shipped" else _overwritten_copy(tmp_path)
+    raw, _lay, loaded = book_read.read_workbook_plan(path)
+    assert loaded is not None
+    again = load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})
+    assert loaded[0] == again[0] and loaded[1] == again[1]
+    assert check_plan(raw, loaded=loaded) == check_plan(raw)
+    if which == "overwritten":
+        assert raw[FORMULA_FACTS_KEY]

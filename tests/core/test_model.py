@@ -172,3 +172,39 @@ def test_the_daily_calendars_shortcut_reads_as_the_full_reading(days):
         slow_daily = slow.daily({"days": days})
     assert repr(fast_daily) == repr(slow_daily)
     assert fast.findings == slow.findings
+
+
+def _model_structs() -> list[type]:
+    from msgspec import Struct
+
+    from kofu_xl.core import model
+
+    return [v for v in vars(model).values() if isinstance(v, type) and issubclass(v, Struct) and v.__module__ == model.__name__]
+
+
+def test_the_fields_are_read_as_get_type_hints_reads_them():
+    """fields_of reads the annotations as written (_hints) instead of through
+    typing.get_type_hints: the same hints for every struct of the model, and for a struct
+    whose annotations override its base's."""
+    from typing import Annotated, get_type_hints
+
+    from msgspec import Struct
+
+    from kofu_xl.core import model
+
+    # (defined without this module's ``from __future__ import annotations``: objects, as in the model)
+    ns = {"Struct": Struct, "Annotated": Annotated, "Meta": model.Meta, "__name__": __name__}
+    source = (
+        "class Base(Struct):\n"
+        "    a: int = 0\n"
+        "    b: Annotated[int, Meta('b', 'count')] = 0\n"
+        "class Derived(Base):\n"
+        "    b: Annotated[str, Meta('b2', 'text')] = ''\n"
+        "    c: list[int] = []\n"
+    )
+    exec(compile(source, "<structs>", "exec", dont_inherit=True), ns)  # noqa: S102 - a fixed text
+    assert not isinstance(ns["Derived"].__annotations__["b"], str)
+    classes = [*_model_structs(), ns["Base"], ns["Derived"]]
+    assert len(classes) > 20
+    for cls in classes:
+        assert model._hints(cls) == get_type_hints(cls, include_extras=True), cls

@@ -76,3 +76,68 @@ def test_remembered_references_decode_as_an_xml_parser_decodes_them(pieces):
     expected = ET.fromstring(f"<f>{written}</f>").text or ""
     assert xml_text(written) == expected
     assert xml_text(written) == expected
+
+
+# ---------------------------------------------------------------- the fast path, held to the general scan
+
+_CELL_PIECES = [
+    b'<c r="A1">', b'<c r="B2" s="3">', b'<c r="C3" t="str">', b'<c r="D4" s="1" r="E5">', b'<c s="2" r="F6">',
+    b'<c\tr="G7">', b'<x:c r="H8">', b'<c r="">', b'<c r="' + b"Z" * 40 + b'">', b'<c r="I9" s="' + b"9" * 4100 + b'">',
+    b"<f>", b"<f>SUM(A1:B2)</f>", b"<f>&#26085;&amp;&quot;x&quot;</f>", b'<f t="shared" si="0">A1+1</f>',
+    b'<f t="shared" si="0"/>', b"<f/>", b"</f>", b"<v>1</v>", b"</c>", b"<formula1>1</formula1>", b"<firstHeader>x</firstHeader>",
+    b"<f >A1</f>", b" ", b">", b"<", b"&#x41;", b"x",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_CELL_PIECES), max_size=14))
+def test_the_one_pass_reading_finds_what_the_general_scan_finds(pieces):
+    """formula_texts reads a part written as the build writes it in one pass
+    (_plain_formula_texts); whatever the part, it answers what the general scan answers, in
+    the same order."""
+    xml = b"".join(pieces)
+    try:
+        expected = formulas_mod._scanned_formula_texts(xml)
+    except Exception as exc:  # noqa: BLE001 - a part the scan cannot read: the fast path must not read it either
+        with pytest.raises(type(exc)):
+            formula_texts(xml)
+        return
+    got = formula_texts(xml)
+    assert got == expected
+    assert list(got) == list(expected)
+
+
+def test_the_shipped_workbook_is_read_in_one_pass():
+    """Every sheet of the shipped workbook takes the one-pass reading, with the general scan's answer."""
+    import zipfile
+    from pathlib import Path
+
+    with zipfile.ZipFile(Path(__file__).parents[2] / "workbook" / "交付円滑化計画.xlsm") as z:
+        sheets = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert sum(len(formulas_mod._scanned_formula_texts(x)) for x in sheets) > 1000
+    for xml in sheets:
+        if formulas_mod._has_formula(xml):
+            plain = formulas_mod._plain_formula_texts(xml)
+            assert plain is not None
+            assert list(plain.items()) == list(formulas_mod._scanned_formula_texts(xml).items())
+
+
+_TEXT_PIECES = st.sampled_from(["&", ";", "#", "x", "&amp;", "&amp", "&#;", "&#x;", "&#12354;", "&#x3042;", "&lt;", "&nbsp;", "&&#65;", "&#65;;", "A", "日", "&quot", "&#x110000;"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TEXT_PIECES, max_size=10), st.booleans())
+def test_xml_text_from_memory_is_the_pattern_s_decoding(pieces, forget):
+    """xml_text, put together from remembered references or decoded by the pattern, gives
+    what the pattern alone gives (or fails as it fails), before and after remembering."""
+    text = "".join(pieces)
+    if forget:
+        formulas_mod._DECODED.clear()
+    for _ in range(2):
+        try:
+            expected = formulas_mod._REFERENCE.sub(formulas_mod._char, text)
+        except (ValueError, OverflowError) as exc:
+            with pytest.raises(type(exc)):
+                xml_text(text)
+            continue
+        assert xml_text(text) == expected
