@@ -52,53 +52,24 @@ def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
 
 
 @cache
-def _table() -> tuple[str, tuple[int, int]]:
-    """The shipped table of the 1,741 municipalities by 団体コード (its first column) as text,
-    and the columns of 都道府県名 and 市区町村名."""
+def _municipalities() -> tuple[dict[str, str], tuple[int, int]]:
+    """The lines of the shipped table of the 1,741 municipalities by 団体コード (its first
+    column), and the columns of 都道府県名 and 市区町村名. Only a looked-up line is parsed: a
+    check looks up one code (parsing all 1,741 rows cost ~5 ms of its start)."""
     text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
-    header = text.partition("\n")[0].rstrip("\r")  # (its first line: see _line_of)
+    header, *lines = text.splitlines()
     columns = next(csv.reader([header]))
     if columns[0] != "団体コード":
         raise ValueError("municipalities.csv: 団体コード must be the first column")
-    return text, (columns.index("都道府県名"), columns.index("市区町村名"))
-
-
-@cache
-def _municipalities() -> dict[str, str]:
-    """The lines of the table by 団体コード. Only a looked-up line is parsed: a check looks up
-    one code (parsing all 1,741 rows cost ~5 ms of its start)."""
-    _header, *lines = _table()[0].splitlines()
-    return {line[: line.find(",")]: line for line in lines}
-
-
-_FOUND_IN_TEXT = 16  # lookups by a search of the text before the lines are indexed
-_searches = 0
-
-
-def _line_of(code: str) -> str | None:
-    """The table's line of a code. The first few 6-digit codes are searched for in the text
-    (a check looks up one or two: indexing the 1,741 lines costs ~5 M instructions, a search
-    ~0.1 M), any other code and any code after those in the index (aggregate looks up one per
-    plan). The same line either way: a 6-digit code starts a line right after a line break,
-    and every line of the table holds its comma and ends at a line break (tests/core/test_dantai.py)."""
-    global _searches
-    if _searches < _FOUND_IN_TEXT and len(code) == 6 and code.isascii() and code.isdigit():
-        _searches += 1
-        text = _table()[0]
-        at = text.find("\n" + code + ",")
-        if at < 0:
-            return None
-        end = text.find("\n", at + 1)
-        return text[at + 1 : end if end >= 0 else len(text)].rstrip("\r")
-    return _municipalities().get(code)
+    return {line[: line.find(",")]: line for line in lines}, (columns.index("都道府県名"), columns.index("市区町村名"))
 
 
 def municipality_of(code: str) -> tuple[str, str] | None:
     """(都道府県名, 市区町村名) of a 団体コード, None when it is not a municipality's code."""
-    line = _line_of(unicodedata.normalize("NFKC", code).strip())
+    lines, (pref, name) = _municipalities()
+    line = lines.get(unicodedata.normalize("NFKC", code).strip())
     if line is None:
         return None
-    pref, name = _table()[1]
     row = next(csv.reader([line]))
     return row[pref], row[name]
 
