@@ -33,6 +33,11 @@ def _has_formula(sheet_xml: bytes) -> bool:
 
 
 _F_TAG = re.compile(rb"<f\b")  # where any match of _UNPREFIXED_FORMULA starts (and maybe more)
+# The largest part read in one pass (a plan's sheets: < 150 KB). A larger one goes to the
+# general scan, which keeps nothing per "<f": split and findall hold every piece and every
+# match at once, ~48 bytes each (a 40 MiB part of "<f" in a comment: ~1.1 GB; of 1.7 million
+# one-cell formulas: check's peak 103 -> 265 MB), at most ~25 MiB for a part of this size.
+_ONE_PASS_MAX = 1024 * 1024
 
 
 def formula_texts(sheet_xml: bytes) -> dict[str, str]:
@@ -61,10 +66,13 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
     formula is one match of the general scan (_UNPREFIXED_FORMULA), and the cell the general
     scan finds for it is this tag, read for this r=. The general scan's matches never overlap
     and each starts at a "<f" followed by no word character (_F_TAG): as many of those as
-    formulas found here means every formula of the part was found here.
+    formulas found here means every formula of the part was found here. Only a part of at
+    most _ONE_PASS_MAX bytes (what split and findall hold grows with the part).
 
     (Only bytes methods that take one argument: find, count and "in" parse their arguments
     the slow way, or try an integer first, at ~2,000 instructions a call.)"""
+    if len(sheet_xml) > _ONE_PASS_MAX:
+        return None
     pieces = sheet_xml.split(b"><f>")
     if len(pieces) - 1 != len(_F_TAG.findall(sheet_xml)):
         return None
