@@ -13,11 +13,14 @@ import re
 __all__ = ["formula_texts", "xml_text"]
 
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
+# A tag's attributes never hold a raw "<" (XML forbids it in attribute values): [^<>] stops each
+# try at the next tag, where [^>] ran on to the next ">" -- quadratic over a comment, CDATA
+# or processing instruction holding thousands of "<f" (a 150 KB file kept check busy for hours).
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b([^<>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
 # _FORMULA in a part without ":f", where no tag can have a prefix: the same matches, found by
 # its literal prefix "<f" instead of trying the pattern at every "<" (a third of the time)
-_UNPREFIXED_FORMULA = re.compile(rb"<f\b([^>]*?)(?:/>|>([^<]*)</f>)")
-_CELL_START = re.compile(rb"<(?:\w+:)?c\s([^>]*)>")
+_UNPREFIXED_FORMULA = re.compile(rb"<f\b([^<>]*?)(?:/>|>([^<]*)</f>)")
+_CELL_START = re.compile(rb"<(?:\w+:)?c\s([^<>]*)>")
 _ATTR = re.compile(rb'\b(r|t|si)="([^"]*)"')
 # A part holding a formula holds a start tag "<f" (or "<x:f") and a space, "/" or ">": asked
 # first, the fast way (a literal prefix), a sheet without one is not scanned (a values-only
@@ -86,7 +89,7 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
         cell, quote, rest = tag[3:].partition(b'"')
         if not quote or len(cell) > 32 or len(rest) > 4000 or rest.partition(b'r="')[1]:
             return None
-        out[cell.decode("ascii")] = xml_text(text.decode("utf-8")) if text else ""
+        out[cell.decode("utf-8", "replace")] = xml_text(text.decode("utf-8")) if text else ""
         before = piece
     return out
 
@@ -106,11 +109,11 @@ def _scanned_formula_texts(sheet_xml: bytes) -> dict[str, str]:
         cell = dict(_ATTR.findall(tag[1])).get(b"r") if tag else None
         if cell is None:
             continue
-        ref = cell.decode("ascii")
+        ref = cell.decode("utf-8", "replace")  # (no cell of the layout: a non-ASCII r= is ignored)
         f = dict(_ATTR.findall(m[1])) if m[1] else {}  # (a plan's formulas have no attributes)
         text = xml_text(m[2].decode("utf-8")) if m[2] else ""
         if f.get(b"t") == b"shared":
-            si = f.get(b"si", b"").decode("ascii")
+            si = f.get(b"si", b"").decode("utf-8", "replace")
             if text:
                 shared[si] = (ref, text)
             elif si in shared:
