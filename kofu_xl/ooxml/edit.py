@@ -954,6 +954,11 @@ class XlsxEditor:
                     return self._int_attr(c, "s", sheet)
             if row.get("customFormat") in ("1", "true"):
                 return self._int_attr(row, "s", sheet)
+        return self._column_style(root, col, sheet)
+
+    def _column_style(self, root: etree._Element, col: int, sheet: str) -> int:
+        """The style of a column (its ``<col>``'s), else 0: a cell's without a ``<c>`` of its
+        own in a row that is not custom-formatted."""
         cols = root.find(_q("cols"))
         for el in cols.iterchildren(_q("col")) if cols is not None else ():
             lo, hi = self._int_attr(el, "min", sheet), self._int_attr(el, "max", sheet)
@@ -999,10 +1004,10 @@ class XlsxEditor:
                         continue
                     for ref in refs_:
                         out[ref] = style
-            for refs_ in cols.values():
+            for col, refs_ in cols.items():
                 for ref in refs_:
-                    if ref not in out:
-                        out[ref] = self.cell_style(sheet, ref)  # no cell, no formatted row: the column's
+                    if ref not in out:  # no cell, no formatted row: the column's
+                        out[ref] = self._column_style(root, col, sheet)
         return out
 
     def set_styles(self, sheet: str, styles: Mapping[str, int]) -> None:

@@ -485,6 +485,23 @@ def test_cell_styles_answers_as_cell_style_does(book: bytes) -> None:
     assert ed.cell_styles(S11, []) == {}
 
 
+def test_cell_styles_of_missing_cells_take_their_columns_style(plain: bytes) -> None:
+    """A cell without a <c> in a row that is not custom-formatted (or in no row at all) has its
+    column's style, as cell_style gives it: a column styled 3 (Z), one not (Y)."""
+
+    def style_column(root):
+        cols = root.find(q("cols"))
+        if cols is None:
+            cols = etree.Element(q("cols"))
+            root.insert(list(root).index(root.find(q("sheetData"))), cols)
+        etree.SubElement(cols, q("col"), min="26", max="26", width="9", style="3", customWidth="1")
+
+    data = _with_sheet_edit(plain, S11, style_column)
+    ed = XlsxEditor(data)
+    refs = ["Z1", "Z999", "Y1", "Y999"]
+    assert ed.cell_styles(S11, refs) == {r: ed.cell_style(S11, r) for r in refs} == {"Z1": 3, "Z999": 3, "Y1": 0, "Y999": 0}
+
+
 def test_cell_styles_on_rows_out_of_order_and_repeated(plain: bytes) -> None:
     """A row placed before a lower-numbered one hides it from cell_style's walk (it stops at
     the first row numbered at least the one sought), and a repeated row or cell counts
