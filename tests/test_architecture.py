@@ -40,7 +40,7 @@ def test_the_contracts_hold() -> None:
 def test_the_layers_are_declared_as_designed() -> None:
     """Deleting or loosening a layer rule fails here (the linter alone would pass)."""
     contracts = _contracts()
-    assert contracts["layers"]["layers"] == ["__main__", "cli | excel | frames", "app", "book", "core | ooxml", "errors | logs"]
+    assert contracts["layers"]["layers"] == ["__main__", "cli | excel | frames", "app", "book", "core | ooxml", "errors | logs | _msgspec"]
     assert contracts["layers"]["containers"] == ["kofu_xl"]
     assert contracts["layers"].get("exhaustive") is True
     assert {"kofu_xl.book", "kofu_xl.app", "kofu_xl.ooxml", "openpyxl", "xlwings", "pandas"} <= set(contracts["pure-core"]["forbidden_modules"])
@@ -99,10 +99,10 @@ def _imports_inside_functions() -> list[str]:
 
 def test_imports_inside_functions_are_few_and_deliberate() -> None:
     """At most 11 beyond the command line's per-command imports (kofu_xl/cli/) and the
-    package's lazy public names: optional heavy or platform modules (xlwings, winreg), the
+    package's lazy public names and msgspec's import (kofu_xl._msgspec): optional heavy or platform modules (xlwings, winreg), the
     ribbon's per-button use cases, and what only a rare path needs (the builder for a new plan
     the stored blank cannot give, the log's rotation)."""
-    inside = [i for i in _imports_inside_functions() if not i.startswith(("kofu_xl/cli/", "kofu_xl/__init__.py"))]
+    inside = [i for i in _imports_inside_functions() if not i.startswith(("kofu_xl/cli/", "kofu_xl/__init__.py", "kofu_xl/_msgspec.py"))]
     assert len(inside) <= 11, "\n".join(inside)
 
 
@@ -115,7 +115,7 @@ with redirect_stdout(io.StringIO()):
         rc = main(ARGS)
     except SystemExit:  # --help
         pass
-print(json.dumps(sorted(m for m in sys.modules if m.startswith(("kofu_xl", "pandas", "openpyxl", "xlwings", "pydantic", "lxml", "numpy", "msgspec", "dataclasses", "ctypes", "html", "logging.handlers", "socket")))))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("kofu_xl", "pandas", "openpyxl", "xlwings", "pydantic", "lxml", "numpy", "msgspec", "dataclasses", "ctypes", "html", "logging.handlers", "socket", "typing_extensions", "inspect")))))
 """
 
 
@@ -141,6 +141,8 @@ USE_CASES_CHECK_NEVER_NEEDS = {
 STDLIB_CHECK_NEVER_NEEDS = {"dataclasses", "ctypes", "html"}
 # the log's rotation (logging.handlers loads socket, pickle and queue) until the log is about to be full
 STDLIB_MODULES_CHECK_NEVER_NEEDS = {"logging.handlers", "socket"}
+# msgspec's optional typing_extensions loads inspect, ast and dis (kofu_xl._msgspec)
+OPTIONAL_CHECK_NEVER_NEEDS = {"typing_extensions", "inspect"}
 
 
 def _roots(modules: set[str]) -> set[str]:
@@ -159,6 +161,7 @@ def test_check_imports_only_what_it_needs() -> None:
     # the Windows log folder's lookup, html only for entities an XML part cannot hold
     assert _roots(loaded) & STDLIB_CHECK_NEVER_NEEDS == set(), sorted(loaded)
     assert loaded & STDLIB_MODULES_CHECK_NEVER_NEEDS == set(), sorted(loaded)
+    assert loaded & OPTIONAL_CHECK_NEVER_NEEDS == set(), sorted(loaded)
 
 
 def test_help_imports_no_use_case() -> None:
