@@ -111,14 +111,16 @@ def _rewrite_sheet(data: bytes, cells: Mapping[str, Any], part: str) -> bytes:
     out: list[bytes] = []
     cursor = 0
     done = 0
+    wanted = {ref.encode("ascii"): value for ref, value in cells.items()}
     for m in _CELL.finditer(data):
-        ref = m[1].decode("ascii")
-        if ref not in cells:
+        raw = m[1]
+        if raw not in wanted:
             continue
+        ref = raw.decode("ascii")
         if b"<f" in m[3]:
             raise ValueError(f"{part}!{ref} holds a formula")
         out.append(data[cursor : m.start()])
-        out.append(_cell_xml(ref, "" if m[2] is None else m[2].decode("ascii"), cells[ref]).encode("ascii"))
+        out.append(_cell_xml(ref, "" if m[2] is None else m[2].decode("ascii"), wanted[raw]).encode("ascii"))
         cursor = m.end()
         done += 1
     if done != len(cells):
