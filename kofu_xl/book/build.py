@@ -7,7 +7,8 @@ wrappers, ribbon callbacks) and the ribbon, injects those cached values and writ
 byte-reproducible .xlsm (`kofu_xl.book.vba.build_xlsm` generates both and assembles;
 `kofu_xl.book.assemble.shipped_macro_parts` takes them from the shipped workbook). This
 module loads neither xlwings, the UDF module nor the package writer (kofu_xl.ooxml.package):
-submit's package is drawn here and saved by openpyxl alone.
+submit's package, when no stored blank of its shape takes it (kofu_xl.book.package_content),
+is drawn here and saved by openpyxl alone.
 
 Inputs are styled and unlocked, calculations locked; totals and the 実績 column
 are written as formulas over their parts only when the plan's figure equals
