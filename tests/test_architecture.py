@@ -164,6 +164,27 @@ def test_check_imports_only_what_it_needs() -> None:
     assert loaded & OPTIONAL_CHECK_NEVER_NEEDS == set(), sorted(loaded)
 
 
+def test_submit_of_a_new_package_splices_without_openpyxl(tmp_path: Path) -> None:
+    """`kofu-xl submit --no-pdf` of a plan whose package shape has a stored blank writes the
+    package's workbook without openpyxl (kofu_xl.app.package_workbook): no builder, no heavy
+    library but the editor's lxml."""
+    from kofu_xl.book.assemble import assemble_workbook, shipped_macro_parts
+    from kofu_xl.book.build import build_sheets
+    from kofu_xl.core.model import load_plan
+    from tests.core.test_rules import corrected_seed
+
+    parts = shipped_macro_parts()
+    assert parts is not None
+    book = tmp_path / "計画.xlsm"
+    book.write_bytes(assemble_workbook(build_sheets(load_plan(corrected_seed())[0]), *parts))
+    loaded = _modules_after(["submit", str(book), "--no-pdf"])
+    assert list((tmp_path / "提出").glob("*.xlsx")), "the probe wrote a package"
+    assert "kofu_xl.book.package_content" in loaded and "kofu_xl.ooxml.splice" in loaded
+    assert "kofu_xl.book.build" not in loaded
+    # (lxml is the workbook editor's, loaded by every submit)
+    assert _roots(loaded) & (set(HEAVY) - {"lxml"}) == set(), sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+
+
 def test_help_imports_no_use_case() -> None:
     loaded = _modules_after(["--help"])
     assert "kofu_xl.cli" in loaded

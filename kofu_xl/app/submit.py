@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 from filelock import FileLock, Timeout
 
 from kofu_xl.app.files import safe_filename
+from kofu_xl.app.package_workbook import package_workbook
 from kofu_xl.app.report import CheckResult, make_result
 from kofu_xl.book.layout import FIRST_RESULT_ROW, LOG, RESULTS, Layout
 from kofu_xl.book.read import CellSource, read_plan_raw
@@ -281,17 +282,17 @@ def unlogged_packages(result: CheckResult, out_dir: Path, rows: list[list[Any]])
 
 
 def _package_files(result: CheckResult) -> dict[str, bytes]:
-    # openpyxl and the summary are needed only when a package is written (not to validate)
+    # the summary is needed only when a package is written (not to validate)
     from kofu_xl.app.summary import summary_html
-    from kofu_xl.book.build import build_sheets
 
-    built = build_sheets(result.plan, schedule=result.schedule, values_only=True)
+    # the stored blank of the plan's shape with its values, else drawn (openpyxl): the same bytes
+    xlsx = package_workbook(result.plan, result.schedule)
     data = package_json(result)
     # the workbook it was written with: a reader of the package (aggregate) reads this JSON
     # only while the .xlsx beside it is still that workbook, unedited
-    data[PACKAGE_WORKBOOK_DIGEST] = hashlib.sha256(built.xlsx).hexdigest()
+    data[PACKAGE_WORKBOOK_DIGEST] = hashlib.sha256(xlsx).hexdigest()
     return {
-        ".xlsx": built.xlsx,
+        ".xlsx": xlsx,
         ".json": (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
         ".html": summary_html(result).encode("utf-8"),
     }

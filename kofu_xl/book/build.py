@@ -7,7 +7,8 @@ wrappers, ribbon callbacks) and the ribbon, injects those cached values and writ
 byte-reproducible .xlsm (`kofu_xl.book.vba.build_xlsm` generates both and assembles;
 `kofu_xl.book.assemble.shipped_macro_parts` takes them from the shipped workbook). This
 module loads neither xlwings, the UDF module nor the package writer (kofu_xl.ooxml.package):
-submit's package is drawn here and saved by openpyxl alone.
+submit's package, when no stored blank of its shape takes it (kofu_xl.book.package_content),
+is drawn here and saved by openpyxl alone.
 
 Inputs are styled and unlocked, calculations locked; totals and the 実績 column
 are written as formulas over their parts only when the plan's figure equals
@@ -21,7 +22,6 @@ import datetime as dt
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -114,10 +114,14 @@ from kofu_xl.book.layout import (
     RowSpec,
     layout_for,
 )
+from kofu_xl.book.package_content import basic_captions, document_title, printed_months, s11_scalar_format, with_data
+from kofu_xl.book.package_content import cell_value as _cell_value
+from kofu_xl.book.package_content import get_path as _get
+from kofu_xl.book.package_content import month_text as _month_text
 from kofu_xl.book.proposal_sheet import proposal_cells, settings_values
 from kofu_xl.book.titles import sheet_title
 from kofu_xl.core import calc
-from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range, wareki_date
+from kofu_xl.core.calendar import fiscal_year_label, month_label, month_range
 from kofu_xl.core.model import IMPLEMENTED, UNDECIDED, CostYear, Plan, Working, iter_leaves
 from kofu_xl.core.propose import Choices
 from kofu_xl.core.schedule import Schedule, default_schedule
@@ -125,7 +129,14 @@ from kofu_xl.core.text import FORMULA_START, xml_text
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, range_bounds, ref
 
 __all__ = [
-    "BuiltSheets", "RESULT_HEADERS", "LOG_HEADERS", "XLWINGS_CONF", "XLWINGS_CONF_UNPINNED", "build_sheets", "input_kinds", "month_choices",
+    "LOG_HEADERS",
+    "RESULT_HEADERS",
+    "XLWINGS_CONF",
+    "XLWINGS_CONF_UNPINNED",
+    "BuiltSheets",
+    "build_sheets",
+    "input_kinds",
+    "month_choices",
 ]
 
 # ---------------------------------------------------------------- styles
@@ -398,12 +409,6 @@ def _style(c: Any, fill: PatternFill, font: Font, protection: Protection, fmt: s
         c.number_format = fmt
 
 
-def _cell_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
 def put(c: Any, value: Any) -> None:
     """Write a value into a cell; a string is always text, never a formula.
 
@@ -441,12 +446,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
     # 基礎情報
     sh.label(f"A{ROW_BASIC_LABELS}", "基礎情報", align=CENTER)
     sh.merge(f"A{ROW_BASIC_LABELS}:D{ROW_BASIC_VALUES}")
-    pop_date = plan.basic.population_date
-    base_date = plan.basic.base_issued_date
-    captions = {
-        "basic.population": f"人口（{wareki_date(pop_date, short=True)}時点）" if pop_date else "人口",
-        "basic.base_issued": f"交付枚数（{_month_end_caption(base_date)}時点）" if base_date else "交付枚数",
-    }
+    captions = basic_captions(plan)
     for path in (
         "basic.dantai_code",
         "basic.prefecture",
@@ -506,7 +506,7 @@ def _sheet_11(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived, schedu
         if s.label_cell:
             sh.label(s.label_cell, s.label, align=CENTER)
         value = _get(plan, s.path)
-        sh.input(s.cell, _month_text(value) if s.dropdown == "month" else value, "@" if s.dropdown == "month" or isinstance(value, str) or value is None else "#,##0.0")
+        sh.input(s.cell, _month_text(value) if s.dropdown == "month" else value, s11_scalar_format(value, s.dropdown))
         if s.merge_to:
             sh.merge(f"{s.cell}:{s.merge_to}")
             ws[s.cell].alignment = WRAP
@@ -548,20 +548,6 @@ def _col(cell: str) -> int:
     return parse_ref(cell)[1]
 
 
-def _month_end_caption(day: dt.date) -> str:
-    text = wareki_date(day, short=True)  # R元.8.31
-    last = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    return text.rsplit(".", 1)[0] + "末" if day == last else text
-
-
-def _month_text(value: Any) -> Any:
-    if isinstance(value, str) and len(value) == 7 and value[4] == "-":
-        return month_label(value, short=False)
-    return value
-
-
-
-
 def _blank_calc(sh: _Sheet, cell: str, fmt: str | None = None) -> None:
     c = sh.cell(cell)
 
@@ -573,20 +559,6 @@ def _blank_calc(sh: _Sheet, cell: str, fmt: str | None = None) -> None:
             c.number_format = fmt
 
     sh.look(c, ("blank", fmt), apply)
-
-
-def _get(plan: Plan, path: str) -> Any:
-    obj: Any = plan
-    for part in path.split("."):
-        if part.isdigit():
-            seq = list(obj)
-            idx = int(part) - 1
-            obj = seq[idx] if idx < len(seq) else None
-        else:
-            obj = getattr(obj, part)
-        if obj is None:
-            return None
-    return obj
 
 
 def _input_series(sh: _Sheet, plan: Plan, lay: Layout, spec: RowSpec, row: int, blank: bool) -> None:
@@ -792,11 +764,9 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
     ws = sh.ws
     _heading(ws, "日次実績（交付枚数）", "日ごとの交付枚数を黄色のセルに入力します。曜日別・月の合計は自動で計算され、実績の月は本表1-1 の②交付枚数に反映されます。")
     days = plan.daily.days
-    with_data = {f"{d.year}-{d.month:02d}" for d in days} | {
-        m for m, t in plan.daily.declared.items() if t.total or any(t.weekday)
-    }
+    months_with_data = with_data(plan)
     for month, block in lay.daily_blocks.items():
-        if sh.values_only and month not in with_data:
+        if sh.values_only and month not in months_with_data:
             continue  # the prefecture's copy carries only the calendars that hold counts
         sh.label(ref(1, block.top), month_label(month, short=False), fill=HEADER_FILL)
         sh.merge(f"{ref(1, block.top)}:{ref(DAILY_FIRST_COL + 7, block.top)}")
@@ -815,7 +785,7 @@ def _sheet_daily(sh: _Sheet, plan: Plan, lay: Layout, derived: calc.Derived) -> 
     for i in range(8):
         ws.column_dimensions[col_letter(DAILY_FIRST_COL + i)].width = 9
     ws.freeze_panes = "A4"
-    _print_daily(ws, lay, [m for m in lay.daily_blocks if not sh.values_only or m in with_data])
+    _print_daily(ws, lay, printed_months(plan, lay) if sh.values_only else list(lay.daily_blocks))
 
 
 # Row heights (points) of a calendar block: title, weekday header, 6 × (date, count), totals, spacer.
@@ -1388,7 +1358,7 @@ def build_sheets(
         sheets[name] = ws
     wb.code_name = "ThisWorkbook"
     wb.properties.creator = "kofu-xl"
-    wb.properties.title = plan.title or "マイナンバーカード交付円滑化計画"
+    wb.properties.title = document_title(plan)
     fixed = dt.datetime(2019, 10, 3, 0, 0, 0)
     wb.properties.created = fixed
     wb.properties.modified = fixed

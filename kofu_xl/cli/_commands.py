@@ -66,15 +66,19 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build_blank() -> None:
     """In a checkout, the shipped workbook's build also makes `new`'s stored blank (it takes
-    the shipped workbook's macros): both committed files are what `kofu-xl build` writes. An
-    installed package's blank is never rewritten."""
+    the shipped workbook's macros) and submit's blank packages (kofu_xl.app.package_workbook):
+    every committed file is what `kofu-xl build` writes. An installed package's blanks are never
+    rewritten."""
     from kofu_xl.book.template import TEMPLATE_PATH
 
     if (Path.cwd() / "kofu_xl" / "data").resolve() != TEMPLATE_PATH.parent:
         return
     from kofu_xl.app.new import write_blank
+    from kofu_xl.app.package_workbook import write_package_blanks
 
     print(f"新規作成用のひな形を作成しました: {write_blank()}")
+    for path in write_package_blanks():
+        print(f"提出用のひな形を作成しました: {path}")
 
 
 def _collector_paused() -> contextlib.AbstractContextManager[None]:
