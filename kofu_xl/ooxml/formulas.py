@@ -8,9 +8,10 @@ cells it covers; openpyxl's formula translator does that, imported the first tim
 
 from __future__ import annotations
 
+import pyexpat
 import re
 
-__all__ = ["formula_texts", "xml_text"]
+__all__ = ["formula_texts", "xml_text", "xml_texts"]
 
 
 # A tag's attributes never hold a raw "<" (XML forbids it in attribute values): [^<>] stops each
@@ -72,26 +73,70 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
     formulas found here means every formula of the part was found here. Only a part of at
     most _ONE_PASS_MAX bytes (what split and findall hold grows with the part).
 
-    (Only bytes methods that take one argument: find, count and "in" parse their arguments
-    the slow way, or try an integer first, at ~2,000 instructions a call.)"""
+    The texts are decoded at once (:func:`xml_texts`), and what the tags and texts must not
+    hold asked once of them all: per formula, only bytes methods that take one argument (find,
+    count and "in" parse their arguments the slow way, or try an integer first, at ~2,000
+    instructions a call)."""
     if len(sheet_xml) > _ONE_PASS_MAX:
         return None
     pieces = sheet_xml.split(b"><f>")
     if len(pieces) - 1 != len(_F_TAG.findall(sheet_xml)):
         return None
-    out: dict[str, str] = {}
+    cells: list[bytes] = []
+    rests: list[bytes] = []
+    texts: list[bytes] = []
     before = pieces[0]
     for piece in pieces[1:]:
         _, cell_start, tag = before.rpartition(b"<c ")
         text, closed, _ = piece.partition(b"</f>")
-        if not cell_start or not closed or tag[:3] != b'r="' or tag.partition(b"<")[1] or tag.partition(b">")[1] or text.partition(b"<")[1]:
+        if not cell_start or not closed or tag[:3] != b'r="':
             return None
         cell, quote, rest = tag[3:].partition(b'"')
-        if not quote or len(cell) > 32 or len(rest) > 4000 or rest.partition(b'r="')[1]:
+        if not quote or len(cell) > 32 or len(rest) > 4000:
             return None
-        out[cell.decode("utf-8", "replace")] = xml_text(text.decode("utf-8")) if text else ""
+        cells.append(cell)
+        rests.append(rest)
+        texts.append(text)
         before = piece
-    return out
+    # what the tags and texts must not hold, asked once of them all (the rests joined by a
+    # space, which no r=" crosses)
+    tags = b"".join(cells) + b" " + b" ".join(rests)
+    if b"<" in tags or b">" in tags or b'r="' in tags or b"<" in b"".join(texts):
+        return None
+    return dict(zip([cell.decode("utf-8", "replace") for cell in cells], xml_texts(texts), strict=True))
+
+
+def xml_texts(texts: list[bytes]) -> list[str]:
+    """:func:`xml_text` of each UTF-8 text (XML character data, decoded first as UTF-8), all
+    at once: expat decodes them joined by line ends, when it reads them as character data
+    holding no carriage return (expat reads one, alone or before a line feed, as a line feed)
+    and no other line feed, written or referenced; otherwise (or when it refuses them:
+    a bare "&", an unknown entity, a character XML forbids) each is decoded by
+    :func:`xml_text`."""
+    if not texts:
+        return []
+    joined = b"\n".join(texts)
+    if b"&" not in joined:  # nothing to decode but UTF-8
+        return [text.decode("utf-8") for text in texts]
+    if b"\r" not in joined:  # (a written carriage return before a joining line feed would merge with it)
+        try:
+            joined.decode("utf-8")  # a text Python cannot decode raises as xml_text's caller would
+        except UnicodeDecodeError:
+            pass
+        else:
+            out: list[str] = []
+            parser = pyexpat.ParserCreate()
+            parser.buffer_text = True
+            parser.CharacterDataHandler = out.append
+            try:
+                parser.Parse(b"<t>" + joined + b"</t>", True)
+            except pyexpat.ExpatError:
+                pass
+            else:
+                decoded = "".join(out).split("\n")
+                if len(decoded) == len(texts):  # no other line feed
+                    return decoded
+    return [xml_text(text.decode("utf-8")) if text else "" for text in texts]
 
 
 def _scanned_formula_texts(sheet_xml: bytes) -> dict[str, str]:
