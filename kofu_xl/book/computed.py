@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -58,7 +59,7 @@ from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import CostYear, Declared, Plan, Working, load_plan, plan_to_json
-from kofu_xl.core.schedule import Schedule
+from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.ooxml.cellref import col_letter, ref
 
 __all__ = [
@@ -77,6 +78,8 @@ __all__ = [
     "computed_inputs",
     "national_keys",
     "normalize_formula",
+    "prefill_values",
+    "stored_formulas",
 ]
 
 POPULATION_NAME = "人口"
@@ -218,6 +221,75 @@ def computed_cells(
     _sheet_daily(out, lay, derived)
     _sheet_national(out, schedule)
     _sheet_followup(out, plan, lay, derived, schedule, actuals or {})
+    return out
+
+
+# ---------------------------------------------------------------- the stored formulas
+
+# The formulas of computed_cells for the form's default shape (the shipped workbook's, and every
+# new plan's), with their prefill marks: a reader settling a workbook of that shape compares the
+# workbook's formulas with these instead of building ~1,250 formula texts (~20 M instructions of
+# a check). Formulas depend on the plan's shape (its parameters' months, years and 実績
+# columns, the layout) and the schedule, never on its figures; tests/book/test_computed.py holds
+# the file equal to computed_cells of plans of that shape. Written by `python -m kofu_xl.book.computed`.
+STORED_FORMULAS_PATH = Path(__file__).resolve().parents[1] / "data" / "computed_formulas.json"
+_STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)})] once read
+
+
+def formula_shape(plan: Plan, lay: Layout) -> list[Any]:
+    """What the formulas of computed_cells depend on besides the schedule (as JSON holds it)."""
+    p = plan.parameters
+    return [p.first_month, p.last_month, list(p.fiscal_years), p.actual_through, list(p.cost_years), list(lay.columns), list(lay.cost_years), list(lay.daily_blocks), list(lay.followup_months)]
+
+
+def stored_formulas_data(plan: Plan, lay: Layout, schedule: Schedule) -> bytes:
+    """The stored file's contents for plans of ``plan``'s shape under ``schedule``."""
+    enc = msgspec.json.encode
+    cells = b",\n".join(enc([sheet, cell, c.formula, c.prefill]) for (sheet, cell), c in computed_cells(plan, lay, schedule).items())
+    return b'{"shape": ' + enc(formula_shape(plan, lay)) + b',\n"cells": [\n' + cells + b"\n]}\n"
+
+
+def stored_formulas(plan: Plan, lay: Layout, schedule: Schedule) -> dict[tuple[str, str], tuple[str, bool]] | None:
+    """{(sheet, cell): (formula, prefill)} of computed_cells of ``plan`` (in its order), from
+    the stored file; None when the plan is of another shape, or the schedule is not the default."""
+    if schedule is not default_schedule():
+        return None
+    if not _STORED:
+        data = msgspec.json.decode(STORED_FORMULAS_PATH.read_bytes())
+        _STORED.append((data["shape"], {(sheet, cell): (formula, prefill) for sheet, cell, formula, prefill in data["cells"]}))
+    shape, cells = _STORED[0]
+    return cells if shape == formula_shape(plan, lay) else None
+
+
+def prefill_values(plan: Plan, lay: Layout) -> dict[tuple[str, str], Any]:
+    """{(sheet, cell): value} of every prefilled input of computed_cells (a cell it marks
+    prefill: totals over their parts, the 実績 columns' links to 日次実績, cost links) without
+    building a formula: the same values (tests/book/test_computed.py holds them equal)."""
+    out: dict[tuple[str, str], Any] = {}
+    r = lay.rows11
+    actual_through = plan.parameters.actual_through
+    parts_series = {p: plan.series(p) for parts in PARTS.values() for p in parts}
+    totals = [(total, r[total], parts) for total, parts in PARTS.items()]
+    daily = None
+    for i, col in enumerate(plan.columns):
+        c = lay.col11(col.key)
+        for _total, row, parts in totals:
+            out[(S11, ref(c, row))] = _num0(calc.sum_parts(parts_series[p][i] for p in parts))
+        if col.is_month and actual_through and col.key <= actual_through and col.key in lay.daily_blocks:
+            if daily is None:
+                daily = calc.daily_totals(plan.daily.days)
+            out[(S11, ref(c, r["issuance"]))] = daily.get(col.key, (None, Decimal(0)))[1]
+    r12 = lay.rows12
+    for key in lay.cost_years:
+        col = lay.col12(key)
+        year = plan.costs.get(key, CostYear())
+        w = calc.WorkingAmounts.of(plan.working.get(key, Working()), year)
+        out[(S12, ref(col, r12["costs.total"]))] = _num0(calc.subsidy_sum(year))
+        out[(S12, ref(col, r12["costs.personnel_total"]))] = _num0(calc.personnel_sum(year))
+        for path, yen in (("costs.personnel_regular", w.overtime_yen), ("costs.personnel_temporary", w.temporary_yen), ("costs.postage", w.postage_yen)):
+            out[(S12, ref(col, r12[path]))] = _empty(calc.senyen(yen))
+        for item in CostYear.PURCHASES:
+            out[(S12, ref(col, r12[f"costs.{item}.cost"]))] = _empty(calc.senyen(w.purchases_yen[item]))
     return out
 
 
@@ -537,3 +609,12 @@ def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
             return plan
         plan = load_plan(data)[0]
     return plan
+
+
+if __name__ == "__main__":  # write the stored formulas of the default shape
+    from kofu_xl.book.layout import layout_for
+    from kofu_xl.core.model import Parameters
+
+    _plan = load_plan({})[0]
+    STORED_FORMULAS_PATH.write_bytes(stored_formulas_data(_plan, layout_for(Parameters()), default_schedule()))
+    print(STORED_FORMULAS_PATH)

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import python_calamine
 from msgspec import Struct
 
-from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula
+from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -711,26 +711,26 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
     schedule = default_schedule()
     loaded = _loaded(raw)
     inputs = computed_inputs(loaded[0])
-    comp = computed_cells(inputs, lay, schedule)
+    cells, values = _computed(inputs, lay, schedule)
     intact: set[tuple[str, str]] = set()
     facts = []
-    for (sheet, cell), c in comp.items():
+    for (sheet, cell), (formula, prefill) in cells.items():
         if sheet not in formulas:  # not read, or read as values only
             continue
         text = formulas[sheet].get(cell)
-        if text is not None and (text == c.formula[1:] or normalize_formula(text) == normalize_formula(c.formula)):  # as written, or as another writer spells it
+        if text is not None and (text == formula[1:] or normalize_formula(text) == normalize_formula(formula)):  # as written, or as another writer spells it
             intact.add((sheet, cell))
-        elif text is not None or not (c.prefill or sheet == DAILY):
+        elif text is not None or not (prefill or sheet == DAILY):
             # a value typed over a prefilled input is an input; over a 日次実績 total it is
             # daily-total-overwritten's
             row, col = parse_ref(cell)
             value = None if text is not None else src.value(sheet, row, col)
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # as the clerk typed it (calamine reads every number as a float)
-            facts.append([sheet, cell, _computed_label(lay, sheet, cell), c.formula, text, value])
+            facts.append([sheet, cell, _computed_label(lay, sheet, cell), formula, text, value])
     overrides: dict[tuple[str, str], Any] = {}
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
-        settled = {k: _plain(comp[k].value) if comp[k].prefill else None for k in intact}
+        settled = {k: _plain(values[k]) if cells[k][1] else None for k in intact}
         if settled == overrides:
             break
         overrides = settled
@@ -739,9 +739,20 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
         settled_inputs = computed_inputs(loaded[0])
         if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
             inputs = settled_inputs
-            comp = computed_cells(inputs, lay, schedule)
+            cells, values = _computed(inputs, lay, schedule)
     raw[FORMULA_FACTS_KEY] = facts
     return raw, loaded
+
+
+def _computed(inputs: Plan, lay: Layout, schedule: Any) -> tuple[dict[tuple[str, str], tuple[str, bool]], dict[tuple[str, str], Any]]:
+    """Of computed_cells of ``inputs``: {(sheet, cell): (formula, prefill)} in its order, and
+    {(sheet, cell): value} of the prefilled cells. For a plan of the stored shape the formulas
+    are the stored ones and the values :func:`prefill_values` (no formula text is built)."""
+    cells = stored_formulas(inputs, lay, schedule)
+    if cells is not None:
+        return cells, prefill_values(inputs, lay)
+    comp = computed_cells(inputs, lay, schedule)
+    return {k: (c.formula, c.prefill) for k, c in comp.items()}, {k: c.value for k, c in comp.items() if c.prefill}
 
 
 def _computed_label(lay: Layout, sheet: str, cell: str) -> str:
