@@ -287,3 +287,81 @@ def test_the_shipped_workbook_settles_with_the_stored_formulas(monkeypatch):
     assert fast[0] == full[0]
     monkeypatch.setattr(book_read, "computed_cells", None)
     book_read.read_plan(_shipped_src())
+
+
+_ERROR_PIECES = [
+    b'<c r="A1" t="e">', b'<c r="B2" xt="e" t="e">', b'<c t="e" r="C3" s="1">', b'<c r="D4">', b'<cx t="e">', b'<x:c r="E5" t="e">',
+    b"<v>#N/A</v>", b"<v>#REF!</v>", b"<v>", b"</v>", b'<f t="e"/>', b"<f>NA()</f>", b"<f>", b"</f>", b"</c>", b't="e"', b"<", b">", b" ", b"x",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_ERROR_PIECES), max_size=14))
+def test_the_error_cells_are_the_pattern_s_matches(pieces):
+    """_error_cells, trying the pattern only before each t="e", finds exactly what finditer finds."""
+    data = b"".join(pieces)
+    expected = [(m.span(), m.groups()) for m in book_read._ERROR_CELL_RE.finditer(data)]
+    assert [(m.span(), m.groups()) for m in book_read._error_cells(data)] == expected
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_daily_sheet_read_by_rows_is_the_daily_sheet_read_by_cells(data):
+    """_daily_by_rows (each block's rows once, a row at once) gives what _read_daily and
+    daily_sheet_facts give cell by cell: over counts typed inside and outside the months,
+    totals typed over or deleted, blanks and texts, a source of a sheet's formulas or none,
+    and settled cells over all of it."""
+    from kofu_xl.book.layout import DAILY
+
+    base = _shipped_src()
+    grids = {name: [list(r) for r in rows] for name, rows in base.grids.items()}
+    formulas = {name: dict(cells) for name, cells in base.formulas.items()}
+    lay = book_read.workbook_layout(base)
+    blocks = list(lay.daily_blocks.values())
+    value = st.one_of(st.none(), st.integers(min_value=0, max_value=99), st.floats(min_value=0, max_value=99, allow_nan=False), st.sampled_from(["", " ", "x", "#N/A"]))
+    overrides = {}
+    for _ in range(data.draw(st.integers(min_value=0, max_value=20))):
+        block = data.draw(st.sampled_from(blocks))
+        inside, outside = block.count_positions()
+        kind = data.draw(st.sampled_from(["inside", "outside", "total", "deleted", "settled"]))
+        if kind == "inside" and inside:
+            _day, row, col = data.draw(st.sampled_from(inside))
+        elif kind == "outside" and outside:
+            _day, _cell, row, col = data.draw(st.sampled_from(outside))
+        else:
+            _i, cell, row, col = data.draw(st.sampled_from(block.total_positions()))
+            if kind == "deleted":
+                formulas[DAILY].pop(cell, None)
+            if kind == "settled":
+                overrides[(DAILY, cell)] = data.draw(value)
+                continue
+        line = grids[DAILY][row - 1]
+        line.extend([""] * (col - len(line)))
+        line[col - 1] = data.draw(value)
+    if data.draw(st.booleans()):
+        formulas = {}  # a values-only copy
+    src = GridSource(grids, formulas)
+    for source in (src, book_read._Settled(src, overrides)):
+        expected = (book_read._read_daily(source, lay), book_read.daily_sheet_facts(source, lay))
+        assert book_read._daily_by_rows(source, lay, source.row_values) == expected
+
+
+def test_the_raw_reading_reads_only_its_sheets():
+    """_read_raw reads no sheet but _RAW_SHEETS: settling passes it the overrides of those only."""
+    base = _shipped_src()
+    read: set[str] = set()
+
+    class Recording(GridSource):
+        def value(self, sheet, row, col):
+            read.add(sheet)
+            return super().value(sheet, row, col)
+
+        def row_values(self, sheet, row, first, count):
+            read.add(sheet)
+            return super().row_values(sheet, row, first, count)
+
+    src = Recording(base.grids, base.formulas)
+    lay = book_read.workbook_layout(src)
+    book_read._read_raw(src, lay)
+    assert read and read <= book_read._RAW_SHEETS
+    assert set(src.sheet_names()) - book_read._RAW_SHEETS  # (実績比較 is left out)
