@@ -24,6 +24,7 @@ the 実績 columns, cost links): the clerk may type over them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -60,7 +61,7 @@ from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_dat
 from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import CostYear, Declared, Plan, Working, load_plan, plan_to_json
 from kofu_xl.core.schedule import Schedule, default_schedule
-from kofu_xl.ooxml.cellref import col_letter, ref
+from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
 
 __all__ = [
     "BASE_ISSUED_NAME",
@@ -80,6 +81,7 @@ __all__ = [
     "normalize_formula",
     "prefill_values",
     "stored_formulas",
+    "stored_positions",
 ]
 
 POPULATION_NAME = "人口"
@@ -232,8 +234,8 @@ def computed_cells(
 # a check). Formulas depend on the plan's shape (its parameters' months, years and 実績
 # columns, the layout) and the schedule, never on its figures; tests/book/test_computed.py holds
 # the file equal to computed_cells of plans of that shape. Written by `python -m kofu_xl.book.computed`.
-STORED_FORMULAS_PATH = Path(__file__).resolve().parents[1] / "data" / "computed_formulas.json"
-_STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)})] once read
+STORED_FORMULAS_PATH = Path(__file__).resolve().parents[1] / "data" / "computed_formulas.txt"
+_STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)}, {(sheet, cell): (row, column)})] once read
 
 
 def formula_shape(plan: Plan, lay: Layout) -> list[Any]:
@@ -243,10 +245,27 @@ def formula_shape(plan: Plan, lay: Layout) -> list[Any]:
 
 
 def stored_formulas_data(plan: Plan, lay: Layout, schedule: Schedule) -> bytes:
-    """The stored file's contents for plans of ``plan``'s shape under ``schedule``."""
-    enc = msgspec.json.encode
-    cells = b",\n".join(enc([sheet, cell, c.formula, c.prefill]) for (sheet, cell), c in computed_cells(plan, lay, schedule).items())
-    return b'{"shape": ' + enc(formula_shape(plan, lay)) + b',\n"cells": [\n' + cells + b"\n]}\n"
+    """The stored file's contents for plans of ``plan``'s shape under ``schedule``: a line of
+    JSON (the shape; per run of cells of one sheet, in computed_cells' order: the sheet, its
+    cells joined by spaces, their prefill marks as "0"/"1", rows and columns), then each
+    cell's formula on a line of its own (read as one text, split at once: ~4 M instructions
+    where JSON lists of the same took ~10 M)."""
+    runs: list[list[Any]] = []
+    formulas: list[str] = []
+    for (sheet, cell), c in computed_cells(plan, lay, schedule).items():
+        if not runs or runs[-1][0] != sheet:
+            runs.append([sheet, [], "", [], []])
+        row, col = parse_ref(cell)
+        run = runs[-1]
+        run[1].append(cell)
+        run[2] += "1" if c.prefill else "0"
+        run[3].append(row)
+        run[4].append(col)
+        if "\n" in c.formula or "\r" in c.formula:
+            raise ValueError(f"a formula of {sheet}!{cell} holds a line end")
+        formulas.append(c.formula)
+    head = {"shape": formula_shape(plan, lay), "sheets": [[sheet, " ".join(cells), marks, rows, cols] for sheet, cells, marks, rows, cols in runs]}
+    return msgspec.json.encode(head) + b"\n" + "\n".join(formulas).encode() + b"\n"
 
 
 def stored_formulas(plan: Plan, lay: Layout, schedule: Schedule) -> dict[tuple[str, str], tuple[str, bool]] | None:
@@ -255,10 +274,26 @@ def stored_formulas(plan: Plan, lay: Layout, schedule: Schedule) -> dict[tuple[s
     if schedule is not default_schedule():
         return None
     if not _STORED:
-        data = msgspec.json.decode(STORED_FORMULAS_PATH.read_bytes())
-        _STORED.append((data["shape"], {(sheet, cell): (formula, prefill) for sheet, cell, formula, prefill in data["cells"]}))
-    shape, cells = _STORED[0]
-    return cells if shape == formula_shape(plan, lay) else None
+        head, _, body = STORED_FORMULAS_PATH.read_bytes().partition(b"\n")
+        data = msgspec.json.decode(head)
+        formulas = body.decode().split("\n")
+        formulas.pop()  # (after the last line end)
+        keys: list[tuple[str, str]] = []
+        marks: list[bool] = []
+        positions: list[tuple[int, int]] = []
+        for sheet, cells, prefill, rows, cols in data["sheets"]:
+            keys += zip(itertools.repeat(sheet), cells.split(" "))
+            marks += map("1".__eq__, prefill)
+            positions += zip(rows, cols)
+        _STORED.append((data["shape"], dict(zip(keys, zip(formulas, marks, strict=True), strict=True)), dict(zip(keys, positions, strict=True))))
+    shape, cells_, _positions = _STORED[0]
+    return cells_ if shape == formula_shape(plan, lay) else None
+
+
+def stored_positions() -> dict[tuple[str, str], tuple[int, int]]:
+    """{(sheet, cell): (row, column)} of the stored formulas' cells (``parse_ref`` of each, as
+    the file holds it): read after :func:`stored_formulas` answered."""
+    return _STORED[0][2]
 
 
 def prefill_values(plan: Plan, lay: Layout) -> dict[tuple[str, str], Any]:

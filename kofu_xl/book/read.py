@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import python_calamine
 from msgspec import Struct
 
-from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas
+from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas, stored_positions
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -178,16 +178,20 @@ def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int],
 class _Settled:
     """A cell source whose cells in ``overrides`` read as given there (None = empty); whole
     rows at once where the source reads them so. Given ``sheets``, only the overrides of those
-    sheets are taken (the others are of sheets its reader never reads)."""
+    sheets are taken (the others are of sheets its reader never reads); ``positions`` gives
+    the (row, column) of a cell, as ``parse_ref`` reads it, where it is known."""
 
-    def __init__(self, src: CellSource, overrides: dict[tuple[str, str], Any], sheets: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, src: CellSource, overrides: dict[tuple[str, str], Any], sheets: Iterable[str] | None = None, positions: dict[tuple[str, str], tuple[int, int]] | None = None
+    ) -> None:
         self.src = src
         self.formulas = getattr(src, "formulas", {})
         self.rows: dict[tuple[str, int], dict[int, Any]] = {}  # (sheet, row) -> {column: value}
-        for (sheet, cell), value in overrides.items():
+        for key, value in overrides.items():
+            sheet, cell = key
             if sheets is not None and sheet not in sheets:
                 continue
-            row, col = parse_ref(cell)
+            row, col = positions[key] if positions is not None and key in positions else parse_ref(cell)
             self.rows.setdefault((sheet, row), {})[col] = value
         if getattr(src, "row_values", None) is not None:
             self.row_values = self._row_values
@@ -734,7 +738,7 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
     schedule = default_schedule()
     loaded = _loaded(raw)
     inputs = computed_inputs(loaded[0])
-    cells, values = _computed(inputs, lay, schedule)
+    cells, values, positions = _computed(inputs, lay, schedule)
     intact: set[tuple[str, str]] = set()
     facts = []
     for (sheet, cell), (formula, prefill) in cells.items():
@@ -752,30 +756,39 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
                 value = int(value)  # as the clerk typed it (calamine reads every number as a float)
             facts.append([sheet, cell, _computed_label(lay, sheet, cell), formula, text, value])
     overrides: dict[tuple[str, str], Any] = {}
+    parted = None  # (the intact cells computed, the intact prefilled cells) of these cells
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
-        settled = {k: _plain(values[k]) if cells[k][1] else None for k in intact}
+        if parted is None or parted[0] is not cells:
+            parted = (cells, [k for k in intact if cells[k][1]])
+        # every intact cell: a prefilled one at its computed value, any other empty
+        settled = dict.fromkeys(intact)
+        for k in parted[1]:
+            settled[k] = _plain(values[k])
         if settled == overrides:
             break
         overrides = settled
-        raw = _read_raw(_Settled(src, overrides, _RAW_SHEETS), lay)
+        raw = _read_raw(_Settled(src, overrides, _RAW_SHEETS, positions), lay)
         loaded = _loaded(raw)
         settled_inputs = computed_inputs(loaded[0])
         if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
             inputs = settled_inputs
-            cells, values = _computed(inputs, lay, schedule)
+            cells, values, positions = _computed(inputs, lay, schedule)
     raw[FORMULA_FACTS_KEY] = facts
     return raw, loaded
 
 
-def _computed(inputs: Plan, lay: Layout, schedule: Any) -> tuple[dict[tuple[str, str], tuple[str, bool]], dict[tuple[str, str], Any]]:
-    """Of computed_cells of ``inputs``: {(sheet, cell): (formula, prefill)} in its order, and
-    {(sheet, cell): value} of the prefilled cells. For a plan of the stored shape the formulas
-    are the stored ones and the values :func:`prefill_values` (no formula text is built)."""
+def _computed(
+    inputs: Plan, lay: Layout, schedule: Any
+) -> tuple[dict[tuple[str, str], tuple[str, bool]], dict[tuple[str, str], Any], dict[tuple[str, str], tuple[int, int]] | None]:
+    """Of computed_cells of ``inputs``: {(sheet, cell): (formula, prefill)} in its order,
+    {(sheet, cell): value} of the prefilled cells, and the cells' (row, column) where known.
+    For a plan of the stored shape the formulas and positions are the stored ones and the
+    values :func:`prefill_values` (no formula text is built, no reference parsed)."""
     cells = stored_formulas(inputs, lay, schedule)
     if cells is not None:
-        return cells, prefill_values(inputs, lay)
+        return cells, prefill_values(inputs, lay), stored_positions()
     comp = computed_cells(inputs, lay, schedule)
-    return {k: (c.formula, c.prefill) for k, c in comp.items()}, {k: c.value for k, c in comp.items() if c.prefill}
+    return {k: (c.formula, c.prefill) for k, c in comp.items()}, {k: c.value for k, c in comp.items() if c.prefill}, None
 
 
 def _computed_label(lay: Layout, sheet: str, cell: str) -> str:

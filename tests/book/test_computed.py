@@ -23,6 +23,7 @@ from kofu_xl.book.layout import layout_for
 from kofu_xl.book.sources import shipped_plan_raw
 from kofu_xl.core.model import DailyTotals, load_plan
 from kofu_xl.core.schedule import default_schedule
+from kofu_xl.ooxml.cellref import parse_ref
 
 
 def _with_other_declared_figures(plan):
@@ -94,6 +95,7 @@ def test_the_stored_formulas_are_the_builder_s():
         stored = computed.stored_formulas(plan, lay, schedule)
         assert stored is not None
         assert list(stored.items()) == [(k, (c.formula, c.prefill)) for k, c in computed_cells(plan, lay, schedule).items()]
+        assert computed.stored_positions() == {(sheet, cell): parse_ref(cell) for sheet, cell in stored}
 
 
 def _other_shapes():
