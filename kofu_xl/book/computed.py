@@ -24,8 +24,10 @@ the 実績 columns, cost links): the clerk may type over them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -58,8 +60,8 @@ from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import CostYear, Declared, Plan, Working, load_plan, plan_to_json
-from kofu_xl.core.schedule import Schedule
-from kofu_xl.ooxml.cellref import col_letter, ref
+from kofu_xl.core.schedule import Schedule, default_schedule
+from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
 
 __all__ = [
     "BASE_ISSUED_NAME",
@@ -77,6 +79,9 @@ __all__ = [
     "computed_inputs",
     "national_keys",
     "normalize_formula",
+    "prefill_values",
+    "stored_formulas",
+    "stored_positions",
 ]
 
 POPULATION_NAME = "人口"
@@ -218,6 +223,108 @@ def computed_cells(
     _sheet_daily(out, lay, derived)
     _sheet_national(out, schedule)
     _sheet_followup(out, plan, lay, derived, schedule, actuals or {})
+    return out
+
+
+# ---------------------------------------------------------------- the stored formulas
+
+# The formulas of computed_cells for the form's default shape (the shipped workbook's, and every
+# new plan's), with their prefill marks: a reader settling a workbook of that shape compares the
+# workbook's formulas with these instead of building ~1,250 formula texts (~20 M instructions of
+# a check). Formulas depend on the plan's shape (its parameters' months, years and 実績
+# columns, the layout) and the schedule, never on its figures; tests/book/test_computed.py holds
+# the file equal to computed_cells of plans of that shape. Written by `python -m kofu_xl.book.computed`.
+STORED_FORMULAS_PATH = Path(__file__).resolve().parents[1] / "data" / "computed_formulas.txt"
+_STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)}, {(sheet, cell): (row, column)})] once read
+
+
+def formula_shape(plan: Plan, lay: Layout) -> list[Any]:
+    """What the formulas of computed_cells depend on besides the schedule (as JSON holds it)."""
+    p = plan.parameters
+    return [p.first_month, p.last_month, list(p.fiscal_years), p.actual_through, list(p.cost_years), list(lay.columns), list(lay.cost_years), list(lay.daily_blocks), list(lay.followup_months)]
+
+
+def stored_formulas_data(plan: Plan, lay: Layout, schedule: Schedule) -> bytes:
+    """The stored file's contents for plans of ``plan``'s shape under ``schedule``: a line of
+    JSON (the shape; per run of cells of one sheet, in computed_cells' order: the sheet, its
+    cells joined by spaces, their prefill marks as "0"/"1", rows and columns), then each
+    cell's formula on a line of its own (read as one text, split at once: ~4 M instructions
+    where JSON lists of the same took ~10 M)."""
+    runs: list[list[Any]] = []
+    formulas: list[str] = []
+    for (sheet, cell), c in computed_cells(plan, lay, schedule).items():
+        if not runs or runs[-1][0] != sheet:
+            runs.append([sheet, [], "", [], []])
+        row, col = parse_ref(cell)
+        run = runs[-1]
+        run[1].append(cell)
+        run[2] += "1" if c.prefill else "0"
+        run[3].append(row)
+        run[4].append(col)
+        if "\n" in c.formula or "\r" in c.formula:
+            raise ValueError(f"a formula of {sheet}!{cell} holds a line end")
+        formulas.append(c.formula)
+    head = {"shape": formula_shape(plan, lay), "sheets": [[sheet, " ".join(cells), marks, rows, cols] for sheet, cells, marks, rows, cols in runs]}
+    return msgspec.json.encode(head) + b"\n" + "\n".join(formulas).encode() + b"\n"
+
+
+def stored_formulas(plan: Plan, lay: Layout, schedule: Schedule) -> dict[tuple[str, str], tuple[str, bool]] | None:
+    """{(sheet, cell): (formula, prefill)} of computed_cells of ``plan`` (in its order), from
+    the stored file; None when the plan is of another shape, or the schedule is not the default."""
+    if schedule is not default_schedule():
+        return None
+    if not _STORED:
+        head, _, body = STORED_FORMULAS_PATH.read_bytes().partition(b"\n")
+        data = msgspec.json.decode(head)
+        formulas = body.decode().split("\n")
+        formulas.pop()  # (after the last line end)
+        keys: list[tuple[str, str]] = []
+        marks: list[bool] = []
+        positions: list[tuple[int, int]] = []
+        for sheet, cells, prefill, rows, cols in data["sheets"]:
+            keys += zip(itertools.repeat(sheet), cells.split(" "))
+            marks += map("1".__eq__, prefill)
+            positions += zip(rows, cols)
+        _STORED.append((data["shape"], dict(zip(keys, zip(formulas, marks, strict=True), strict=True)), dict(zip(keys, positions, strict=True))))
+    shape, cells_, _positions = _STORED[0]
+    return cells_ if shape == formula_shape(plan, lay) else None
+
+
+def stored_positions() -> dict[tuple[str, str], tuple[int, int]]:
+    """{(sheet, cell): (row, column)} of the stored formulas' cells (``parse_ref`` of each, as
+    the file holds it): read after :func:`stored_formulas` answered."""
+    return _STORED[0][2]
+
+
+def prefill_values(plan: Plan, lay: Layout) -> dict[tuple[str, str], Any]:
+    """{(sheet, cell): value} of every prefilled input of computed_cells (a cell it marks
+    prefill: totals over their parts, the 実績 columns' links to 日次実績, cost links) without
+    building a formula: the same values (tests/book/test_computed.py holds them equal)."""
+    out: dict[tuple[str, str], Any] = {}
+    r = lay.rows11
+    actual_through = plan.parameters.actual_through
+    parts_series = {p: plan.series(p) for parts in PARTS.values() for p in parts}
+    totals = [(total, r[total], parts) for total, parts in PARTS.items()]
+    daily = None
+    for i, col in enumerate(plan.columns):
+        c = lay.col11(col.key)
+        for _total, row, parts in totals:
+            out[(S11, ref(c, row))] = _num0(calc.sum_parts(parts_series[p][i] for p in parts))
+        if col.is_month and actual_through and col.key <= actual_through and col.key in lay.daily_blocks:
+            if daily is None:
+                daily = calc.daily_totals(plan.daily.days)
+            out[(S11, ref(c, r["issuance"]))] = daily.get(col.key, (None, Decimal(0)))[1]
+    r12 = lay.rows12
+    for key in lay.cost_years:
+        col = lay.col12(key)
+        year = plan.costs.get(key, CostYear())
+        w = calc.WorkingAmounts.of(plan.working.get(key, Working()), year)
+        out[(S12, ref(col, r12["costs.total"]))] = _num0(calc.subsidy_sum(year))
+        out[(S12, ref(col, r12["costs.personnel_total"]))] = _num0(calc.personnel_sum(year))
+        for path, yen in (("costs.personnel_regular", w.overtime_yen), ("costs.personnel_temporary", w.temporary_yen), ("costs.postage", w.postage_yen)):
+            out[(S12, ref(col, r12[path]))] = _empty(calc.senyen(yen))
+        for item in CostYear.PURCHASES:
+            out[(S12, ref(col, r12[f"costs.{item}.cost"]))] = _empty(calc.senyen(w.purchases_yen[item]))
     return out
 
 
@@ -537,3 +644,12 @@ def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
             return plan
         plan = load_plan(data)[0]
     return plan
+
+
+if __name__ == "__main__":  # write the stored formulas of the default shape
+    from kofu_xl.book.layout import layout_for
+    from kofu_xl.core.model import Parameters
+
+    _plan = load_plan({})[0]
+    STORED_FORMULAS_PATH.write_bytes(stored_formulas_data(_plan, layout_for(Parameters()), default_schedule()))
+    print(STORED_FORMULAS_PATH)

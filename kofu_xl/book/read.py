@@ -25,10 +25,11 @@ from typing import Any, Protocol
 import python_calamine
 from msgspec import Struct
 
-from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula
+from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas, stored_positions
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
+    DAILY_FIRST_COL,
     FIRST_DATA_COL,
     FOLLOWUP,
     FU_FIRST_COL,
@@ -176,14 +177,21 @@ def _blank_merged(rows: list[list[Any]], ranges: Iterable[tuple[tuple[int, int],
 
 class _Settled:
     """A cell source whose cells in ``overrides`` read as given there (None = empty); whole
-    rows at once where the source reads them so."""
+    rows at once where the source reads them so. Given ``sheets``, only the overrides of those
+    sheets are taken (the others are of sheets its reader never reads); ``positions`` gives
+    the (row, column) of a cell, as ``parse_ref`` reads it, where it is known."""
 
-    def __init__(self, src: CellSource, overrides: dict[tuple[str, str], Any]) -> None:
+    def __init__(
+        self, src: CellSource, overrides: dict[tuple[str, str], Any], sheets: Iterable[str] | None = None, positions: dict[tuple[str, str], tuple[int, int]] | None = None
+    ) -> None:
         self.src = src
         self.formulas = getattr(src, "formulas", {})
         self.rows: dict[tuple[str, int], dict[int, Any]] = {}  # (sheet, row) -> {column: value}
-        for (sheet, cell), value in overrides.items():
-            row, col = parse_ref(cell)
+        for key, value in overrides.items():
+            sheet, cell = key
+            if sheets is not None and sheet not in sheets:
+                continue
+            row, col = positions[key] if positions is not None and key in positions else parse_ref(cell)
             self.rows.setdefault((sheet, row), {})[col] = value
         if getattr(src, "row_values", None) is not None:
             self.row_values = self._row_values
@@ -548,6 +556,25 @@ def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
     return out
 
 
+_ERROR_TYPE = re.compile(rb't="e"')
+
+
+def _error_cells(data: bytes) -> Iterator[re.Match[bytes]]:
+    """The matches of ``_ERROR_CELL_RE.finditer(data)``, tried only where one can start: a
+    match's cell tag holds t="e" and no "<", so it starts at the last "<" before a t="e"
+    (the pattern is not tried at each of a sheet's thousands of cells). Tried in order, a
+    start inside the match before it skipped: the matches finditer finds, none else."""
+    end = 0
+    for t in _ERROR_TYPE.finditer(data):
+        start = data.rfind(b"<", end, t.start())
+        if start < 0:
+            continue
+        m = _ERROR_CELL_RE.match(data, start)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
 def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     """Of each sheet's XML: {sheet: {cell: "#REF!"}} for cells holding an Excel error value,
     and {sheet: {cell: formula text}} (python-calamine gives values only)."""
@@ -558,7 +585,7 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
         if b't="e"' not in data:
             continue
         cells = {}
-        for c in _ERROR_CELL_RE.finditer(data):
+        for c in _error_cells(data):
             ref = _REF_ATTR_RE.search(c[1])
             if ref:
                 cells[ref[1].decode()] = xml_text(c[2].decode("utf-8", "replace"))
@@ -711,37 +738,57 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
     schedule = default_schedule()
     loaded = _loaded(raw)
     inputs = computed_inputs(loaded[0])
-    comp = computed_cells(inputs, lay, schedule)
+    cells, values, positions = _computed(inputs, lay, schedule)
     intact: set[tuple[str, str]] = set()
     facts = []
-    for (sheet, cell), c in comp.items():
+    for (sheet, cell), (formula, prefill) in cells.items():
         if sheet not in formulas:  # not read, or read as values only
             continue
         text = formulas[sheet].get(cell)
-        if text is not None and (text == c.formula[1:] or normalize_formula(text) == normalize_formula(c.formula)):  # as written, or as another writer spells it
+        if text is not None and (text == formula[1:] or normalize_formula(text) == normalize_formula(formula)):  # as written, or as another writer spells it
             intact.add((sheet, cell))
-        elif text is not None or not (c.prefill or sheet == DAILY):
+        elif text is not None or not (prefill or sheet == DAILY):
             # a value typed over a prefilled input is an input; over a 日次実績 total it is
             # daily-total-overwritten's
             row, col = parse_ref(cell)
             value = None if text is not None else src.value(sheet, row, col)
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # as the clerk typed it (calamine reads every number as a float)
-            facts.append([sheet, cell, _computed_label(lay, sheet, cell), c.formula, text, value])
+            facts.append([sheet, cell, _computed_label(lay, sheet, cell), formula, text, value])
     overrides: dict[tuple[str, str], Any] = {}
+    parted = None  # (the intact cells computed, the intact prefilled cells) of these cells
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
-        settled = {k: _plain(comp[k].value) if comp[k].prefill else None for k in intact}
+        if parted is None or parted[0] is not cells:
+            parted = (cells, [k for k in intact if cells[k][1]])
+        # every intact cell: a prefilled one at its computed value, any other empty
+        settled = dict.fromkeys(intact)
+        for k in parted[1]:
+            settled[k] = _plain(values[k])
         if settled == overrides:
             break
         overrides = settled
-        raw = _read_raw(_Settled(src, overrides), lay)
+        raw = _read_raw(_Settled(src, overrides, _RAW_SHEETS, positions), lay)
         loaded = _loaded(raw)
         settled_inputs = computed_inputs(loaded[0])
         if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
             inputs = settled_inputs
-            comp = computed_cells(inputs, lay, schedule)
+            cells, values, positions = _computed(inputs, lay, schedule)
     raw[FORMULA_FACTS_KEY] = facts
     return raw, loaded
+
+
+def _computed(
+    inputs: Plan, lay: Layout, schedule: Any
+) -> tuple[dict[tuple[str, str], tuple[str, bool]], dict[tuple[str, str], Any], dict[tuple[str, str], tuple[int, int]] | None]:
+    """Of computed_cells of ``inputs``: {(sheet, cell): (formula, prefill)} in its order,
+    {(sheet, cell): value} of the prefilled cells, and the cells' (row, column) where known.
+    For a plan of the stored shape the formulas and positions are the stored ones and the
+    values :func:`prefill_values` (no formula text is built, no reference parsed)."""
+    cells = stored_formulas(inputs, lay, schedule)
+    if cells is not None:
+        return cells, prefill_values(inputs, lay), stored_positions()
+    comp = computed_cells(inputs, lay, schedule)
+    return {k: (c.formula, c.prefill) for k, c in comp.items()}, {k: c.value for k, c in comp.items() if c.prefill}, None
 
 
 def _computed_label(lay: Layout, sheet: str, cell: str) -> str:
@@ -754,6 +801,10 @@ def _computed_label(lay: Layout, sheet: str, cell: str) -> str:
             if rows.get(spec.key) == row:
                 return f"{sheet} " + " ".join(dict.fromkeys(t for t in spec.labels if t))
     return f"{sheet} の計算セル"
+
+
+# Every sheet _read_raw reads (実績比較 is read by read_followup_raw, 国基準 only for its capacity cells)
+_RAW_SHEETS = frozenset((S11, S12, WORK, NATIONAL, DAILY))
 
 
 def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
@@ -805,9 +856,45 @@ def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
                 raw["parameters"][key.split(".")[1]] = canonical(Decimal(repr(float(value))))
     if DAILY in names:
-        raw["daily"] = _read_daily(src, lay)
-        raw[SHEET_FACTS_KEY] = daily_sheet_facts(src, lay)
+        if row_values is not None:
+            raw["daily"], raw[SHEET_FACTS_KEY] = _daily_by_rows(src, lay, row_values)
+        else:
+            raw["daily"] = _read_daily(src, lay)
+            raw[SHEET_FACTS_KEY] = daily_sheet_facts(src, lay)
     return raw
+
+
+def _daily_by_rows(src: CellSource, lay: Layout, row_values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(:func:`_read_daily`, :func:`daily_sheet_facts`) of a source that reads whole rows: the
+    same values, each block's count rows and totals row read once, a row at once (instead of
+    every count cell twice and every total twice, a cell at a time)."""
+    days: dict[str, Any] = {}
+    declared: dict[str, Any] = {}
+    outside: list[list[Any]] = []
+    formulas = getattr(src, "formulas", {}).get(DAILY)
+    totals: list[list[Any]] | None = [] if formulas else None
+    width = 8  # the seven weekdays and the month's total
+    for month, block in lay.daily_blocks.items():
+        top = block.top
+        rows = {row: row_values(DAILY, row, DAILY_FIRST_COL, width) for row in range(top + 3, top + 14, 2)}
+        inside, outside_positions = block.count_positions()
+        for day, row, col in inside:
+            value = rows[row][col - DAILY_FIRST_COL]
+            if value is not None:
+                days[day.isoformat()] = value
+        for day, count_ref, row, col in outside_positions:
+            value = rows[row][col - DAILY_FIRST_COL]
+            if value is not None and not (isinstance(value, str) and not value.strip()):
+                outside.append([month, day.isoformat(), count_ref, value])
+        positions = block.total_positions()
+        line = row_values(DAILY, positions[0][2], DAILY_FIRST_COL, width)
+        weekday, total = line[:7], line[7]
+        if total is not None or any(v is not None for v in weekday):
+            declared[month] = {"weekday": weekday, "total": total}
+        if totals is not None:
+            for index, cell, _row, col in positions:
+                totals.append([month, index, cell in formulas, line[col - DAILY_FIRST_COL], cell, block.total_formula(index)])  # type: ignore[operator]
+    return {"days": days, "declared": declared}, {"sheet": DAILY, "outside": outside, "totals": totals}
 
 
 def _loc(lay: Layout, path: str) -> tuple[str, str]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import python_calamine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kofu_xl.book import read as book_read
 from kofu_xl.book.layout import layout_for
@@ -210,3 +212,156 @@ def test_the_plan_the_reading_loaded_is_the_plan_of_what_it_read(which, tmp_path
     assert check_plan(raw, loaded=loaded) == check_plan(raw)
     if which == "overwritten":
         assert raw[FORMULA_FACTS_KEY]
+
+
+# ---------------------------------------------------------------- settling with the stored formulas
+
+_SHIPPED_SRC: list[GridSource] = []
+
+
+def _shipped_src() -> GridSource:
+    if not _SHIPPED_SRC:
+        _SHIPPED_SRC.append(GridSource.from_path(SHIPPED, sheets=PLAN_SHEETS, with_formulas=book_read.FORMULA_ONLY_SHEETS))
+    return _SHIPPED_SRC[0]
+
+
+def _settled_both_ways(src: GridSource):
+    """(_settle with the stored formulas, _settle building them with computed_cells)."""
+    from unittest import mock
+
+    lay = book_read.workbook_layout(src)
+    raw = book_read._read_raw(src, lay)
+    fast = book_read._settle(src, lay, dict(raw))
+    with mock.patch.object(book_read, "stored_formulas", lambda *_args: None):
+        full = book_read._settle(src, lay, dict(raw))
+    return fast, full
+
+
+_TYPED = st.one_of(st.none(), st.integers(min_value=-5, max_value=10**6), st.floats(min_value=0, max_value=1e6, allow_nan=False), st.sampled_from(["", "x", "#REF!", "１２"]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_settling_with_the_stored_formulas_is_settling_with_the_built_ones(data):
+    """The shipped workbook with computed cells typed over, their formulas changed, respelled
+    as another writer spells them or deleted, and inputs (the parts of the prefilled totals,
+    costs, daily counts) retyped: the settled raw data, its facts and the loaded plan are the
+    same whether the formulas come from the stored file or are built."""
+    from kofu_xl.book.computed import computed_cells, computed_inputs
+    from kofu_xl.core.schedule import default_schedule
+
+    base = _shipped_src()
+    grids = {name: [list(r) for r in rows] for name, rows in base.grids.items()}
+    formulas = {name: dict(cells) for name, cells in base.formulas.items()}
+    src = GridSource(grids, formulas)
+    lay = book_read.workbook_layout(src)
+    comp = list(computed_cells(computed_inputs(book_read._loaded(book_read._read_raw(src, lay))[0]), lay, default_schedule()))
+    for sheet, cell in data.draw(st.lists(st.sampled_from(comp), max_size=12)):
+        how = data.draw(st.sampled_from(["typed", "changed", "respelled", "deleted"]))
+        row, col = parse_ref(cell)
+        if how in ("typed", "deleted"):
+            formulas[sheet].pop(cell, None)
+        if how == "typed":
+            line = grids[sheet][row - 1]
+            line.extend([""] * (col - len(line)))
+            line[col - 1] = data.draw(_TYPED)
+        elif how == "changed":
+            formulas[sheet][cell] = "1+1"
+        elif how == "respelled" and cell in formulas[sheet]:
+            formulas[sheet][cell] = " =" + formulas[sheet][cell]
+    inputs = [lay.series_cell(p, lay.columns[i]) for p in ("windows.honcho", "staff.honcho_regular", "terminals.honcho_issuing", "issuance") for i in range(0, 22, 3)]
+    inputs += [lay.cost_cell(p, y) for p in ("costs.personnel_other", "costs.reservation", "costs.tablet.count") for y in lay.cost_years]
+    for sheet, cell in data.draw(st.lists(st.sampled_from(inputs), max_size=8)):
+        row, col = parse_ref(cell)
+        line = grids[sheet][row - 1]
+        line.extend([""] * (col - len(line)))
+        line[col - 1] = data.draw(_TYPED)
+    fast, full = _settled_both_ways(src)
+    assert fast[0] == full[0]
+    assert fast[1][0] == full[1][0] and fast[1][1] == full[1][1]
+
+
+def test_the_shipped_workbook_settles_with_the_stored_formulas(monkeypatch):
+    """The shipped workbook's shape is the stored one: settling it builds no formula."""
+    fast, full = _settled_both_ways(_shipped_src())
+    assert fast[0] == full[0]
+    monkeypatch.setattr(book_read, "computed_cells", None)
+    book_read.read_plan(_shipped_src())
+
+
+_ERROR_PIECES = [
+    b'<c r="A1" t="e">', b'<c r="B2" xt="e" t="e">', b'<c t="e" r="C3" s="1">', b'<c r="D4">', b'<cx t="e">', b'<x:c r="E5" t="e">',
+    b"<v>#N/A</v>", b"<v>#REF!</v>", b"<v>", b"</v>", b'<f t="e"/>', b"<f>NA()</f>", b"<f>", b"</f>", b"</c>", b't="e"', b"<", b">", b" ", b"x",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_ERROR_PIECES), max_size=14))
+def test_the_error_cells_are_the_pattern_s_matches(pieces):
+    """_error_cells, trying the pattern only before each t="e", finds exactly what finditer finds."""
+    data = b"".join(pieces)
+    expected = [(m.span(), m.groups()) for m in book_read._ERROR_CELL_RE.finditer(data)]
+    assert [(m.span(), m.groups()) for m in book_read._error_cells(data)] == expected
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_daily_sheet_read_by_rows_is_the_daily_sheet_read_by_cells(data):
+    """_daily_by_rows (each block's rows once, a row at once) gives what _read_daily and
+    daily_sheet_facts give cell by cell: over counts typed inside and outside the months,
+    totals typed over or deleted, blanks and texts, a source of a sheet's formulas or none,
+    and settled cells over all of it."""
+    from kofu_xl.book.layout import DAILY
+
+    base = _shipped_src()
+    grids = {name: [list(r) for r in rows] for name, rows in base.grids.items()}
+    formulas = {name: dict(cells) for name, cells in base.formulas.items()}
+    lay = book_read.workbook_layout(base)
+    blocks = list(lay.daily_blocks.values())
+    value = st.one_of(st.none(), st.integers(min_value=0, max_value=99), st.floats(min_value=0, max_value=99, allow_nan=False), st.sampled_from(["", " ", "x", "#N/A"]))
+    overrides = {}
+    for _ in range(data.draw(st.integers(min_value=0, max_value=20))):
+        block = data.draw(st.sampled_from(blocks))
+        inside, outside = block.count_positions()
+        kind = data.draw(st.sampled_from(["inside", "outside", "total", "deleted", "settled"]))
+        if kind == "inside" and inside:
+            _day, row, col = data.draw(st.sampled_from(inside))
+        elif kind == "outside" and outside:
+            _day, _cell, row, col = data.draw(st.sampled_from(outside))
+        else:
+            _i, cell, row, col = data.draw(st.sampled_from(block.total_positions()))
+            if kind == "deleted":
+                formulas[DAILY].pop(cell, None)
+            if kind == "settled":
+                overrides[(DAILY, cell)] = data.draw(value)
+                continue
+        line = grids[DAILY][row - 1]
+        line.extend([""] * (col - len(line)))
+        line[col - 1] = data.draw(value)
+    if data.draw(st.booleans()):
+        formulas = {}  # a values-only copy
+    src = GridSource(grids, formulas)
+    for source in (src, book_read._Settled(src, overrides)):
+        expected = (book_read._read_daily(source, lay), book_read.daily_sheet_facts(source, lay))
+        assert book_read._daily_by_rows(source, lay, source.row_values) == expected
+
+
+def test_the_raw_reading_reads_only_its_sheets():
+    """_read_raw reads no sheet but _RAW_SHEETS: settling passes it the overrides of those only."""
+    base = _shipped_src()
+    read: set[str] = set()
+
+    class Recording(GridSource):
+        def value(self, sheet, row, col):
+            read.add(sheet)
+            return super().value(sheet, row, col)
+
+        def row_values(self, sheet, row, first, count):
+            read.add(sheet)
+            return super().row_values(sheet, row, first, count)
+
+    src = Recording(base.grids, base.formulas)
+    lay = book_read.workbook_layout(src)
+    book_read._read_raw(src, lay)
+    assert read and read <= book_read._RAW_SHEETS
+    assert set(src.sheet_names()) - book_read._RAW_SHEETS  # (実績比較 is left out)

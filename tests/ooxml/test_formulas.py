@@ -6,7 +6,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kofu_xl.ooxml import formulas as formulas_mod
@@ -108,6 +108,25 @@ def test_the_one_pass_reading_finds_what_the_general_scan_finds(pieces):
     assert list(got) == list(expected)
 
 
+@pytest.mark.parametrize(
+    "cell",
+    [
+        b'<c r="D4" s="1" r="E5"><f>1</f></c>',  # a second r= (the general scan reads the last)
+        b'<c r="A1" s=">"><f>1</f></c>',  # a ">" in the tag
+        b'<c r="A1>"><f>1</f></c>',  # a ">" in the reference
+        b'<c r="' + b"A" * 33 + b'"><f>1</f></c>',  # a reference longer than 32 bytes
+        b'<c r="A1" s="' + b"1" * 4100 + b'"><f>1</f></c>',  # a tag longer than the look-back
+        b'<c r="A1"><f>1<!--x--></f></c>',  # a "<" in the text
+        b'<c s="1" r="A1"><f>1</f></c>',  # the reference not first
+    ],
+)
+def test_the_one_pass_reading_leaves_what_it_cannot_read_to_the_general_scan(cell):
+    """A formula not written as the build writes it sends the part to the general scan."""
+    xml = b'<sheetData><row r="1"><c r="B1"><f>2</f></c>' + cell + b"</row></sheetData>"
+    assert formulas_mod._plain_formula_texts(xml) is None
+    assert formula_texts(xml) == formulas_mod._scanned_formula_texts(xml)
+
+
 def test_the_shipped_workbook_is_read_in_one_pass():
     """Every sheet of the shipped workbook takes the one-pass reading, with the general scan's answer."""
     import zipfile
@@ -142,6 +161,42 @@ def test_xml_text_from_memory_is_the_pattern_s_decoding(pieces, forget):
                 xml_text(text)
             continue
         assert xml_text(text) == expected
+
+
+_BULK_PIECES = st.sampled_from(
+    [b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&apos;", b"&#26085;", b"&#x5186;", b"&#10;", b"&#13;", b"&#xA;", b"\n", b"\r", b"\r\n", b"\t",
+     b"&", b"&foo;", b"&#X41;", b"&#0;", b"&#x110000;", b"&#xFFFE;", b"]]>", b">", b"\x01", b"\xff", b"\xe6\x97\xa5", b"\xed\xa0\x80",
+     b"\xef\xbf\xbe", b"A", b"=", b";", b"#", b" ", b"SUM(A1:B2)"]
+)
+
+
+@settings(max_examples=800, deadline=None)
+@example([b"\r", b"&amp;"])  # the carriage return would merge with the joining line feed
+@example([b"&#10;&amp;", b""])  # a referenced line feed
+@given(st.lists(st.lists(_BULK_PIECES, max_size=6).map(b"".join), max_size=6))
+def test_texts_decoded_at_once_are_each_one_s_decoding(texts):
+    """xml_texts (expat over the texts joined, when it reads them exactly) gives each text's
+    xml_text of its UTF-8, or fails as that fails."""
+    try:
+        expected = [xml_text(t.decode("utf-8")) for t in texts]
+    except (ValueError, OverflowError) as exc:  # UnicodeDecodeError is a ValueError
+        with pytest.raises(type(exc)):
+            formulas_mod.xml_texts(texts)
+        return
+    assert formulas_mod.xml_texts(texts) == expected
+
+
+def test_the_shipped_workbook_s_formulas_are_decoded_at_once(monkeypatch):
+    """The one-pass reading decodes the shipped workbook's formulas with expat at once, never
+    one by one."""
+    import zipfile
+    from pathlib import Path
+
+    with zipfile.ZipFile(Path(__file__).parents[2] / "workbook" / "交付円滑化計画.xlsm") as z:
+        sheets = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+    expected = [formulas_mod._scanned_formula_texts(x) for x in sheets]
+    monkeypatch.setattr(formulas_mod, "xml_text", None)  # any call one by one fails
+    assert [formula_texts(x) for x in sheets] == expected
 
 
 @pytest.mark.parametrize(
