@@ -55,6 +55,7 @@ from kofu_xl.book.layout import (
     STATUS_CELL,
     WORK,
     Layout,
+    layout_for,
 )
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
@@ -233,7 +234,8 @@ def computed_cells(
 # workbook's formulas with these instead of building ~1,250 formula texts (~20 M instructions of
 # a check). Formulas depend on the plan's shape (its parameters' months, years and 実績
 # columns, the layout) and the schedule, never on its figures; tests/book/test_computed.py holds
-# the file equal to computed_cells of plans of that shape. Written by `python -m kofu_xl.book.computed`.
+# the file equal to computed_cells of plans of that shape. Written by `kofu-xl build` in a checkout
+# (or `python -m kofu_xl.book.computed`).
 STORED_FORMULAS_PATH = Path(__file__).resolve().parents[1] / "data" / "computed_formulas.txt"
 _STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)}, {(sheet, cell): (row, column)})] once read
 
@@ -646,10 +648,12 @@ def with_prefills(plan: Plan, lay: Layout, schedule: Schedule) -> Plan:
     return plan
 
 
-if __name__ == "__main__":  # write the stored formulas of the default shape
-    from kofu_xl.book.layout import layout_for
-    from kofu_xl.core.model import Parameters
+def write_stored_formulas() -> Path:
+    """Write the stored formulas of the default shape (`kofu-xl build` in a checkout does)."""
+    plan = load_plan({})[0]
+    STORED_FORMULAS_PATH.write_bytes(stored_formulas_data(plan, layout_for(plan.parameters), default_schedule()))
+    return STORED_FORMULAS_PATH
 
-    _plan = load_plan({})[0]
-    STORED_FORMULAS_PATH.write_bytes(stored_formulas_data(_plan, layout_for(Parameters()), default_schedule()))
-    print(STORED_FORMULAS_PATH)
+
+if __name__ == "__main__":  # python -m kofu_xl.book.computed: write the stored formulas
+    print(write_stored_formulas())

@@ -66,7 +66,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build_blank() -> None:
     """In a checkout, the shipped workbook's build also makes `new`'s stored blank (it takes
-    the shipped workbook's macros) and submit's blank packages (kofu_xl.app.package_workbook):
+    the shipped workbook's macros), submit's blank packages (kofu_xl.app.package_workbook) and
+    the settle's stored formulas (kofu_xl.book.computed):
     every committed file is what `kofu-xl build` writes. An installed package's blanks are never
     rewritten."""
     from kofu_xl.book.template import TEMPLATE_PATH
@@ -75,10 +76,12 @@ def _build_blank() -> None:
         return
     from kofu_xl.app.new import write_blank
     from kofu_xl.app.package_workbook import write_package_blanks
+    from kofu_xl.book.computed import write_stored_formulas
 
     print(f"新規作成用のひな形を作成しました: {write_blank()}")
     for path in write_package_blanks():
         print(f"提出用のひな形を作成しました: {path}")
+    print(f"計算セルの数式一覧を作成しました: {write_stored_formulas()}")
 
 
 def _collector_paused() -> contextlib.AbstractContextManager[None]:

@@ -84,12 +84,12 @@ def _default_shape_plans():
 
 def test_the_stored_formulas_are_the_builder_s():
     """The stored file is what the builder gives for the default shape (regenerate it with
-    `python -m kofu_xl.book.computed`), and for every plan of that shape stored_formulas is
+    `kofu-xl build` in a checkout), and for every plan of that shape stored_formulas is
     computed_cells' formulas and prefill marks, in its order."""
     schedule = default_schedule()
     blank = load_plan({})[0]
     lay = layout_for(blank.parameters)
-    assert computed.STORED_FORMULAS_PATH.read_bytes() == computed.stored_formulas_data(blank, lay, schedule), "stale: run python -m kofu_xl.book.computed"
+    assert computed.STORED_FORMULAS_PATH.read_bytes() == computed.stored_formulas_data(blank, lay, schedule), "stale: run kofu-xl build in the checkout"
     for plan in _default_shape_plans():
         lay = layout_for(plan.parameters)
         stored = computed.stored_formulas(plan, lay, schedule)
