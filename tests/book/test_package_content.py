@@ -196,3 +196,15 @@ def test_the_blank_plans_cover_the_bench_plans(schedule):
     raw["basic"]["municipality"] = "別の市"
     for plan in (SAMPLES["seed"], _plan(raw), _plan(plan_to_json(SAMPLES["numbers"]))):
         assert splice_package(plan, schedule, moment=MOMENT) is not None
+
+
+@pytest.mark.parametrize("title", [" 前に空白の計画", "後ろに空白の計画 ", "\t計画\n"])
+def test_a_title_with_white_space_at_its_ends_is_spliced_as_drawn(schedule, title):
+    """A plan built in code keeps its title as given (the loader strips what a clerk types):
+    openpyxl marks such a title xml:space="preserve" in the core properties."""
+    from msgspec.structs import replace
+
+    plan = replace(SAMPLES["seed"], title=title)
+    spliced = splice_package(plan, schedule, moment=MOMENT)
+    assert spliced is not None
+    assert spliced == at_moment(draw_package(plan, schedule), MOMENT)

@@ -150,3 +150,23 @@ def test_a_formula_cell_is_refused():
     wb.save(buf)
     with pytest.raises(ValueError, match="formula"):
         rewrite_cells(buf.getvalue(), {"Sheet": {"A1": 2}}, moment=MOMENT)
+
+
+@pytest.mark.parametrize(
+    ("old_title", "new_title"),
+    [
+        ("題名", " 前に空白"),
+        ("題名", "後ろに空白 "),
+        ("題名", "\tタブ"),
+        ("題名", "全角空白\u3000"),
+        ("題名", "   "),  # white space only: openpyxl marks no xml:space
+        ("題名", "改\n行"),
+        (" 前に空白", "題名"),
+        (" 前に空白", "後ろ "),
+    ],
+)
+def test_the_title_is_what_openpyxl_saves(old_title, new_title):
+    """openpyxl marks a title with white space at either end xml:space="preserve"."""
+    old = _book({"B1": 1}, title=old_title)
+    expected = _book({"B1": 1}, title=new_title)
+    assert rewrite_cells(old, {}, title=new_title, moment=MOMENT) == at_moment(expected, MOMENT)
