@@ -87,9 +87,17 @@ def _book(values: dict[str, object], title: str = "題名") -> bytes:
     ws["A1"] = "fixed"
     other["C3"] = 7
     wb.properties.title = title
+    wb.properties.created = dt.datetime(2019, 10, 3)  # (now by default: two books a second apart would differ)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def test_a_book_is_dated_only_by_its_save():
+    """The cases compare two books saved apart: what at_moment leaves must not depend on when."""
+    first = _book({"B1": 1})
+    time.sleep(1.05)
+    assert at_moment(_book({"B1": 1}), MOMENT) == at_moment(first, MOMENT)
 
 
 def _keys(n: int) -> list[str]:
