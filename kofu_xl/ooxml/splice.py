@@ -5,7 +5,8 @@ openpyxl would have saved had the same workbook held other values in some cells:
 listed cell's element is written again (its style ``s`` kept), every other byte of the
 sheets stays, the core properties get the document's title and the moment of the save,
 and the zip is written entry by entry as openpyxl writes it (same order, attributes and
-compression; every entry dated the moment of the save). One scan over each sheet's cells,
+compression; every entry dated the moment of the save; the title marked xml:space="preserve"
+when it has white space at either end, as openpyxl marks it). One scan over each sheet's cells,
 whatever the number of cells rewritten (`kofu_xl.ooxml.package.splice_cells` looks its few
 cells up by a pattern per call).
 
@@ -44,6 +45,7 @@ _REL = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"
 _TITLE = re.compile(rb"(<dc:title\b[^>]*>)(.*?)(</dc:title>)", re.DOTALL)
 _MODIFIED = re.compile(rb"(<dcterms:modified\b[^>]*>)([^<]*)(</dcterms:modified>)")
 _EPOCH = dt.datetime(1899, 12, 30)
+_PRESERVE = b' xml:space="preserve"'
 
 
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -138,7 +140,9 @@ def _core(data: bytes, title: str | None, moment: float) -> bytes:
         if _BAD_TEXT.search(title):
             raise ValueError(f"a title openpyxl would not write as given: {title[:40]!r}")
         text = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;").encode("utf-8")
-        data, n = _TITLE.subn(lambda m: m[1] + text + m[3], data, count=1)
+        # openpyxl marks a title with white space at either end (not one of white space only)
+        space = _PRESERVE if title.strip() and title != title.strip() else b""
+        data, n = _TITLE.subn(lambda m: m[1][:-1].replace(_PRESERVE, b"") + space + b">" + text + m[3], data, count=1)
         if n != 1:
             raise ValueError("the core properties hold no title to replace")
     return data

@@ -196,3 +196,59 @@ def test_the_blank_plans_cover_the_bench_plans(schedule):
     raw["basic"]["municipality"] = "別の市"
     for plan in (SAMPLES["seed"], _plan(raw), _plan(plan_to_json(SAMPLES["numbers"]))):
         assert splice_package(plan, schedule, moment=MOMENT) is not None
+
+
+@pytest.mark.parametrize("title", [" 前に空白の計画", "後ろに空白の計画 ", "\t計画\n"])
+def test_a_title_with_white_space_at_its_ends_is_spliced_as_drawn(schedule, title):
+    """A plan built in code keeps its title as given (the loader strips what a clerk types):
+    openpyxl marks such a title xml:space="preserve" in the core properties."""
+    from msgspec.structs import replace
+
+    plan = replace(SAMPLES["seed"], title=title)
+    spliced = splice_package(plan, schedule, moment=MOMENT)
+    assert spliced is not None
+    assert spliced == at_moment(draw_package(plan, schedule), MOMENT)
+
+
+def _every_value_changed(plan):
+    """``plan`` with every value it holds changed and its shape kept: each number n becomes
+    3n + 7, each date moves by a day, each month by one, each other text gets a character
+    more; the parameters and the days of 日次実績 stay (their counts change)."""
+    import re
+    from decimal import Decimal
+
+    from kofu_xl.core.model import plan_from_json
+
+    def changed(value):
+        if isinstance(value, dict):
+            return {k: changed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [changed(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            y, m, d = map(int, value.split("-"))
+            return f"{y}-{m:02d}-{d + 1 if d < 28 else d - 1:02d}"
+        if re.fullmatch(r"\d{4}-\d{2}", value):
+            y, m = map(int, value.split("-"))
+            return f"{y}-{m % 12 + 1:02d}"
+        try:
+            return str(Decimal(value) * 3 + 7)  # a number (plan_to_json writes it as a string)
+        except ArithmeticError:
+            return value + "改"
+
+    data = plan_to_json(plan)
+    out = changed({k: v for k, v in data.items() if k not in ("parameters", "daily")})
+    out["parameters"] = data["parameters"]
+    out["daily"] = {**data["daily"], "days": {day: str(Decimal(n) * 3 + 7) for day, n in data["daily"]["days"].items()}}
+    return plan_from_json(out)
+
+
+def test_a_plan_with_every_value_changed_is_spliced_as_drawn(schedule):
+    """Every value of the blank's plan changed (its shape kept): a value the builder draws from
+    the plan that the content leaves out would keep the blank's value and differ."""
+    plan = _every_value_changed(_plan(shipped_plan_raw()))
+    assert plan.basic.department != _plan(shipped_plan_raw()).basic.department
+    spliced = splice_package(plan, schedule, moment=MOMENT)
+    assert spliced is not None, "a plan of the blank's shape"
+    assert spliced == at_moment(draw_package(plan, schedule), MOMENT)

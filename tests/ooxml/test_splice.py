@@ -87,9 +87,17 @@ def _book(values: dict[str, object], title: str = "題名") -> bytes:
     ws["A1"] = "fixed"
     other["C3"] = 7
     wb.properties.title = title
+    wb.properties.created = dt.datetime(2019, 10, 3)  # (now by default: two books a second apart would differ)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def test_a_book_is_dated_only_by_its_save():
+    """The cases compare two books saved apart: what at_moment leaves must not depend on when."""
+    first = _book({"B1": 1})
+    time.sleep(1.05)
+    assert at_moment(_book({"B1": 1}), MOMENT) == at_moment(first, MOMENT)
 
 
 def _keys(n: int) -> list[str]:
@@ -150,3 +158,23 @@ def test_a_formula_cell_is_refused():
     wb.save(buf)
     with pytest.raises(ValueError, match="formula"):
         rewrite_cells(buf.getvalue(), {"Sheet": {"A1": 2}}, moment=MOMENT)
+
+
+@pytest.mark.parametrize(
+    ("old_title", "new_title"),
+    [
+        ("題名", " 前に空白"),
+        ("題名", "後ろに空白 "),
+        ("題名", "\tタブ"),
+        ("題名", "全角空白\u3000"),
+        ("題名", "   "),  # white space only: openpyxl marks no xml:space
+        ("題名", "改\n行"),
+        (" 前に空白", "題名"),
+        (" 前に空白", "後ろ "),
+    ],
+)
+def test_the_title_is_what_openpyxl_saves(old_title, new_title):
+    """openpyxl marks a title with white space at either end xml:space="preserve"."""
+    old = _book({"B1": 1}, title=old_title)
+    expected = _book({"B1": 1}, title=new_title)
+    assert rewrite_cells(old, {}, title=new_title, moment=MOMENT) == at_moment(expected, MOMENT)
