@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import zipfile
+import zlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -290,5 +292,5 @@ def splice_package(plan: Plan, schedule: Schedule, *, moment: float | None = Non
         return None
     try:
         return rewrite_cells(blank, values, title=document_title(plan), moment=moment)
-    except ValueError:
+    except (ValueError, KeyError, zipfile.BadZipFile, zlib.error):  # (a damaged blank: drawn, as without one)
         return None

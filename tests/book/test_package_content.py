@@ -252,3 +252,28 @@ def test_a_plan_with_every_value_changed_is_spliced_as_drawn(schedule):
     spliced = splice_package(plan, schedule, moment=MOMENT)
     assert spliced is not None, "a plan of the blank's shape"
     assert spliced == at_moment(draw_package(plan, schedule), MOMENT)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a zip", "a part missing"])
+def test_a_damaged_blank_is_drawn_instead(schedule, damage, monkeypatch, tmp_path):
+    """An installation whose stored blank was damaged still writes the package (drawn)."""
+    import io
+    import zipfile
+
+    import kofu_xl.book.package_content as pc
+
+    plan = SAMPLES["seed"]
+    real = pc.blank_path(pc.plan_content(plan, schedule)[2]).read_bytes()
+    path = tmp_path / "blank.xlsx"
+    if damage == "truncated":
+        path.write_bytes(real[: len(real) // 2])
+    elif damage == "not a zip":
+        path.write_bytes(b"x" * 100)
+    else:
+        with zipfile.ZipFile(path, "w") as z, zipfile.ZipFile(io.BytesIO(real)) as src:
+            for info in src.infolist():
+                if info.filename != "xl/worksheets/sheet1.xml":
+                    z.writestr(info, src.read(info))
+    monkeypatch.setattr(pc, "blank_path", lambda _shape: path)
+    assert pc.splice_package(plan, schedule, moment=MOMENT) is None
+    assert at_moment(package_workbook(plan, schedule), MOMENT) == at_moment(draw_package(plan, schedule), MOMENT)
