@@ -57,7 +57,7 @@ def to_wareki(day: dt.date) -> tuple[Era, int]:
     for era in ERAS:
         if day >= era.start:
             return era, day.year - era.start.year + 1
-    raise CalendarError(day, "昭和より前の日付には対応していません")
+    raise CalendarError(day, "昭和より前の日付で、対応していません")
 
 
 def _year_text(year: int) -> str:

@@ -20,7 +20,7 @@ import msgspec
 from msgspec import Struct
 from msgspec import field as Field  # the field specifier (default_factory=...), as spelled before
 
-from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month, wareki_date
+from kofu_xl.core.calendar import CalendarError, Column, form_columns, parse_date, parse_month, to_wareki, wareki_date
 from kofu_xl.core.findings import Finding, RuleSpec, Severity, register
 from kofu_xl.core.numbers import NumberError, parse_number
 from kofu_xl.core.text import compiled_at_first_use, control_chars, formula_like, strip_controls
@@ -679,6 +679,7 @@ class _Loader:
     def _date(self, raw: object, meta: Meta, path: str, column: str | None) -> dt.date | None:
         try:
             day = parse_date(raw)
+            to_wareki(day)  # the form spells it in 和暦 (本表1-1's captions): 昭和 or later
         except CalendarError as exc:
             self._add(INVALID_DATE, meta, path, column, actual=_typed(raw), reason=f"{exc.reason}。「2019/8/31」や「令和元年8月31日」のように入力してください")
             return None

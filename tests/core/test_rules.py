@@ -134,6 +134,8 @@ def _only(raw, rule):
         ("issuance", "2020-07", -5, "negative-value", None, Decimal(-5), {"missing-required", "per-unit-mismatch"}),
         ("staff.total", "2020-07", "六", "not-a-number", None, "六", {"missing-required", "per-unit-mismatch"}),
         ("promotion.start", None, "令和元年4月", "invalid-date", None, "令和元年4月", {"missing-required"}),
+        # a date the form cannot spell in 和暦 (its captions): check refuses it, as submit would fail on it
+        ("basic.population_date", None, "1920-01-01", "invalid-date", None, "1920-01-01", set()),
         ("issuance", "2019-09", None, "missing-required", None, None, {"per-unit-mismatch"}),
     ],
 )
