@@ -183,7 +183,9 @@ def _parts_without_save_time(xlsx: bytes) -> dict[str, bytes]:
 
 
 def test_submit_without_pdf_draws_the_package_without_numpy_or_the_pdf_maker(tmp_path: Path) -> None:
-    """`kofu-xl submit --no-pdf` of a plan whose package is new: openpyxl comes without numpy
+    """`kofu-xl submit --no-pdf` of a plan whose package is new and of a shape without a stored
+    blank (no daily counts; a plan of the blank's shape is spliced without openpyxl, held by
+    tests/test_architecture.py), so it is drawn: openpyxl comes without numpy
     (openpyxl's own optional import is the only attempt: nothing else on the path wants numpy),
     and LibreOffice's PDF maker (kofu_xl.app.pdf, subprocess) is not loaded, nor the package
     writer (kofu_xl.ooxml.package) or the stored blank's splice (kofu_xl.book.template): the
@@ -198,8 +200,10 @@ def test_submit_without_pdf_draws_the_package_without_numpy_or_the_pdf_maker(tmp
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 
+    raw = corrected_seed()
+    raw["daily"] = {}  # a shape without a stored blank (tests/book/test_package_content.py)
     book = tmp_path / "計画.xlsm"
-    book.write_bytes(build_xlsm(load_plan(corrected_seed())[0]))
+    book.write_bytes(build_xlsm(load_plan(raw)[0]))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run([sys.executable, "-c", SUBMIT_PROBE, "submit", str(book), "--no-pdf"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
