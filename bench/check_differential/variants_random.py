@@ -3,7 +3,13 @@ each variant edits the sheets' XML directly (formulas typed over, respelled, re-
 CDATA, with line ends, prefixed, shared, self-closing; error cells; rows and cells moved, dropped,
 duplicated; 日次実績 edited). Usage: variants_random.py FIRST COUNT [SOURCE [PREFIX]]: prints
 each variant's path and its edits."""
-import zipfile, re, random, sys, os, html
+import html
+import os
+import random
+import re
+import sys
+import zipfile
+
 SRC = os.path.join(os.path.dirname(__file__), '..', '..', 'workbook', '交付円滑化計画.xlsm')
 OUT = os.path.join(os.environ.get('KOFU_DIFF_OUT', '/tmp/kofu-diff'), 'var')
 os.makedirs(OUT, exist_ok=True)
@@ -230,7 +236,7 @@ def variant(base_items, rng, n):
             if info.filename == name:
                 try:
                     items[j] = (info, mut(data, rng))
-                except (IndexError, ValueError) as e:
+                except (IndexError, ValueError):
                     pass
                 tags.append(f'{i}{mut.__name__[1:]}')
     return items

@@ -1,8 +1,14 @@
 """Targeted variants (one kind of edit each, on sheets 1, 2, 4 and 5, and 日次実績 edits) for the
 differential check of `kofu-xl check` (see compare.sh). Usage: variants_targeted.py SOURCE PREFIX."""
-import zipfile, re, os, sys, html, random
+import html
+import os
+import re
+import sys
+import zipfile
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from variants_random import load, FCELL, VCELL, decode, enc_ref
+from variants_random import FCELL, decode, enc_ref, load
+
 OUT = os.path.join(os.environ.get('KOFU_DIFF_OUT', '/tmp/kofu-diff'), 'var2'); os.makedirs(OUT, exist_ok=True)
 def save(items, name):
     p = os.path.join(OUT, name)
