@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from _splice_tally import tally  # bench/, first on the path of a script run from it
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,18 +39,7 @@ def main() -> int:
     from kofu_xl.app.stats import load_municipalities
 
     codes = sorted(load_municipalities())[: args.limit]
-    start = time.perf_counter()
-    counts: dict[str, int] = {}
-    odd: list[tuple[str, str]] = []
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for code, verdict in pool.map(_one, codes, chunksize=8):
-            counts[verdict] = counts.get(verdict, 0) + 1
-            if verdict != "equal":
-                odd.append((code, verdict))
-    print(f"{len(codes):,} codes in {time.perf_counter() - start:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
-    for code, verdict in odd:
-        print(f"  {code}: {verdict}")
-    return 1 if counts.get("DIFFERENT") else 0
+    return tally(_one, codes, "codes", args.jobs)
 
 
 if __name__ == "__main__":

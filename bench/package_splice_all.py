@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from _splice_tally import tally  # bench/, first on the path of a script run from it
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,18 +53,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     args = ap.parse_args()
     sources = ["seed", *(str(p) for p in sorted((args.dir / "json").glob("*.json"))[: args.limit])]
-    start = time.perf_counter()
-    counts: dict[str, int] = {}
-    odd: list[tuple[str, str]] = []
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for source, verdict in pool.map(_one, sources, chunksize=8):
-            counts[verdict] = counts.get(verdict, 0) + 1
-            if verdict != "equal":
-                odd.append((source, verdict))
-    print(f"{len(sources):,} plans in {time.perf_counter() - start:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
-    for source, verdict in odd:
-        print(f"  {source}: {verdict}")
-    return 1 if counts.get("DIFFERENT") else 0
+    return tally(_one, sources, "plans", args.jobs)
 
 
 if __name__ == "__main__":
