@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from kofu_xl.ooxml.formulas import xml_text
+
 __all__ = ["rewrite_cells"]
 
 _CORE_PART = "docProps/core.xml"
@@ -48,19 +50,9 @@ _EPOCH = dt.datetime(1899, 12, 30)
 _PRESERVE = b' xml:space="preserve"'
 
 
-_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-
-
-def _unescape_attr(raw: bytes) -> str:
-    text = raw.decode("utf-8")
-    if "&" not in text:
-        return text
-    return re.sub(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);",
-                  lambda m: _ENTITIES.get(m[1]) or chr(int("0" + m[1][1:], 0) if m[1][1] == "x" else int(m[1][1:])), text)
-
-
 def _sheet_parts(parts: Mapping[str, bytes]) -> dict[str, str]:
-    """Sheet name -> part name, from xl/workbook.xml and its relationships (openpyxl's paths)."""
+    """Sheet name -> part name, from xl/workbook.xml and its relationships (openpyxl's paths),
+    by pattern: ooxml.package's reading of them loads the XML toolkit, which submit does not."""
     workbook = parts.get("xl/workbook.xml")
     rels = parts.get("xl/_rels/workbook.xml.rels")
     if workbook is None or rels is None:
@@ -75,14 +67,19 @@ def _sheet_parts(parts: Mapping[str, bytes]) -> dict[str, str]:
     for name, rid in found:
         part = targets.get(rid.decode("utf-8"))
         if part is not None:
-            out[_unescape_attr(name)] = part
+            out[xml_text(name.decode("utf-8"))] = part  # (an attribute's references decode as character data's)
     return out
+
+
+def _escaped(text: str) -> str:
+    """Character data as openpyxl's lxml writer escapes it."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def _text_xml(value: str) -> str:
     if len(value) > _MAX_TEXT or _BAD_TEXT.search(value):
         raise ValueError(f"a text openpyxl would not write as given: {value[:40]!r}")
-    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    text = _escaped(value)
     if not text.isascii():
         text = text.encode("ascii", "xmlcharrefreplace").decode("ascii")
     space = ' xml:space="preserve"' if value != value.strip() else ""
@@ -139,7 +136,7 @@ def _core(data: bytes, title: str | None, moment: float) -> bytes:
     if title is not None:
         if _BAD_TEXT.search(title):
             raise ValueError(f"a title openpyxl would not write as given: {title[:40]!r}")
-        text = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;").encode("utf-8")
+        text = _escaped(title).encode("utf-8")
         # openpyxl marks a title with white space at either end (not one of white space only)
         space = _PRESERVE if title.strip() and title != title.strip() else b""
         data, n = _TITLE.subn(lambda m: m[1][:-1].replace(_PRESERVE, b"") + space + b">" + text + m[3], data, count=1)
