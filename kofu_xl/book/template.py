@@ -20,7 +20,6 @@ This module loads no openpyxl.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from msgspec import structs
 
 from kofu_xl.book.computed import computed_cells, with_prefills
 from kofu_xl.book.layout import PROPOSAL, layout_for
+from kofu_xl.book.package_content import cell_value, get_path
 from kofu_xl.book.proposal_sheet import proposal_cells
 from kofu_xl.book.titles import TITLED_SHEETS, sheet_title
 from kofu_xl.core import calc
@@ -49,12 +49,6 @@ TEMPLATE_DANTAI = "122327"  # 千葉県白井市: the blank is its new workbook
 NEW_INPUTS = ("basic.dantai_code", "basic.prefecture", "basic.municipality", "basic.population", "basic.base_issued", "title")
 
 
-def _value(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _same_but_inputs(plan: Plan, blank: Plan) -> bool:
     """Whether ``plan`` differs from the blank's plan in NEW_INPUTS only."""
     b = plan.basic
@@ -71,9 +65,7 @@ def _cell(value: Any) -> Any:
     """A value as the builder puts it into a cell (kofu_xl.book.build.put), or _REFUSED."""
     if isinstance(value, str):
         return _REFUSED if value.startswith(FORMULA_START) else value  # put gives it a leading apostrophe's look
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    return cell_value(value)
 
 
 def splice_new(plan: Plan, blank_plan: Plan) -> bytes | None:
@@ -96,7 +88,7 @@ def splice_new(plan: Plan, blank_plan: Plan) -> bytes | None:
     values: dict[tuple[str, str], Any] = {(sheet, "A1"): sheet_title(sheet, plan) for sheet in TITLED_SHEETS}
     for path in NEW_INPUTS:
         s = lay.scalars[path]
-        values[(s.sheet, s.cell)] = _value(plan, path)
+        values[(s.sheet, s.cell)] = get_path(plan, path)
     for (r, c), v in proposal_cells(plan, lay, schedule, Choices()).items():
         values[(PROPOSAL, ref(c, r))] = v
     values = {k: _cell(v) for k, v in values.items()}
