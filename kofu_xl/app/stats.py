@@ -39,13 +39,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Union
 
 # JIS X 0401 prefecture codes and the modulus-11 check digit live in the core module;
 # PREFECTURES is re-exported here for callers of this module.
 from kofu_xl.core.dantai import PREFECTURES, check_digit
+from kofu_xl.data import data_path
 from kofu_xl.errors import StatsFormatError, StatsLookupError
 from kofu_xl.ooxml.limits import MAX_STATS_BYTES, MAX_STATS_FIELD, MAX_STATS_ROWS
 
@@ -98,9 +98,9 @@ MUNICIPALITY_COLUMNS: tuple[str, ...] = (
     "交付枚数", "交付枚数基準日", "出典",
 )
 
-_BUNDLED_MUNICIPALITIES = Path(__file__).resolve().parents[1] / "data" / "municipalities.csv"
+_BUNDLED_MUNICIPALITIES = data_path("municipalities.csv")
 # Every official publication 2019-04 .. 2022-12 in one compact file (see shipped_stats).
-SHIPPED_STATS = Path(__file__).resolve().parents[1] / "data" / "issuance_stats.csv.gz"
+SHIPPED_STATS = data_path("issuance_stats.csv.gz")
 
 # Values the upstream conversion writes for a missing 団体コード.
 _MISSING_CODE_MARKERS = frozenset({"", "<NA>", "NA", "N/A", "nan", "NaN", "None", "null"})
@@ -1039,7 +1039,7 @@ def shipped_stats() -> tuple[StatsTable, ...]:
     """Every official publication shipped with the package (2019-04-01 .. 2022-12-31, all
     1,741 municipalities; source and licence in ``kofu_xl/data/issuance_stats.README.md``),
     one :class:`StatsTable` per publication named like its file (``20200801.csv``)."""
-    data = resources.files("kofu_xl.data").joinpath(SHIPPED_STATS.name).read_bytes()
+    data = SHIPPED_STATS.read_bytes()
     return unpack_stats(data)
 
 

@@ -49,6 +49,7 @@ from kofu_xl.core.calendar import month_label, wareki_date
 from kofu_xl.core.model import CostYear, Plan, Working
 from kofu_xl.core.schedule import Schedule
 from kofu_xl.core.text import FORMULA_START, xml_text
+from kofu_xl.data import DATA_DIR
 from kofu_xl.ooxml.cellref import ref
 from kofu_xl.ooxml.splice import rewrite_cells
 
@@ -68,7 +69,7 @@ __all__ = [
     "splice_package",
 ]
 
-BLANK_DIR = Path(__file__).resolve().parents[1] / "data"
+BLANK_DIR = DATA_DIR
 BLANK_PREFIX = "提出用_雛形_"
 DEFAULT_TITLE = "マイナンバーカード交付円滑化計画"
 

@@ -6,8 +6,7 @@ to read becomes :class:`UnreadableInput` with a Japanese message naming the file
 
 from __future__ import annotations
 
-import json
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from kofu_xl.errors import UnreadableInput
 
 __all__ = ["MAX_JSON_BYTES", "PACKAGE_WORKBOOK_DIGEST", "SHIPPED_WORKBOOK_NAME", "installed_workbook_path", "load_raw", "load_raw_plan", "shipped_plan_raw", "shipped_workbook_path"]
 
+from kofu_xl.data import data_path
 from kofu_xl.ooxml.limits import MAX_JSON_BYTES
 
 SHIPPED_WORKBOOK_NAME = "交付円滑化計画.xlsm"
@@ -32,17 +32,32 @@ def shipped_workbook_path(cwd: Path | None = None) -> Path | None:
 
 
 def installed_workbook_path() -> Path | None:
-    """The workbook installed with the package (``kofu_xl.shipped``), or None."""
+    """The workbook installed with the package (``kofu_xl.shipped``), or None. The package's
+    folder is asked of the import system: an editable install maps it to the checkout's
+    ``workbook/`` (``importlib.resources`` would give the same path, and cost every command its
+    import)."""
     try:
-        installed = resources.files("kofu_xl.shipped").joinpath(SHIPPED_WORKBOOK_NAME)
-        return Path(str(installed)) if installed.is_file() else None
-    except (ModuleNotFoundError, FileNotFoundError):
+        spec = importlib.util.find_spec("kofu_xl.shipped")
+    except (ModuleNotFoundError, ValueError):
         return None
+    for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
+        candidate = Path(folder) / SHIPPED_WORKBOOK_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _json() -> Any:
+    """The json module, imported when a JSON file is read: a workbook's check loads none
+    (~5 M instructions)."""
+    import json
+
+    return json
 
 
 def shipped_plan_raw() -> dict[str, Any]:
     """白井市's plan of 2019-10-03 as printed (the package's embedded default)."""
-    return json.loads(resources.files("kofu_xl.data").joinpath("shiroi_2019.plan.json").read_bytes())
+    return _json().loads(data_path("shiroi_2019.plan.json").read_bytes())
 
 
 class _DuplicateKey(Exception):
@@ -74,6 +89,7 @@ def load_json(path: Path) -> dict[str, Any]:
 def load_package_json(path: Path) -> tuple[dict[str, Any], str | None]:
     """A plan's raw data from a JSON file and, when it is a submission package's JSON, the
     SHA-256 (hex) of the workbook it was written with (None when it names none)."""
+    json = _json()
     try:
         size = regular_size(path, path.stat())  # a named pipe would block the reading for ever
         if size > MAX_JSON_BYTES:

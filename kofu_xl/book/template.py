@@ -20,7 +20,6 @@ This module loads no openpyxl.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from msgspec import structs
@@ -35,12 +34,13 @@ from kofu_xl.core.model import Plan
 from kofu_xl.core.propose import Choices
 from kofu_xl.core.schedule import default_schedule
 from kofu_xl.core.text import FORMULA_START
+from kofu_xl.data import data_path
 from kofu_xl.ooxml.cellref import ref
 from kofu_xl.ooxml.package import splice_cells
 
 __all__ = ["NEW_INPUTS", "TEMPLATE_DANTAI", "TEMPLATE_PATH", "sheet_title", "splice_new"]
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "data" / "新規計画_雛形.xlsm"
+TEMPLATE_PATH = data_path("新規計画_雛形.xlsm")
 TEMPLATE_DANTAI = "122327"  # 千葉県白井市: the blank is its new workbook
 
 # The plan's inputs a new workbook shows in their cells (the layout's scalars) and which

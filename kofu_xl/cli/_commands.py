@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ DEFAULT_WORKBOOK = Path("workbook") / "交付円滑化計画.xlsm"
 
 
 def _print_json(data: object) -> None:
+    import json  # only for --json: check's text report loads no json (~6 M instructions)
+
     text = json.dumps(data, ensure_ascii=False, indent=1)
     # a lone surrogate (a JSON input's "\ud800", a file name of undecodable bytes) has no
     # UTF-8 form: written as JSON's escape, it reads back as the same text
@@ -287,6 +288,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     plan, new = load_for_proposal(source, args.dantai)
     p = make_proposal(plan, _propose_choices(args))
     if args.json:
+        import json
+
         sys.stdout.write(json.dumps(proposal_json(plan, p), ensure_ascii=False, indent=1) + "\n")
     else:
         sys.stdout.write(render_proposal(plan, p) + "\n")

@@ -6,7 +6,8 @@ import csv
 import re
 import unicodedata
 from functools import cache
-from importlib import resources
+
+from kofu_xl.data import data_path
 
 __all__ = ["PREFECTURES", "check_digit", "code_suggestions", "dantai_problem", "municipality_of", "name_key"]
 
@@ -56,7 +57,7 @@ def _municipalities() -> tuple[dict[str, str], tuple[int, int]]:
     """The lines of the shipped table of the 1,741 municipalities by 団体コード (its first
     column), and the columns of 都道府県名 and 市区町村名. Only a looked-up line is parsed: a
     check looks up one code (parsing all 1,741 rows cost ~5 ms of its start)."""
-    text = resources.files("kofu_xl.data").joinpath("municipalities.csv").read_text(encoding="utf-8")
+    text = data_path("municipalities.csv").read_text(encoding="utf-8")
     header, *lines = text.splitlines()
     columns = next(csv.reader([header]))
     if columns[0] != "団体コード":

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from importlib import resources
 
 import msgspec
 
 from kofu_xl.core.calendar import Column, column_label
 from kofu_xl.core.numbers import CTX, round_half_up
+from kofu_xl.data import data_path
 
 __all__ = ["Checkpoint", "Schedule", "default_schedule", "load_schedule"]
 
@@ -82,5 +82,5 @@ def default_schedule() -> Schedule:
     """The schedule of 2019-09-03 that the 2019 plans were drawn against."""
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = load_schedule(resources.files("kofu_xl.data").joinpath("schedule_2019.json").read_bytes())
+        _DEFAULT = load_schedule(data_path("schedule_2019.json").read_bytes())
     return _DEFAULT
