@@ -6,10 +6,10 @@ would take for a formula (or a DDE call), and what may appear in a file name.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
-from collections.abc import Callable
+
+from kofu_xl._lazy_re import compiled_at_first_use
 
 __all__ = [
     "CONTROL_RE",
@@ -21,13 +21,6 @@ __all__ = [
     "strip_invisible",
     "xml_text",
 ]
-
-def compiled_at_first_use(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
-    """A regular expression compiled when it is first used, not when its module is imported
-    (Python's regex compiler runs in Python, 0.1–0.4 ms a pattern): for one that a check and the
-    UDF server's start never use. Call the result for the compiled pattern."""
-    return functools.cache(lambda: re.compile(pattern, flags))
-
 
 # C0 controls but TAB/LF/CR (which a cell may hold), DEL and the C1 controls.
 CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -11,29 +11,33 @@ from __future__ import annotations
 import pyexpat
 import re
 
+from kofu_xl._lazy_re import compiled_at_first_use
+
 __all__ = ["formula_texts", "xml_text", "xml_texts"]
 
 
+# The general scan's patterns (below, and _REFERENCE) are compiled at first use: the sheets of a
+# workbook as the build writes it take the one-pass reading (_plain_formula_texts, xml_texts).
 # A tag's attributes never hold a raw "<" (XML forbids it in attribute values): [^<>] stops each
 # try at the next tag, where [^>] ran on to the next ">" -- quadratic over a comment, CDATA
 # or processing instruction holding thousands of "<f" (a 150 KB file kept check busy for hours).
-_FORMULA = re.compile(rb"<(?:\w+:)?f\b([^<>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
+_FORMULA = compiled_at_first_use(rb"<(?:\w+:)?f\b([^<>]*?)(?:/>|>([^<]*)</(?:\w+:)?f>)")
 # _FORMULA in a part without ":f", where no tag can have a prefix: the same matches, found by
 # its literal prefix "<f" instead of trying the pattern at every "<" (a third of the time)
-_UNPREFIXED_FORMULA = re.compile(rb"<f\b([^<>]*?)(?:/>|>([^<]*)</f>)")
-_CELL_START = re.compile(rb"<(?:\w+:)?c\s([^<>]*)>")
-_ATTR = re.compile(rb'\b(r|t|si)="([^"]*)"')
+_UNPREFIXED_FORMULA = compiled_at_first_use(rb"<f\b([^<>]*?)(?:/>|>([^<]*)</f>)")
+_CELL_START = compiled_at_first_use(rb"<(?:\w+:)?c\s([^<>]*)>")
+_ATTR = compiled_at_first_use(rb'\b(r|t|si)="([^"]*)"')
 # A part holding a formula holds a start tag "<f" (or "<x:f") and a space, "/" or ">": asked
 # first, the fast way (a literal prefix), a sheet without one is not scanned (a values-only
 # package's seven sheets: ~0.6 ms of aggregate's reading of it)
-_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
+_HAS_FORMULA = compiled_at_first_use(rb"<(?:\w+:)?f[\s/>]")
 _PLAIN_FORMULA = re.compile(rb"<f[\s/>]")  # _HAS_FORMULA without a prefix
 
 
 def _has_formula(sheet_xml: bytes) -> bool:
     """Whether _HAS_FORMULA matches: a match without a prefix is _PLAIN_FORMULA's, one with a
     prefix holds ":f"."""
-    return _PLAIN_FORMULA.search(sheet_xml) is not None or (b":f" in sheet_xml and _HAS_FORMULA.search(sheet_xml) is not None)
+    return _PLAIN_FORMULA.search(sheet_xml) is not None or (b":f" in sheet_xml and _HAS_FORMULA().search(sheet_xml) is not None)
 
 
 _F_TAG = re.compile(rb"<f\b")  # where any match of _UNPREFIXED_FORMULA starts (and maybe more)
@@ -150,18 +154,18 @@ def _scanned_formula_texts(sheet_xml: bytes) -> dict[str, str]:
     its <f> for the nearest cell start tag (any attributes, any prefix, shared formulas)."""
     out: dict[str, str] = {}
     shared: dict[str, tuple[str, str]] = {}  # si -> (anchor cell, text)
-    for m in (_FORMULA if b":f" in sheet_xml else _UNPREFIXED_FORMULA).finditer(sheet_xml):
+    for m in (_FORMULA() if b":f" in sheet_xml else _UNPREFIXED_FORMULA()).finditer(sheet_xml):
         window = max(0, m.start() - 4096)  # the cell's start tag is just before its <f>
         start = sheet_xml.rfind(b"<c ", window, m.start())
         if start < 0:  # a prefixed namespace: <x:c ...>
             colon = sheet_xml.rfind(b":c ", window, m.start())
             start = sheet_xml.rfind(b"<", window, colon) if colon >= 0 else -1
-        tag = _CELL_START.match(sheet_xml, start) if start >= 0 else None
-        cell = dict(_ATTR.findall(tag[1])).get(b"r") if tag else None
+        tag = _CELL_START().match(sheet_xml, start) if start >= 0 else None
+        cell = dict(_ATTR().findall(tag[1])).get(b"r") if tag else None
         if cell is None:
             continue
         ref = cell.decode("utf-8", "replace")  # (no cell of the layout: a non-ASCII r= is ignored)
-        f = dict(_ATTR.findall(m[1])) if m[1] else {}  # (a plan's formulas have no attributes)
+        f = dict(_ATTR().findall(m[1])) if m[1] else {}  # (a plan's formulas have no attributes)
         text = xml_text(m[2].decode("utf-8")) if m[2] else ""
         if f.get(b"t") == b"shared":
             si = f.get(b"si", b"").decode("utf-8", "replace")
@@ -175,7 +179,7 @@ def _scanned_formula_texts(sheet_xml: bytes) -> dict[str, str]:
 
 
 _ENTITIES = {"quot": '"', "apos": "'", "lt": "<", "gt": ">", "amp": "&"}
-_REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(quot|apos|lt|gt|amp));")
+_REFERENCE = compiled_at_first_use(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(quot|apos|lt|gt|amp));")
 
 
 _DECODED: dict[str, str] = {}  # reference ("#20132", "amp") -> character: a plan's formulas repeat ~90 of them ~3,000 times
@@ -208,7 +212,7 @@ def xml_text(text: str) -> str:
         name, semicolon, rest = piece.partition(";")
         decoded = _DECODED.get(name) if semicolon else None
         if decoded is None:
-            return _REFERENCE.sub(_char, text)
+            return _REFERENCE().sub(_char, text)
         out.append(decoded)
         out.append(rest)
     return "".join(out)

@@ -83,9 +83,12 @@ def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
             scanned.append(len(data))
             return self.real.findall(data)
 
-    # (a part without ":f" is scanned by the latter two; by _F_TAG when read in one pass)
-    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA", "_F_TAG"):
-        monkeypatch.setattr(formulas_mod, pattern, Counting(getattr(formulas_mod, pattern)))
+    # (a part without ":f" is scanned by the latter two; by _F_TAG when read in one pass; the
+    # general scan's two are compiled at first use: called for the pattern)
+    for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA"):
+        counting = Counting(getattr(formulas_mod, pattern)())
+        monkeypatch.setattr(formulas_mod, pattern, lambda counting=counting: counting)
+    monkeypatch.setattr(formulas_mod, "_F_TAG", Counting(formulas_mod._F_TAG))
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
     assert len(scanned) == 1 and formulas == {"a": {}, "b": {"A1": "B1+1"}} and errors == {}

@@ -45,7 +45,7 @@ def test_attribute_and_value_texts_decode_as_an_xml_parser_decodes_them(written:
 def test_the_fast_formula_question_is_the_expression(pieces):
     """The scan's gate (_has_formula, a literal prefix first) answers what _HAS_FORMULA.search answers."""
     xml = b"".join(pieces)
-    assert formulas_mod._has_formula(xml) == (formulas_mod._HAS_FORMULA.search(xml) is not None)
+    assert formulas_mod._has_formula(xml) == (formulas_mod._HAS_FORMULA().search(xml) is not None)
 
 
 @settings(max_examples=300, deadline=None)
@@ -56,8 +56,8 @@ def test_the_unprefixed_scan_finds_what_the_full_pattern_finds(pieces):
     xml = b"".join(pieces)
     if b":f" in xml:
         return
-    full = [(m.span(), m.groups()) for m in formulas_mod._FORMULA.finditer(xml)]
-    assert [(m.span(), m.groups()) for m in formulas_mod._UNPREFIXED_FORMULA.finditer(xml)] == full
+    full = [(m.span(), m.groups()) for m in formulas_mod._FORMULA().finditer(xml)]
+    assert [(m.span(), m.groups()) for m in formulas_mod._UNPREFIXED_FORMULA().finditer(xml)] == full
 
 
 _REFERENCED = st.one_of(
@@ -155,7 +155,7 @@ def test_xml_text_from_memory_is_the_pattern_s_decoding(pieces, forget):
         formulas_mod._DECODED.clear()
     for _ in range(2):
         try:
-            expected = formulas_mod._REFERENCE.sub(formulas_mod._char, text)
+            expected = formulas_mod._REFERENCE().sub(formulas_mod._char, text)
         except (ValueError, OverflowError) as exc:
             with pytest.raises(type(exc)):
                 xml_text(text)
