@@ -89,6 +89,18 @@ def test_cli_internal_error_goes_to_the_log_and_names_it(log_dir, monkeypatch, c
     assert "KeyError: 'planted'" in (log_dir / "kofu-xl.log").read_text(encoding="utf-8")
 
 
+def test_check_logs_only_its_failure_and_other_commands_log_that_they_ran(log_dir):
+    """check writes nothing and logs only a failure (its run loads no logging); a command that
+    writes logs the line it ran with, as the ribbon's buttons do."""
+    from kofu_xl import cli
+
+    assert cli.main(["check", str(REPO / "workbook" / "交付円滑化計画.xlsm")]) in (0, 1)
+    log = log_dir / "kofu-xl.log"
+    assert not log.exists() or "kofu-xl check" not in log.read_text(encoding="utf-8")
+    assert cli.main(["new", "--dantai", "122327", "--out", str(log_dir.parent / "新規.xlsm")]) == 0
+    assert "INFO kofu_xl.cli: kofu-xl new" in log.read_text(encoding="utf-8")
+
+
 def test_doctor_prints_the_log(log_dir):
     done = subprocess.run([sys.executable, "-m", "kofu_xl", "doctor"], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, logs.LOG_DIR_ENV: str(log_dir)})
