@@ -53,24 +53,60 @@ def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
 
 
 @cache
-def _municipalities() -> tuple[dict[str, str], tuple[int, int]]:
-    """The lines of the shipped table of the 1,741 municipalities by 団体コード (its first
-    column), and the columns of 都道府県名 and 市区町村名. Only a looked-up line is parsed: a
-    check looks up one code (parsing all 1,741 rows cost ~5 ms of its start)."""
+def _municipality_table() -> tuple[str, tuple[int, int]]:
+    """The shipped table of the 1,741 municipalities as text (団体コード its first column), and
+    the columns of 都道府県名 and 市区町村名."""
     text = data_path("municipalities.csv").read_text(encoding="utf-8")
-    header, *lines = text.splitlines()
+    header = text.splitlines()[0] if text else ""
     columns = next(csv.reader([header]))
     if columns[0] != "団体コード":
         raise ValueError("municipalities.csv: 団体コード must be the first column")
-    return {line[: line.find(",")]: line for line in lines}, (columns.index("都道府県名"), columns.index("市区町村名"))
+    return text, (columns.index("都道府県名"), columns.index("市区町村名"))
+
+
+@cache
+def _municipality_index() -> dict[str, str]:
+    """The table's lines by 団体コード (what precedes a line's first comma; the last line of a
+    code given twice)."""
+    _header, *lines = _municipality_table()[0].splitlines()
+    return {line[: line.find(",")]: line for line in lines}
+
+
+# Lookups answered by searching the table's text before it is indexed: a check looks up one or
+# two codes (indexing all 1,741 lines cost ~2 ms of its start), a roll-up thousands.
+_SEARCHED_LOOKUPS = 8
+_searched = 0
+
+
+def _municipality_line(code: str) -> str | None:
+    """The table's line of ``code``, as :func:`_municipality_index` gives it. A search finds
+    the same line where the index is exact for it: a code of six ASCII digits (no comma, no line
+    break) in a text whose only line break is "\n" (splitlines knows others), the last such
+    line as the index keeps."""
+    global _searched
+    text = _municipality_table()[0]
+    if _searched < _SEARCHED_LOOKUPS and len(code) == 6 and code.isascii() and code.isdigit() and _plain_lines(text):
+        _searched += 1
+        at = text.rfind(f"\n{code},")
+        if at < 0:
+            return None
+        end = text.find("\n", at + 1)
+        return text[at + 1 : end if end >= 0 else len(text)]
+    return _municipality_index().get(code)
+
+
+@cache
+def _plain_lines(text: str) -> bool:
+    """True when "\n" is the only line boundary str.splitlines sees in ``text``."""
+    return not any(sep in text for sep in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def municipality_of(code: str) -> tuple[str, str] | None:
     """(都道府県名, 市区町村名) of a 団体コード, None when it is not a municipality's code."""
-    lines, (pref, name) = _municipalities()
-    line = lines.get(unicodedata.normalize("NFKC", code).strip())
+    line = _municipality_line(unicodedata.normalize("NFKC", code).strip())
     if line is None:
         return None
+    _text, (pref, name) = _municipality_table()
     row = next(csv.reader([line]))
     return row[pref], row[name]
 

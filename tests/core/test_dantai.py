@@ -6,6 +6,9 @@ import csv
 import io
 from importlib import resources
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from kofu_xl.core.dantai import municipality_of
 
 
@@ -21,3 +24,54 @@ def test_a_code_is_compared_as_typed_in_any_width_and_nothing_else_matches() -> 
     assert municipality_of(" 122327 ") == ("千葉県", "白井市")
     for other in ("", "12232", "1223270", "000000", "団体コード", "122327,千葉県"):
         assert municipality_of(other) is None, other
+
+
+# A check's first lookups search the table's text (kofu_xl.core.dantai._municipality_line);
+# later ones, and any code the search cannot answer exactly, take the index of every line.
+_CODES = ["011002", "122327", "122328", "471003", "000001"]
+_NAMES = st.text(alphabet="北海道白井市千葉県,\"\r\u2028 \x85x", max_size=6)
+
+
+def _uncached_index():
+    from kofu_xl.core import dantai
+
+    return dantai._municipality_index.__wrapped__
+
+
+_UNCACHED_INDEX = _uncached_index()
+
+
+def _searched_and_indexed(monkeypatch, text: str, code: str) -> tuple[str | None, str | None]:
+    from kofu_xl.core import dantai
+
+    monkeypatch.setattr(dantai, "_municipality_table", lambda: (text, (1, 2)))
+    monkeypatch.setattr(dantai, "_municipality_index", _UNCACHED_INDEX)
+    monkeypatch.setattr(dantai, "_searched", 0)
+    searched = dantai._municipality_line(code)
+    monkeypatch.setattr(dantai, "_searched", dantai._SEARCHED_LOOKUPS)  # the index from here on
+    return searched, dantai._municipality_line(code)
+
+
+def test_the_searched_line_of_every_shipped_code_is_the_indexed_one(monkeypatch) -> None:
+    from kofu_xl.core import dantai
+
+    text = dantai._municipality_table()[0]
+    codes = [line[:6] for line in text.splitlines()[1:]]
+    for code in [*codes, "", "12232", "1223270", "000000", "団体コード", "122327,千葉県", "１２２３２７", "12232\n"]:
+        searched, indexed = _searched_and_indexed(monkeypatch, text, code)
+        assert searched == indexed, code
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(st.sampled_from(_CODES), _NAMES), max_size=6),
+    st.sampled_from(["\n", "\r\n", "\u2028"]),
+    st.booleans(),
+    st.one_of(st.sampled_from(_CODES), st.text(alphabet="0123456789,\n\r", max_size=8)),
+)
+def test_a_searched_line_is_the_indexed_one_in_any_table(monkeypatch, rows, newline, trailing, code) -> None:
+    """Duplicated codes (the index keeps the last), other line breaks, commas and line breaks in
+    names or in the code, a last line without its line break: the same line either way."""
+    text = newline.join(["団体コード,都道府県名,市区町村名", *(f"{c},{n},{n}" for c, n in rows)]) + (newline if trailing else "")
+    searched, indexed = _searched_and_indexed(monkeypatch, text, code)
+    assert searched == indexed
