@@ -170,10 +170,12 @@ def _form_columns(first_month: str, last_month: str, fiscal_years: tuple[int, ..
 # ---------------------------------------------------------------- parsing
 
 _ERA_PREFIX = r"(令和|平成|昭和|[RHS])\s*(元|\d{1,2})"
-_WAREKI_MONTH_RE = re.compile(rf"^{_ERA_PREFIX}\s*[年.\-/]\s*(\d{{1,2}})\s*月?(末|末時点)?$")
-_WAREKI_FY_RE = re.compile(rf"^{_ERA_PREFIX}\s*年度$")
-_ISO_MONTH_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(末)?$")
-_FY_RE = re.compile(r"^(FY\s*(\d{4})|(\d{4})\s*年度)$", re.IGNORECASE)
+# Compiled at first use: a check of a workbook reads only labels spelled as the form spells them
+# (its column headers, its months), which _form_label reads without them.
+_wareki_month_re = compiled_at_first_use(rf"^{_ERA_PREFIX}\s*[年.\-/]\s*(\d{{1,2}})\s*月?(末|末時点)?$")
+_wareki_fy_re = compiled_at_first_use(rf"^{_ERA_PREFIX}\s*年度$")
+_iso_month_re = compiled_at_first_use(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(末)?$")
+_fy_re = compiled_at_first_use(r"^(FY\s*(\d{4})|(\d{4})\s*年度)$", re.IGNORECASE)
 
 
 # A date typed as text (not the canonical YYYY-MM-DD; compiled at first use: a check reads no such date)
@@ -182,8 +184,37 @@ _wareki_date_re = compiled_at_first_use(rf"^{_ERA_PREFIX}\s*[年.\-/]\s*(\d{{1,2
 
 
 def _clean(text: str) -> str:
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))  # a header may wrap: "R元年8月\n(実績)"
-    return re.sub(r"[（(]実績[）)]$", "", text)
+    # white space out (a header may wrap: "R元年8月\n(実績)"; str.split's white space is the
+    # regular expressions' \s), then one 「(実績)」 at the end (NFKC made full-width brackets ASCII)
+    text = "".join(unicodedata.normalize("NFKC", text).split())
+    return text.removesuffix("(実績)")
+
+
+def _form_label(s: str, *, fiscal: bool) -> str | None:
+    """The key of a cleaned label spelled exactly as the form spells a month (month_label:
+    「R2年4月」, 「令和2年4月」) or, with ``fiscal``, a fiscal year too (fiscal_year_label:
+    「R3年度」, 「令和元年度」), read without the regular expressions and proven by spelling the
+    key back; None for any other spelling (the expressions read it: the same key, or an error)."""
+    if s[:2] in _ERA_BY_TOKEN:
+        era, rest, short = _ERA_BY_TOKEN[s[:2]], s[2:], False
+    elif s[:1] in _ERA_BY_TOKEN:
+        era, rest, short = _ERA_BY_TOKEN[s[:1]], s[1:], True
+    else:
+        return None
+    year_text, sep, tail = rest.partition("年")
+    if not sep or not (year_text == "元" or (year_text.isascii() and year_text.isdigit() and len(year_text) <= 2)):
+        return None
+    year = era.start.year + (1 if year_text == "元" else int(year_text)) - 1
+    try:  # (a year before 昭和 has no spelling: CalendarError)
+        if fiscal and tail == "度":
+            return f"FY{year}" if fiscal_year_label(year, short=short) == s else None
+        month_text, sep, end = tail.partition("月")
+        if sep and not end and month_text.isascii() and month_text.isdigit() and len(month_text) <= 2 and 1 <= int(month_text) <= 12:
+            key = f"{year}-{int(month_text):02d}"
+            return key if month_label(key, short=short) == s else None
+    except CalendarError:
+        pass
+    return None
 
 
 def _era_year(era_token: str, year_token: str) -> int:
@@ -195,10 +226,10 @@ def _era_year(era_token: str, year_token: str) -> int:
 
 
 def _split_month(key: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", key)
-    if not match or not 1 <= int(match[2]) <= 12:
+    # "YYYY-MM": 4 and 2 decimal digits (str.isdecimal is the regular expressions' \d)
+    if not (len(key) == 7 and key[4] == "-" and key[:4].isdecimal() and key[5:].isdecimal() and 1 <= int(key[5:]) <= 12):
         raise CalendarError(key, "月のキーは YYYY-MM の形です")
-    return int(match[1]), int(match[2])
+    return int(key[:4]), int(key[5:])
 
 
 def parse_month(text: str) -> str:
@@ -209,9 +240,11 @@ def parse_month(text: str) -> str:
     if isinstance(text, (dt.date, dt.datetime)):
         return f"{text.year}-{text.month:02d}"
     s = _clean(str(text))
-    if m := _ISO_MONTH_RE.match(s):
+    if key := _form_label(s, fiscal=False):
+        return key
+    if m := _iso_month_re().match(s):
         year, month = int(m[1]), int(m[2])
-    elif m := _WAREKI_MONTH_RE.match(s):
+    elif m := _wareki_month_re().match(s):
         year, month = _era_year(m[1], m[2]), int(m[3])
         _check_era(m[1], year, month, 28 if month == 2 else 30, text)
     else:
@@ -238,9 +271,11 @@ def _check_era(token: str, year: int, month: int, day: int, original: object) ->
 def parse_column(text: str) -> str:
     """A column label or key -> column key: ``"R3年度"`` -> ``"FY2021"``, ``"R元年8月(実績)"`` -> ``"2019-08"``."""
     s = _clean(str(text))
-    if m := _FY_RE.match(s):
+    if key := _form_label(s, fiscal=True):
+        return key
+    if m := _fy_re().match(s):
         return f"FY{m[2] or m[3]}"
-    if m := _WAREKI_FY_RE.match(s):
+    if m := _wareki_fy_re().match(s):
         return f"FY{_era_year(m[1], m[2])}"
     return parse_month(s)
 

@@ -1,20 +1,24 @@
 """The plan: 本表1-1, 本表1-2, the cost working behind it and the daily calendar.
 
-The msgspec structs below are the typed plan. Every leaf that a clerk fills
-carries a :class:`Meta` with the form's own Japanese label, the kind of value and
-whether the form requires it. :func:`load_plan` reads raw data (the project's
+The msgspec structs below are the typed plan. Every leaf that a clerk fills has a
+:class:`Meta` in its struct's ``FORM`` table, by field name: the form's own Japanese label, the
+kind of value and whether the form requires it. :func:`load_plan` reads raw data (the project's
 JSON, or values read from a workbook), reads what clerks type tolerantly
 (full-width digits, "1,000", "14.9%", 令和 dates), and returns the plan with one
 finding per value it could not take or had to rewrite, each naming its field.
 """
 
 # No ``from __future__ import annotations`` here: the field types are evaluated once, when each
-# struct is defined, instead of from strings on first use (typing.get_type_hints, ~25 ms).
+# struct is defined, instead of from strings on first use (typing.get_type_hints, ~25 ms). The
+# form's metadata stays out of the annotations (a ``FORM`` table beside the fields, not
+# ``Annotated[type, Meta]``): typing builds each Annotated alias at import (~0.1 M instructions
+# apiece, ~10 M for the model's 98 leaves) and msgspec walks each once more when it first
+# converts a plan; its reading of the types is the same without them (tests/core/test_model.py).
 import datetime as dt
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 from msgspec import Struct
@@ -63,6 +67,12 @@ def _s(label: str, kind: Kind = "count", *, required: bool = False) -> Meta:
     return Meta(label, kind, required, series=True)
 
 
+def _form(**metas: Meta) -> dict[str, Meta]:
+    """A struct's ``FORM``: the :class:`Meta` of each of its leaves, by field name (a class
+    attribute without annotation: no field of the struct)."""
+    return metas
+
+
 Num = Decimal | None
 Text = str | None
 Series = list[Decimal | None]
@@ -77,68 +87,127 @@ class _Part(Struct, forbid_unknown_fields=True):
 
 
 class Basic(_Part):
-    dantai_code: Annotated[Text, _f("団体コード", "code", required=True)] = None
-    prefecture: Annotated[Text, _f("都道府県名", "text", required=True)] = None
-    municipality: Annotated[Text, _f("市町村名", "text", required=True)] = None
-    population: Annotated[Num, _f("人口", "count", required=True)] = None
-    population_date: Annotated[dt.date | None, _f("人口の基準日", "date")] = dt.date(2019, 1, 1)
-    base_issued: Annotated[Num, _f("交付枚数（基準日時点）", "count", required=True)] = None
-    base_issued_date: Annotated[dt.date | None, _f("交付枚数の基準日", "date")] = dt.date(2019, 8, 31)
-    base_rate_pct: Annotated[Num, _f("人口に対する交付枚数率", "pct")] = None
-    department: Annotated[Text, _f("担当課名", "text", required=True)] = None
-    phone: Annotated[Text, _f("担当課電話番号", "text", required=True)] = None
-    email: Annotated[Text, _f("担当課メールアドレス", "text", required=True)] = None
+    dantai_code: Text = None
+    prefecture: Text = None
+    municipality: Text = None
+    population: Num = None
+    population_date: dt.date | None = dt.date(2019, 1, 1)
+    base_issued: Num = None
+    base_issued_date: dt.date | None = dt.date(2019, 8, 31)
+    base_rate_pct: Num = None
+    department: Text = None
+    phone: Text = None
+    email: Text = None
+
+    FORM = _form(
+        dantai_code=_f("団体コード", "code", required=True),
+        prefecture=_f("都道府県名", "text", required=True),
+        municipality=_f("市町村名", "text", required=True),
+        population=_f("人口", "count", required=True),
+        population_date=_f("人口の基準日", "date"),
+        base_issued=_f("交付枚数（基準日時点）", "count", required=True),
+        base_issued_date=_f("交付枚数の基準日", "date"),
+        base_rate_pct=_f("人口に対する交付枚数率", "pct"),
+        department=_f("担当課名", "text", required=True),
+        phone=_f("担当課電話番号", "text", required=True),
+        email=_f("担当課メールアドレス", "text", required=True),
+    )
 
 
 class Promotion(_Part):
-    start: Annotated[Text, _f("①部局横断型の推進体制 構築時期", "month", required=True)] = None
-    detail: Annotated[Text, _f("①部局横断型の推進体制 詳細", "text")] = None
+    start: Text = None
+    detail: Text = None
+
+    FORM = _form(
+        start=_f("①部局横断型の推進体制 構築時期", "month", required=True),
+        detail=_f("①部局横断型の推進体制 詳細", "text"),
+    )
 
 
 class Declared(_Part):
     """The form's derived rows as printed, or as cached in a workbook's formula cells."""
 
-    cumulative: Annotated[Series, _s("交付枚数(累計)")] = Field(default_factory=list)
-    rate_pct: Annotated[Series, _s("人口に対する交付枚数率", "pct")] = Field(default_factory=list)
-    increase_pct: Annotated[Series, _s("人口に対する交付枚数率の前月からの増加分", "pct")] = Field(default_factory=list)
-    per_window: Annotated[Series, _s("1窓口当たり交付枚数", "amount")] = Field(default_factory=list)
-    per_staff: Annotated[Series, _s("1人当たり交付枚数", "amount")] = Field(default_factory=list)
-    per_issuing_terminal: Annotated[Series, _s("交付用統合端末1台当たり交付枚数", "amount")] = Field(default_factory=list)
-    per_presetting_terminal: Annotated[Series, _s("交付前設定用統合端末1台当たり交付枚数", "amount")] = Field(
-        default_factory=list
+    cumulative: Series = Field(default_factory=list)
+    rate_pct: Series = Field(default_factory=list)
+    increase_pct: Series = Field(default_factory=list)
+    per_window: Series = Field(default_factory=list)
+    per_staff: Series = Field(default_factory=list)
+    per_issuing_terminal: Series = Field(default_factory=list)
+    per_presetting_terminal: Series = Field(default_factory=list)
+
+    FORM = _form(
+        cumulative=_s("交付枚数(累計)"),
+        rate_pct=_s("人口に対する交付枚数率", "pct"),
+        increase_pct=_s("人口に対する交付枚数率の前月からの増加分", "pct"),
+        per_window=_s("1窓口当たり交付枚数", "amount"),
+        per_staff=_s("1人当たり交付枚数", "amount"),
+        per_issuing_terminal=_s("交付用統合端末1台当たり交付枚数", "amount"),
+        per_presetting_terminal=_s("交付前設定用統合端末1台当たり交付枚数", "amount"),
     )
 
 
 class Windows(_Part):
-    total: Annotated[Series, _s("③窓口数 合計", required=True)] = Field(default_factory=list)
-    honcho: Annotated[Series, _s("③窓口数 本庁")] = Field(default_factory=list)
-    shisho: Annotated[Series, _s("③窓口数 支所")] = Field(default_factory=list)
-    other: Annotated[Series, _s("③窓口数 その他")] = Field(default_factory=list)
+    total: Series = Field(default_factory=list)
+    honcho: Series = Field(default_factory=list)
+    shisho: Series = Field(default_factory=list)
+    other: Series = Field(default_factory=list)
+
+    FORM = _form(
+        total=_s("③窓口数 合計", required=True),
+        honcho=_s("③窓口数 本庁"),
+        shisho=_s("③窓口数 支所"),
+        other=_s("③窓口数 その他"),
+    )
 
 
 class Openings(_Part):
-    weekend_start: Annotated[Text, _f("④土日・夜間開庁 開始時期 土日", "month", required=True)] = None
-    evening_start: Annotated[Text, _f("④土日・夜間開庁 開始時期 平日夜間", "month")] = None
-    detail: Annotated[Text, _f("④土日・夜間開庁 詳細", "text")] = None
-    honcho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 本庁", "month")] = None
-    shisho_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 支所", "month")] = None
-    other_start: Annotated[Text, _f("④土日・夜間開庁 実施場所毎 開始時期 その他", "month")] = None
-    honcho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "count")] = None
-    shisho_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) 支所", "count")] = None
-    other_per_month: Annotated[Num, _f("④土日・夜間開庁 実施回数(一月当たり) その他", "count")] = None
+    weekend_start: Text = None
+    evening_start: Text = None
+    detail: Text = None
+    honcho_start: Text = None
+    shisho_start: Text = None
+    other_start: Text = None
+    honcho_per_month: Num = None
+    shisho_per_month: Num = None
+    other_per_month: Num = None
+
+    FORM = _form(
+        weekend_start=_f("④土日・夜間開庁 開始時期 土日", "month", required=True),
+        evening_start=_f("④土日・夜間開庁 開始時期 平日夜間", "month"),
+        detail=_f("④土日・夜間開庁 詳細", "text"),
+        honcho_start=_f("④土日・夜間開庁 実施場所毎 開始時期 本庁", "month"),
+        shisho_start=_f("④土日・夜間開庁 実施場所毎 開始時期 支所", "month"),
+        other_start=_f("④土日・夜間開庁 実施場所毎 開始時期 その他", "month"),
+        honcho_per_month=_f("④土日・夜間開庁 実施回数(一月当たり) 本庁", "count"),
+        shisho_per_month=_f("④土日・夜間開庁 実施回数(一月当たり) 支所", "count"),
+        other_per_month=_f("④土日・夜間開庁 実施回数(一月当たり) その他", "count"),
+    )
 
 
 class Staff(_Part):
-    total: Annotated[Series, _s("⑤職員配置数 合計", "amount", required=True)] = Field(default_factory=list)
-    honcho_regular: Annotated[Series, _s("⑤職員配置数 本庁 正規職員", "amount")] = Field(default_factory=list)
-    honcho_temporary: Annotated[Series, _s("⑤職員配置数 本庁 臨時・非常勤職員", "amount")] = Field(default_factory=list)
-    honcho_other: Annotated[Series, _s("⑤職員配置数 本庁 その他", "amount")] = Field(default_factory=list)
-    shisho_regular: Annotated[Series, _s("⑤職員配置数 支所 正規職員", "amount")] = Field(default_factory=list)
-    shisho_temporary: Annotated[Series, _s("⑤職員配置数 支所 臨時・非常勤職員", "amount")] = Field(default_factory=list)
-    shisho_other: Annotated[Series, _s("⑤職員配置数 支所 その他", "amount")] = Field(default_factory=list)
-    other_regular: Annotated[Series, _s("⑤職員配置数 その他 正規職員", "amount")] = Field(default_factory=list)
-    other_temporary: Annotated[Series, _s("⑤職員配置数 その他 臨時・非常勤職員", "amount")] = Field(default_factory=list)
-    other_other: Annotated[Series, _s("⑤職員配置数 その他 その他", "amount")] = Field(default_factory=list)
+    total: Series = Field(default_factory=list)
+    honcho_regular: Series = Field(default_factory=list)
+    honcho_temporary: Series = Field(default_factory=list)
+    honcho_other: Series = Field(default_factory=list)
+    shisho_regular: Series = Field(default_factory=list)
+    shisho_temporary: Series = Field(default_factory=list)
+    shisho_other: Series = Field(default_factory=list)
+    other_regular: Series = Field(default_factory=list)
+    other_temporary: Series = Field(default_factory=list)
+    other_other: Series = Field(default_factory=list)
+
+    FORM = _form(
+        total=_s("⑤職員配置数 合計", "amount", required=True),
+        honcho_regular=_s("⑤職員配置数 本庁 正規職員", "amount"),
+        honcho_temporary=_s("⑤職員配置数 本庁 臨時・非常勤職員", "amount"),
+        honcho_other=_s("⑤職員配置数 本庁 その他", "amount"),
+        shisho_regular=_s("⑤職員配置数 支所 正規職員", "amount"),
+        shisho_temporary=_s("⑤職員配置数 支所 臨時・非常勤職員", "amount"),
+        shisho_other=_s("⑤職員配置数 支所 その他", "amount"),
+        other_regular=_s("⑤職員配置数 その他 正規職員", "amount"),
+        other_temporary=_s("⑤職員配置数 その他 臨時・非常勤職員", "amount"),
+        other_other=_s("⑤職員配置数 その他 その他", "amount"),
+    )
 
     PARTS: ClassVar[tuple[str, ...]] = (
         "honcho_regular",
@@ -154,70 +223,127 @@ class Staff(_Part):
 
 
 class Terminals(_Part):
-    total: Annotated[Series, _s("⑥統合端末台数 合計", "count", required=True)] = Field(default_factory=list)
-    issuing: Annotated[Series, _s("⑥統合端末台数 交付", "count", required=True)] = Field(default_factory=list)
-    presetting: Annotated[Series, _s("⑥統合端末台数 交付前設定", "count", required=True)] = Field(default_factory=list)
-    honcho: Annotated[Series, _s("⑥統合端末台数 本庁", "count")] = Field(default_factory=list)
-    honcho_issuing: Annotated[Series, _s("⑥統合端末台数 本庁 交付", "count")] = Field(default_factory=list)
-    honcho_presetting: Annotated[Series, _s("⑥統合端末台数 本庁 交付前設定", "count")] = Field(default_factory=list)
-    shisho: Annotated[Series, _s("⑥統合端末台数 支所", "count")] = Field(default_factory=list)
-    shisho_issuing: Annotated[Series, _s("⑥統合端末台数 支所 交付", "count")] = Field(default_factory=list)
-    shisho_presetting: Annotated[Series, _s("⑥統合端末台数 支所 交付前設定", "count")] = Field(default_factory=list)
-    other: Annotated[Series, _s("⑥統合端末台数 その他", "count")] = Field(default_factory=list)
-    other_issuing: Annotated[Series, _s("⑥統合端末台数 その他 交付", "count")] = Field(default_factory=list)
-    other_presetting: Annotated[Series, _s("⑥統合端末台数 その他 交付前設定", "count")] = Field(default_factory=list)
+    total: Series = Field(default_factory=list)
+    issuing: Series = Field(default_factory=list)
+    presetting: Series = Field(default_factory=list)
+    honcho: Series = Field(default_factory=list)
+    honcho_issuing: Series = Field(default_factory=list)
+    honcho_presetting: Series = Field(default_factory=list)
+    shisho: Series = Field(default_factory=list)
+    shisho_issuing: Series = Field(default_factory=list)
+    shisho_presetting: Series = Field(default_factory=list)
+    other: Series = Field(default_factory=list)
+    other_issuing: Series = Field(default_factory=list)
+    other_presetting: Series = Field(default_factory=list)
+
+    FORM = _form(
+        total=_s("⑥統合端末台数 合計", "count", required=True),
+        issuing=_s("⑥統合端末台数 交付", "count", required=True),
+        presetting=_s("⑥統合端末台数 交付前設定", "count", required=True),
+        honcho=_s("⑥統合端末台数 本庁", "count"),
+        honcho_issuing=_s("⑥統合端末台数 本庁 交付", "count"),
+        honcho_presetting=_s("⑥統合端末台数 本庁 交付前設定", "count"),
+        shisho=_s("⑥統合端末台数 支所", "count"),
+        shisho_issuing=_s("⑥統合端末台数 支所 交付", "count"),
+        shisho_presetting=_s("⑥統合端末台数 支所 交付前設定", "count"),
+        other=_s("⑥統合端末台数 その他", "count"),
+        other_issuing=_s("⑥統合端末台数 その他 交付", "count"),
+        other_presetting=_s("⑥統合端末台数 その他 交付前設定", "count"),
+    )
 
     PLACES: ClassVar[tuple[str, ...]] = ("honcho", "shisho", "other")
 
 
 class Invite(_Part):
-    honcho_start: Annotated[Text, _f("⑦来庁者への申請勧奨 本庁", "month", required=True)] = None
-    shisho_start: Annotated[Text, _f("⑦来庁者への申請勧奨 支所", "month")] = None
+    honcho_start: Text = None
+    shisho_start: Text = None
+
+    FORM = _form(
+        honcho_start=_f("⑦来庁者への申請勧奨 本庁", "month", required=True),
+        shisho_start=_f("⑦来庁者への申請勧奨 支所", "month"),
+    )
 
 
 class AtApplication(_Part):
-    counts: Annotated[Series, _s("⑧申請時来庁 受付件数")] = Field(default_factory=list)
-    honcho_start: Annotated[Text, _f("⑧申請時来庁 開始時期 本庁", "month", required=True)] = None
-    shisho_start: Annotated[Text, _f("⑧申請時来庁 開始時期 支所", "month")] = None
-    other_start: Annotated[Text, _f("⑧申請時来庁 開始時期 その他", "month")] = None
+    counts: Series = Field(default_factory=list)
+    honcho_start: Text = None
+    shisho_start: Text = None
+    other_start: Text = None
+
+    FORM = _form(
+        counts=_s("⑧申請時来庁 受付件数"),
+        honcho_start=_f("⑧申請時来庁 開始時期 本庁", "month", required=True),
+        shisho_start=_f("⑧申請時来庁 開始時期 支所", "month"),
+        other_start=_f("⑧申請時来庁 開始時期 その他", "month"),
+    )
 
 
 class Outreach(_Part):
-    counts: Annotated[Series, _s("⑨出張申請受付 受付件数")] = Field(default_factory=list)
-    start: Annotated[Text, _f("⑨出張申請受付 開始時期", "month", required=True)] = None
-    detail: Annotated[Text, _f("⑨出張申請受付 詳細", "text")] = None
+    counts: Series = Field(default_factory=list)
+    start: Text = None
+    detail: Text = None
+
+    FORM = _form(
+        counts=_s("⑨出張申請受付 受付件数"),
+        start=_f("⑨出張申請受付 開始時期", "month", required=True),
+        detail=_f("⑨出張申請受付 詳細", "text"),
+    )
 
 
 class Support(_Part):
-    honcho_start: Annotated[Text, _f("⑩申請サポート 開始時期 本庁", "month", required=True)] = None
-    shisho_start: Annotated[Text, _f("⑩申請サポート 開始時期 支所", "month")] = None
-    other_start: Annotated[Text, _f("⑩申請サポート 開始時期 その他", "month")] = None
+    honcho_start: Text = None
+    shisho_start: Text = None
+    other_start: Text = None
+
+    FORM = _form(
+        honcho_start=_f("⑩申請サポート 開始時期 本庁", "month", required=True),
+        shisho_start=_f("⑩申請サポート 開始時期 支所", "month"),
+        other_start=_f("⑩申請サポート 開始時期 その他", "month"),
+    )
 
 
 # ---------------------------------------------------------------- 本表1-2 (千円) and its working (円)
 
 
 class Purchase(_Part):
-    count: Annotated[Num, _f("購入台数", "count")] = None
-    cost: Annotated[Num, _f("購入経費", "money")] = None
-    subsidized: Annotated[Num, _f("うち補助対象分", "money")] = None
+    count: Num = None
+    cost: Num = None
+    subsidized: Num = None
+
+    FORM = _form(
+        count=_f("購入台数", "count"),
+        cost=_f("購入経費", "money"),
+        subsidized=_f("うち補助対象分", "money"),
+    )
 
 
 class CostYear(_Part):
     """One fiscal year of 本表1-2, in 千円 as the form asks."""
 
-    total: Annotated[Num, _f("①補助対象経費", "money", required=True)] = None
-    personnel_total: Annotated[Num, _f("I. 個人番号カード交付のための人件費", "money", required=True)] = None
-    personnel_regular: Annotated[Num, _f("I. 人件費 正規職員", "money", required=True)] = None
-    personnel_temporary: Annotated[Num, _f("I. 人件費 臨時・非常勤職員", "money", required=True)] = None
-    personnel_other: Annotated[Num, _f("I. 人件費 その他", "money", required=True)] = None
+    total: Num = None
+    personnel_total: Num = None
+    personnel_regular: Num = None
+    personnel_temporary: Num = None
+    personnel_other: Num = None
     tablet: Purchase = Field(default_factory=Purchase)
     printer: Purchase = Field(default_factory=Purchase)
     webcam: Purchase = Field(default_factory=Purchase)
-    postage: Annotated[Num, _f("III. 本人限定受取郵便の送付に係る経費", "money", required=True)] = None
-    reservation: Annotated[Num, _f("IV. 交付予約に関する経費", "money", required=True)] = None
-    terminals: Annotated[Num, _f("V. 統合端末等に係る経費", "money", required=True)] = None
-    other: Annotated[Num, _f("その他補助対象経費", "money", required=True)] = None
+    postage: Num = None
+    reservation: Num = None
+    terminals: Num = None
+    other: Num = None
+
+    FORM = _form(
+        total=_f("①補助対象経費", "money", required=True),
+        personnel_total=_f("I. 個人番号カード交付のための人件費", "money", required=True),
+        personnel_regular=_f("I. 人件費 正規職員", "money", required=True),
+        personnel_temporary=_f("I. 人件費 臨時・非常勤職員", "money", required=True),
+        personnel_other=_f("I. 人件費 その他", "money", required=True),
+        postage=_f("III. 本人限定受取郵便の送付に係る経費", "money", required=True),
+        reservation=_f("IV. 交付予約に関する経費", "money", required=True),
+        terminals=_f("V. 統合端末等に係る経費", "money", required=True),
+        other=_f("その他補助対象経費", "money", required=True),
+    )
 
     PURCHASES: ClassVar[dict[str, str]] = {"tablet": "II-1. タブレット端末", "printer": "II-2. モバイルプリンター", "webcam": "II-3. ウェブカメラ"}
 
@@ -225,31 +351,53 @@ class CostYear(_Part):
 class Overtime(_Part):
     """時間外勤務手当 = 時給 × 割増率 × 日数 × 人数 × 時間 (円)."""
 
-    hourly_yen: Annotated[Num, _f("時間外勤務手当 時給(円)", "yen")] = None
-    premium: Annotated[Num, _f("時間外勤務手当 割増率", "factor")] = None
-    days: Annotated[Num, _f("時間外勤務手当 日数", "count")] = None
-    staff: Annotated[Num, _f("時間外勤務手当 人数", "amount")] = None
-    hours: Annotated[Num, _f("時間外勤務手当 時間", "amount")] = None
+    hourly_yen: Num = None
+    premium: Num = None
+    days: Num = None
+    staff: Num = None
+    hours: Num = None
+
+    FORM = _form(
+        hourly_yen=_f("時間外勤務手当 時給(円)", "yen"),
+        premium=_f("時間外勤務手当 割増率", "factor"),
+        days=_f("時間外勤務手当 日数", "count"),
+        staff=_f("時間外勤務手当 人数", "amount"),
+        hours=_f("時間外勤務手当 時間", "amount"),
+    )
 
 
 class Postage(_Part):
     """本人限定受取郵便 = 人数/月 × 月数 × 単価 (円)."""
 
-    per_month: Annotated[Num, _f("本人限定受取郵便 月当たり人数", "count")] = None
-    months: Annotated[Num, _f("本人限定受取郵便 月数", "count")] = None
-    unit_yen: Annotated[Num, _f("本人限定受取郵便 単価(円)", "yen")] = None
+    per_month: Num = None
+    months: Num = None
+    unit_yen: Num = None
+
+    FORM = _form(
+        per_month=_f("本人限定受取郵便 月当たり人数", "count"),
+        months=_f("本人限定受取郵便 月数", "count"),
+        unit_yen=_f("本人限定受取郵便 単価(円)", "yen"),
+    )
 
 
 class Working(_Part):
     """The cost working (積算) behind one fiscal year of 本表1-2, in 円."""
 
     overtime: Overtime = Field(default_factory=Overtime)
-    temporary_yen: Annotated[Num, _f("臨時・非常勤職員 所要額(円)", "yen")] = None
-    temporary_note: Annotated[Text, _f("臨時・非常勤職員 積算の説明", "text")] = None
+    temporary_yen: Num = None
+    temporary_note: Text = None
     postage: Postage = Field(default_factory=Postage)
-    tablet_unit_yen: Annotated[Num, _f("タブレット端末 単価(円)", "yen")] = None
-    printer_unit_yen: Annotated[Num, _f("モバイルプリンター 単価(円)", "yen")] = None
-    webcam_unit_yen: Annotated[Num, _f("ウェブカメラ 単価(円)", "yen")] = None
+    tablet_unit_yen: Num = None
+    printer_unit_yen: Num = None
+    webcam_unit_yen: Num = None
+
+    FORM = _form(
+        temporary_yen=_f("臨時・非常勤職員 所要額(円)", "yen"),
+        temporary_note=_f("臨時・非常勤職員 積算の説明", "text"),
+        tablet_unit_yen=_f("タブレット端末 単価(円)", "yen"),
+        printer_unit_yen=_f("モバイルプリンター 単価(円)", "yen"),
+        webcam_unit_yen=_f("ウェブカメラ 単価(円)", "yen"),
+    )
 
 
 # ---------------------------------------------------------------- daily calendar and parameters
@@ -287,15 +435,15 @@ class Plan(_Part):
     """A plan as the form holds it: 基礎情報, ② 交付枚数 … ⑧, 本表1-2 costs, the cost working and
     the daily calendar, every value typed and validated (see :func:`load_plan` for reading raw data)."""
 
-    title: Annotated[Text, _f("計画の名称", "text")] = None
+    title: Text = None
     parameters: Parameters = Field(default_factory=Parameters)
     basic: Basic = Field(default_factory=Basic)
     promotion: Promotion = Field(default_factory=Promotion)
-    issuance: Annotated[Series, _s("②交付枚数", required=True)] = Field(default_factory=list)
-    issuance_note: Annotated[Text, _f("②交付枚数の想定 説明", "text")] = None
+    issuance: Series = Field(default_factory=list)
+    issuance_note: Text = None
     declared: Declared = Field(default_factory=Declared)
-    expiry_card: Annotated[Series, _s("マイナンバーカード有効期限切れ件数")] = Field(default_factory=list)
-    expiry_cert: Annotated[Series, _s("電子証明書有効期限切れ件数")] = Field(default_factory=list)
+    expiry_card: Series = Field(default_factory=list)
+    expiry_cert: Series = Field(default_factory=list)
     windows: Windows = Field(default_factory=Windows)
     openings: Openings = Field(default_factory=Openings)
     staff: Staff = Field(default_factory=Staff)
@@ -306,8 +454,17 @@ class Plan(_Part):
     support: Support = Field(default_factory=Support)
     costs: dict[str, CostYear] = Field(default_factory=dict)  # "FY2019" -> 本表1-2 column
     working: dict[str, Working] = Field(default_factory=dict)  # "FY2019" -> 積算
-    budget_timing: Annotated[list[str | None], _s("②補正予算案の提出予定時期", "text")] = Field(default_factory=list)
+    budget_timing: list[str | None] = Field(default_factory=list)
     daily: Daily = Field(default_factory=Daily)
+
+    FORM = _form(
+        title=_f("計画の名称", "text"),
+        issuance=_s("②交付枚数", required=True),
+        issuance_note=_f("②交付枚数の想定 説明", "text"),
+        expiry_card=_s("マイナンバーカード有効期限切れ件数"),
+        expiry_cert=_s("電子証明書有効期限切れ件数"),
+        budget_timing=_s("②補正予算案の提出予定時期", "text"),
+    )
 
     @property
     def columns(self) -> list[Column]:
@@ -378,13 +535,10 @@ def fields_of(cls: type[Struct]) -> tuple[FieldInfo, ...]:
     known = _FIELDS.get(cls)
     if known is None:
         hints = _hints(cls)
-        out = []
-        for name in cls.__struct_fields__:
-            ann, meta = hints[name], None
-            if get_origin(ann) is Annotated:
-                ann, *extras = get_args(ann)
-                meta = next((m for m in extras if isinstance(m, Meta)), None)
-            out.append(FieldInfo(name, ann, meta))
+        form: dict[str, Meta] = {}
+        for base in reversed(cls.__mro__):  # the class's own winning, as its annotations do
+            form.update(base.__dict__.get("FORM", {}))
+        out = [FieldInfo(name, hints[name], form.get(name)) for name in cls.__struct_fields__]
         known = _FIELDS[cls] = tuple(out)
     return known
 

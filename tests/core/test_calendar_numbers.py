@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import unicodedata
 from decimal import Decimal
 
 import pytest
@@ -133,3 +135,94 @@ def test_a_column_s_cached_months_are_its_months():
     month = Column("2019-08", "R元年8月")
     assert month.months == ["2019-08"] and month.last_month == "2019-08" and month.is_month
     assert fy == Column("FY2021", "R3年度") and hash(fy) == hash(Column("FY2021", "R3年度"))
+
+
+def _read(fn, text):
+    try:
+        return fn(text)
+    except CalendarError as exc:
+        return ("error", str(exc))
+
+
+def _label_texts() -> list[str]:
+    """Every label the form spells (each month and fiscal year of 昭和, 平成 and 令和 up to era year
+    99, short and long), and near misses: wrapped, (実績), full-width, zero-padded, outside their
+    era, before 昭和, impossible months, other spellings."""
+    out = []
+    for year in range(1925, 2118):
+        for short in (True, False):
+            with contextlib.suppress(CalendarError):
+                out.append(fiscal_year_label(year, short=short))
+            for month in range(1, 13):
+                with contextlib.suppress(CalendarError):
+                    out.append(month_label(f"{year}-{month:02d}", short=short))
+    near = []
+    for text in out[::37]:
+        near += [text + "(実績)", text + "\n(実績)", text + "（実績）", " " + text + " ", text.replace("年", " 年"), text + "末",
+                 text.replace("元", "1"), text.replace("元", "01"), text.replace("1", "１"), text + "(実績)(実績)", text[:-1], text + "度"]
+    near += ["R元年4月", "H31年5月", "H31年4月", "S64年1月", "S1年1月", "S1年12月", "S0年12月", "H0年4月", "R0年度", "S1年度", "S0年度",
+             "令和元年13月", "令和元年0月", "R100年1月", "R2年4月1日", "R2.4", "R2/4", "R2-4", "令和2年4月末時点", "FY2021", "2021年度",
+             "fy2021", "2020-04", "2020/4", "2020年4月", "R", "令和", "", "R元年", "R元年月", "R2年4", "Ｒ２年４月", "r2年4月", "R٣年4月",
+             "R2年٤月", "令和2年4月\u3000", "H元年度", "S63年度", "H30年度", "令和元年度"]
+    return out + near
+
+
+def test_labels_as_the_form_spells_them_read_as_the_expressions_read_them(monkeypatch):
+    """parse_month and parse_column read a label spelled exactly as the form spells it without
+    the regular expressions (a check reads only such labels): every label and near miss reads
+    the same, key or error, as through the expressions alone."""
+    from kofu_xl.core import calendar
+
+    texts = _label_texts()
+    assert len(texts) > 6000
+    fast = [(_read(parse_month, t), _read(parse_column, t)) for t in texts]
+    monkeypatch.setattr(calendar, "_form_label", lambda s, *, fiscal: None)
+    slow = [(_read(parse_month, t), _read(parse_column, t)) for t in texts]
+    assert fast == slow
+    assert sum(isinstance(m, str) for m, _c in slow) > 4500 and sum(isinstance(c, str) and c.startswith("FY") for _m, c in slow) > 350
+
+
+@given(st.text(alphabet="RHS令和平成昭元年月度末時点実績()（）0123456789０１２３ \n.-/FY", max_size=12))
+def test_any_text_reads_as_through_the_expressions(text):
+    from kofu_xl.core import calendar
+
+    fast = (_read(parse_month, text), _read(parse_column, text))
+    real = calendar._form_label
+    calendar._form_label = lambda s, *, fiscal: None
+    try:
+        slow = (_read(parse_month, text), _read(parse_column, text))
+    finally:
+        calendar._form_label = real
+    assert fast == slow
+
+
+def test_cleaning_and_month_keys_read_as_their_expressions_did():
+    """_clean and _split_month without regular expressions: str.split's white space is \\s,
+    str.isdecimal is \\d (each checked over every code point), and the same results as the
+    expressions they replace."""
+    import re
+    import sys
+
+    from kofu_xl.core.calendar import _clean, _split_month
+
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    assert [c for c in every if bool(re.match(r"\s", c)) != c.isspace()] == []
+    assert [c for c in every if bool(re.match(r"\d", c)) != c.isdecimal()] == []
+
+    def clean_then(text):
+        text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+        return re.sub(r"[（(]実績[）)]$", "", text)
+
+    def split_then(key):
+        match = re.fullmatch(r"(\d{4})-(\d{2})", key)
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise CalendarError(key, "月のキーは YYYY-MM の形です")
+        return int(match[1]), int(match[2])
+
+    spaces = [c for c in every if c.isspace()]
+    texts = [*_label_texts()[::7], *("R2年" + c + "4月" + c for c in spaces), "(実績)", "実績)", "R2年4月(実績)\n", "R2年4月 (実績 ) ",
+             "R2年4月（実績)", "R2年4月(実績）", "R2年4月[実績]", "\u2028R2\x1c年\x85"]
+    assert [_clean(t) for t in texts] == [clean_then(t) for t in texts]
+    keys = [f"{y}-{m:02d}" for y in (1, 999, 2019, 9999) for m in range(14)]
+    keys += ["2019-8", "2019-008", "20190-08", "２０１９-０８", "2019-٠٨", "2019/08", "2019-08\n", "", "FY2019", "2019-1a", "²⁰¹⁹-08"]
+    assert [_read(_split_month, k) for k in keys] == [_read(split_then, k) for k in keys]

@@ -208,3 +208,104 @@ def test_the_fields_are_read_as_get_type_hints_reads_them():
     assert len(classes) > 20
     for cls in classes:
         assert model._hints(cls) == get_type_hints(cls, include_extras=True), cls
+
+
+def _annotated_twins() -> dict[str, type]:
+    """The parts of the plan declared as they were before the FORM tables: each leaf's Meta in
+    its annotation (``Annotated[type, Meta]``), the same fields, defaults and configuration, the
+    same names and module (msgspec's reading shows them), nested parts referring to twins."""
+    import typing
+    from typing import Annotated
+
+    from kofu_xl.core import model
+
+    twins: dict[str, type] = {}
+
+    def swap(ann: object) -> object:  # a nested part's type: its twin
+        if isinstance(ann, type) and issubclass(ann, model._Part):
+            return twins[ann.__name__]
+        if typing.get_origin(ann) is dict:
+            key, value = typing.get_args(ann)
+            return dict[key, swap(value)]  # type: ignore[index]
+        return ann
+
+    def default(value: object) -> object:
+        factory = getattr(value, "factory", None)
+        if factory is None:
+            return value
+        if isinstance(factory, type) and issubclass(factory, model._Part):
+            factory = twins[factory.__name__]
+        return msgspec.field(default_factory=factory)
+
+    order = (model.Purchase, model.Overtime, model.Postage, model.DailyTotals, model.Basic, model.Promotion, model.Declared,
+             model.Windows, model.Openings, model.Staff, model.Terminals, model.Invite, model.AtApplication, model.Outreach,
+             model.Support, model.CostYear, model.Working, model.Daily, model.Parameters, model.Plan)
+    assert {c.__name__ for c in order} == {c.__name__ for c in _model_structs() if issubclass(c, model._Part) and c is not model._Part}
+    for cls in order:
+        fields = []
+        defaults = dict(zip(cls.__struct_fields__[len(cls.__struct_fields__) - len(cls.__struct_defaults__):], cls.__struct_defaults__, strict=True))
+        for info in model.fields_of(cls):
+            ann = swap(info.annotation)
+            if info.meta is not None:
+                ann = Annotated[ann, info.meta]
+            fields.append((info.name, ann, default(defaults[info.name])) if info.name in defaults else (info.name, ann))
+        twins[cls.__name__] = msgspec.defstruct(cls.__name__, fields, bases=(model._Part,), module=model.__name__)
+    return twins
+
+
+def test_the_form_tables_read_as_the_annotated_declaration():
+    """The form's metadata moved out of the annotations (``FORM`` tables, cheaper to import and
+    to convert through): msgspec reads every part exactly as it read them declared with
+    ``Annotated[type, Meta]``, the shipped plan and refused plans convert to the same values, and
+    each field's Meta is the one the annotation carried."""
+    import re
+    from typing import get_args, get_type_hints
+
+    from kofu_xl.core import model
+
+    twins = _annotated_twins()
+
+    def reading(classes: list[type]) -> str:
+        return re.sub(r" at 0x[0-9a-f]+", "", repr(msgspec.inspect.multi_type_info(classes)))
+
+    names = sorted(twins)
+    assert reading([getattr(model, n) for n in names]) == reading([twins[n] for n in names])
+    for name in names:
+        hints = get_type_hints(twins[name], include_extras=True)
+        for info in model.fields_of(getattr(model, name)):
+            extras = getattr(hints[info.name], "__metadata__", ())
+            assert (info.meta,) == (extras or (None,)), (name, info.name)
+            if extras:
+                assert get_args(hints[info.name])[0] == info.annotation
+    raw = shipped_plan_raw()
+    refused = [dict(raw, basic={"population": [1]}), dict(raw, staff={"total": "x"}), dict(raw, costs={"FY2019": {"tablet": 3}}),
+               dict(raw, parameters={"first_month": 3}), dict(raw, nope=1)]
+    for case in (raw, *refused):
+        plan, _findings = load_plan(case)
+        data = plan_to_json(plan)
+        assert msgspec.to_builtins(msgspec.convert(data, twins["Plan"], strict=False)) == data
+        for bad in ({"basic": {"population": [1]}}, {"costs": {"FY2019": {"tablet": 3}}}, {"nope": 1}):
+            with pytest.raises(msgspec.ValidationError) as ours:
+                msgspec.convert(dict(data, **bad), Plan, strict=False)
+            with pytest.raises(msgspec.ValidationError) as theirs:
+                msgspec.convert(dict(data, **bad), twins["Plan"], strict=False)
+            assert str(ours.value) == str(theirs.value)
+
+
+def test_every_form_table_names_fields_and_every_leaf_has_its_meta():
+    """A FORM key that names no field (a typo) would leave a leaf without its label, read as a
+    nested value: every key is a field, and the fields without a Meta are the nested parts, the
+    per-year tables, the parameters and the daily calendar's."""
+    import typing
+
+    from kofu_xl.core import model
+
+    parts = [c for c in _model_structs() if issubclass(c, model._Part) and c is not model._Part]
+    for cls in parts:
+        assert set(cls.__dict__.get("FORM", {})) <= set(cls.__struct_fields__), cls
+        for info in model.fields_of(cls):
+            if info.meta is None:
+                ann = info.annotation
+                nested = model._is_part(ann) or (typing.get_origin(ann) is dict and cls is model.Plan)
+                assert nested or cls in (model.Parameters, model.Daily, model.DailyTotals), (cls, info.name)
+    assert len(iter_leaves()) == 104
