@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import re
 import unicodedata
 from functools import cache
 
@@ -35,8 +34,8 @@ def check_digit(first5: str) -> str:
 def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
     """None when the code is valid for the prefecture; else (expected, reason in Japanese)."""
     text = unicodedata.normalize("NFKC", code).strip()
-    if not re.fullmatch(r"\d{6}", text):
-        if re.fullmatch(r"\d{5}", text) and (hints := code_suggestions(text)):
+    if not (len(text) == 6 and text.isdecimal()):  # (str.isdecimal is the regular expressions' \d)
+        if len(text) == 5 and text.isdecimal() and (hints := code_suggestions(text)):
             return (hints[0][:6], f"5桁です。{'または'.join(hints)}ではありませんか。団体コードは検査数字を含む6桁で入力してください")
         return ("6桁の数字", "6桁の数字ではありません。検査数字を含む6桁（例: 122327）で入力してください")
     pref = PREFECTURES.get(text[:2])
@@ -113,7 +112,7 @@ def municipality_of(code: str) -> tuple[str, str] | None:
 
 def name_key(name: str) -> str:
     """A name as compared: NFKC, without spaces (全角・半角 and 「白井 市」 compare equal)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
+    return "".join(unicodedata.normalize("NFKC", name).split())  # (str.split's white space is the regular expressions' \s)
 
 
 def _named(code: str) -> str:

@@ -75,3 +75,37 @@ def test_a_searched_line_is_the_indexed_one_in_any_table(monkeypatch, rows, newl
     text = newline.join(["団体コード,都道府県名,市区町村名", *(f"{c},{n},{n}" for c, n in rows)]) + (newline if trailing else "")
     searched, indexed = _searched_and_indexed(monkeypatch, text, code)
     assert searched == indexed
+
+
+
+def _problem_by_expressions(code: str, prefecture: str | None):
+    """dantai_problem as it was written with regular expressions (its digit questions)."""
+    import re
+    import unicodedata
+
+    from kofu_xl.core import dantai
+
+    text = unicodedata.normalize("NFKC", code).strip()
+    if not re.fullmatch(r"\d{6}", text):
+        if re.fullmatch(r"\d{5}", text) and (hints := dantai.code_suggestions(text)):
+            return (hints[0][:6], f"5桁です。{'または'.join(hints)}ではありませんか。団体コードは検査数字を含む6桁で入力してください")
+        return ("6桁の数字", "6桁の数字ではありません。検査数字を含む6桁（例: 122327）で入力してください")
+    return dantai.dantai_problem(text, prefecture)  # six decimal digits: the rest is unchanged
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(["1", "2", "7", "２", "٣", "\u0660", "\u1369", "\U00010a40", " ", "\u3000", "\u2028", "\x1c", "\n", "a", "白"]), max_size=8)
+    | st.sampled_from(["122327", "12232", "１２２３２", "12232\n", "٠١٢٣٤", "122320"])
+    | st.text(max_size=8)
+)
+def test_code_and_name_questions_read_as_their_expressions_did(text) -> None:
+    """dantai_problem's digit questions and name_key without regular expressions:
+    str.isdecimal is \\d, str.split's white space is \\s."""
+    import re
+    import unicodedata
+
+    from kofu_xl.core.dantai import dantai_problem, name_key
+
+    assert dantai_problem(text, "千葉県") == _problem_by_expressions(text, "千葉県")
+    assert name_key(text) == re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
