@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -155,9 +156,16 @@ def _log_path() -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _execute(_parse(argv))
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if argv is None:
         argv = sys.argv[1:]
-    args = _parser(argv).parse_args(argv)
+    return _parser(argv).parse_args(argv)
+
+
+def _execute(args: argparse.Namespace) -> int:
     if args.command not in _LOGGED_ON_FAILURE_ONLY:
         _log().info("kofu-xl %s", args.command)
     try:
@@ -179,17 +187,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+# A command that only reads (it writes no file, starts no process or thread, registers nothing to
+# run at exit) ends its process without the interpreter's teardown, once its output is out: the
+# teardown frees every object one by one, ~8 M instructions (~2 %) of a check under callgrind.
+_ENDS_WITHOUT_TEARDOWN = frozenset({"check"})
+
+
 def run() -> int:
     """The command as a process runs it (the ``kofu-xl`` script, ``python -m kofu_xl``): main,
     then the process ends. What is left is freed as the process exits; ``gc.freeze()`` spares
     the interpreter's last cycle collections over every object of it (~4% of a check's
-    instructions under callgrind). Not in ``main``, which the ribbon and the tests call in a
-    process that goes on."""
+    instructions under callgrind), and a command that only reads skips the teardown altogether
+    (``os._exit`` once standard output and error are flushed; where flushing fails, a closed
+    pipe, the interpreter ends as usual and reports it). Not in ``main``, which the ribbon and
+    the tests call in a process that goes on."""
     _commands.ENDS_WITH_THE_PROCESS = True
     try:
-        return main()
+        args = _parse(None)
+        code = _execute(args)
     finally:
         gc.freeze()
+    if args.command in _ENDS_WITHOUT_TEARDOWN:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            return code
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -258,9 +258,30 @@ def test_the_process_entry_runs_main_and_spares_the_last_collections() -> None:
     assert scripts["kofu-xl"] == "kofu_xl.cli:run"
     code = "import gc, sys; from kofu_xl.cli import run; rc = run(); print(rc, gc.get_freeze_count() > 0, file=sys.stderr)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-c", code, "check", "--json", "nonexistent.xlsm"], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code, "new", "--dantai", "000000"], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert r.stderr.strip().splitlines()[-1] == "2 True", r.stderr
     assert run("--help").returncode == 0  # python -m kofu_xl
+
+
+@pytest.mark.parametrize("args", [["--json"], [], ["--json", "nonexistent.xlsm"]])
+def test_check_ends_its_process_without_the_teardown_and_with_all_its_output(args, capsys) -> None:
+    """check, which only reads, ends its process once its output is out (os._exit: nothing
+    registered to run at exit runs); what it printed, to a pipe, is all there, byte for byte
+    what main prints, with main's exit code."""
+    from kofu_xl.cli import main
+
+    argv = ["check", *args]
+    if all(a.startswith("--") for a in args):  # the shipped workbook
+        argv.append(str(REPO / "workbook" / "交付円滑化計画.xlsm"))
+    code = main(argv)
+    printed = capsys.readouterr()
+    probe = "import atexit, sys; atexit.register(lambda: print('TEARDOWN', file=sys.stderr)); from kofu_xl.cli import run; run()"
+    # (buffered, as a clerk's pipe is: this machine's environment may say PYTHONUNBUFFERED)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    r = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, encoding="utf-8", cwd=REPO, env=env, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (code, printed.out, printed.err)
+    if args and args[0] == "--json" and len(args) == 1:
+        assert json.loads(r.stdout)["counts"]["error"] > 0  # the whole report, parsed back
 
 
 def test_build_in_a_checkout_also_writes_the_blank_new_fills_in(tmp_path, monkeypatch):
