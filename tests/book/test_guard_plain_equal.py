@@ -162,10 +162,7 @@ _ODD = st.sampled_from([b"<!-- /> -->", b"<!---->", b"<![CDATA[/></e>]]>", b"<?p
 @st.composite
 def _element(draw, depth_left: int) -> bytes:
     name = draw(_NAMES)
-    attrs = b"".join(
-        b' k%d=%s' % (i, (b"'" + v + b"'") if b"'" not in v else (b'"' + v + b'"'))
-        for i, v in enumerate(draw(st.lists(_VALUES, max_size=2)))
-    )
+    attrs = b"".join(b" k%d=%s" % (i, (b"'" + v + b"'") if b"'" not in v else (b'"' + v + b'"')) for i, v in enumerate(draw(st.lists(_VALUES, max_size=2))))
     space = draw(st.sampled_from([b"", b" ", b"\n"]))
     kids = []
     if depth_left > 0:
