@@ -337,9 +337,9 @@ def _xml_parser() -> Any:
 
 
 # What _plainly_safe keeps of a tag (bytes.translate deletes the rest): its < and >, the 0x02
-# an empty-element tag's /> became, the / of an end tag's </ and the = of an attribute (which
-# parts a start tag's < from any / in its attribute values)
-_NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b"<>/=\x02")
+# an empty-element tag's /> became, the / of an end tag's </, the = of an attribute (which
+# parts a start tag's < from any / in its attribute values) and the ! of a <! (told here)
+_NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b"<>/=!\x02")
 _NOT_MARKERS = bytes(b for b in range(256) if b not in b"<\x02")  # what _depth_markers keeps
 # The XML declaration _plainly_safe accepts before the root: version 1.0, UTF-8 (or none)
 _PLAIN_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.0"|'1\.0')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"(?i:utf-8)"|'(?i:utf-8)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>""")
@@ -354,19 +354,30 @@ def _plainly_safe(xml: bytes) -> bool:
     element, most of the guard's time): expat (no handlers) decides well-formedness, and the
     depth is counted on the bytes, which is exact for a *plain* document. Plain: UTF-8 (no NUL
     byte, so no UTF-16/32; no declaration of another encoding), no ``<!`` (no DOCTYPE, comment
-    or CDATA), no processing instruction but the XML declaration, and as many ``>`` as ``<``.
-    In a well-formed document every ``<`` outside comments, CDATA and processing instructions
-    starts a tag (neither text nor attribute values may hold a ``<``), and every tag holds one
-    ``>`` at its end; as many ``>`` as ``<`` means no text or attribute value holds one. So
-    ``/>`` is exactly the end of an empty-element tag, ``</`` exactly the start of an end tag,
-    and every other ``<`` the start of a start tag or an empty-element tag: see _depth_markers.
+    or CDATA), no processing instruction but the XML declaration, and no ``/>`` but at the
+    end of an empty-element tag. In a well-formed document every ``<`` outside comments, CDATA
+    and processing instructions starts a tag (neither text nor attribute values may hold a
+    ``<``): ``</`` is exactly the start of an end tag, every other ``<`` the start of a start
+    tag or an empty-element tag, and every empty-element tag ends in ``/>`` (text and
+    attribute values may hold one too: see below).
 
-    The bytes are first reduced to what tells the tags apart (``_NOT_TAG_MARKS``): /> becomes
-    0x02, then all but ``< > / =`` and 0x02 is deleted. A start or empty-element tag's ``<`` is
-    then followed by ``=`` (its first attribute's; names hold no ``/``), ``>`` or 0x02, an end
-    tag's by its ``/``, and text (which holds no ``<``) follows a ``>``: ``</`` still marks
-    exactly the end tags."""
-    if b"\x00" in xml or (b"!" in xml and b"<!" in xml):  # one byte first: memchr-fast
+    The bytes are reduced in two passes over the whole: /> becomes 0x02 > (the same length:
+    replaced in place, a search and a copy), then all but ``< > / = !`` and 0x02 is deleted
+    (``_NOT_TAG_MARKS``). A start or empty-element tag's ``<`` is then
+    followed by ``=`` (its first attribute's; names hold no ``/``), ``>`` or 0x02, an end tag's
+    by its ``/`` (text, which may hold a ``/``, follows a ``>``), a ``<!`` by its ``!``: ``</``
+    still marks exactly the end tags, ``<!`` the declarations, comments and CDATA. In the
+    reduced bytes (a few times shorter) ``</`` becomes 0x02 / (again in place), then all but
+    ``<`` and 0x02 is deleted: the markers of _depth_markers. Of a well-formed document they
+    hold a ``<`` for each start and empty-element tag and a 0x02 for each end tag and each
+    ``/>``, in document order: as many start tags as end tags, so as many 0x02 as ``<`` when
+    every ``/>`` ends an empty-element tag, and then they are the tags' nesting exactly. A
+    ``/>`` in text or an attribute value is one 0x02 more, and nothing here can be one ``<``
+    more (no comment, CDATA or processing instruction): such markers never balance, and
+    _depth_markers finds them at the limit (then the handlers decide). The depth is at most
+    the number of ``<``, at most half the markers: a part of at most MAX_XML_DEPTH elements
+    needs no counting."""
+    if b"\x00" in xml:  # one byte: memchr-fast
         return False
     body = xml[3:] if xml.startswith(b"\xef\xbb\xbf") else xml
     if body.startswith(b"<?"):
@@ -376,30 +387,32 @@ def _plainly_safe(xml: bytes) -> bool:
         body = body[decl.end() :]
     if b"?" in body and b"<?" in body:
         return False
-    tags = body.replace(b"/>", b"\x02").translate(None, _NOT_TAG_MARKS)
-    # as many > as < in the body (a 0x02 there is no XML character: expat refuses it below)
-    if tags.count(b"<") != tags.count(b">") + tags.count(b"\x02"):
+    tags = body.replace(b"/>", b"\x02>").translate(None, _NOT_TAG_MARKS)
+    if b"!" in tags and b"<!" in tags:
         return False
     try:
         pyexpat.ParserCreate().Parse(xml, True)
     except (pyexpat.ExpatError, LookupError, ValueError):  # the parser with handlers says why
         return False
-    return _depth_markers(tags, MAX_XML_DEPTH + 1) <= MAX_XML_DEPTH
+    marks = tags.replace(b"</", b"\x02/").translate(None, _NOT_MARKERS)
+    return len(marks) <= 2 * MAX_XML_DEPTH or _depth_markers(marks, MAX_XML_DEPTH + 1) <= MAX_XML_DEPTH
 
 
-def _depth_markers(tags: bytes, limit: int) -> int:
-    """The deepest nesting of the elements of a plain, well-formed document (see
-    _plainly_safe, which reduces its body to ``tags``), or ``limit`` when it reaches that. The
-    tags become markers in document order: ``<`` opens an element (a start tag, or an
-    empty-element tag), 0x02 closes it (an end tag's ``</``, an empty-element tag's ``/>``);
-    an element holding no element (a leaf) is then ``<`` 0x02. Every leaf is removed at once,
-    pass after pass: a pass lowers the deepest nesting by exactly one (every deepest element is
-    a leaf, and the parent of one becomes a leaf), so the passes it takes to empty the markers
-    are the depth."""
-    marks = tags.replace(b"</", b"\x02").translate(None, _NOT_MARKERS)
+def _depth_markers(marks: bytes, limit: int) -> int:
+    """The deepest nesting of the elements of a plain, well-formed document, from its markers
+    (see _plainly_safe), or ``limit`` when it reaches that. The markers are in document order:
+    ``<`` opens an element (a start tag, or an empty-element tag), 0x02 closes it (an end
+    tag's ``</``, an empty-element tag's ``/>``); an element holding no element (a leaf) is
+    then ``<`` 0x02. Every leaf is removed at once, pass after pass: a pass lowers the deepest
+    nesting by exactly one (every deepest element is a leaf, and the parent of one becomes a
+    leaf), so the passes it takes to empty the markers are the depth. Markers that do not
+    balance (see _plainly_safe) are never emptied: ``limit`` as soon as a pass finds no leaf."""
     depth = 0
     while marks and depth < limit:
-        marks = marks.replace(b"<\x02", b"")
+        shorter = marks.replace(b"<\x02", b"")
+        if len(shorter) == len(marks):
+            return limit
+        marks = shorter
         depth += 1
     return depth
 
