@@ -209,8 +209,9 @@ def run() -> int:
         gc.freeze()
     if args.command in _ENDS_WITHOUT_TEARDOWN:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: the process was started with it closed (`>&-`)
+                    stream.flush()
         except (OSError, ValueError):
             return code
         os._exit(code)
