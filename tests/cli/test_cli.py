@@ -299,6 +299,18 @@ def test_check_with_a_closed_standard_stream_ends_as_main_returns(closed) -> Non
         assert "nonexistent.xlsm" in r.stderr
 
 
+@pytest.mark.parametrize("tool, report", [(["cProfile", "-m"], "function calls"), (["trace", "--count", "--summary", "--module"], "lines   cov%")])
+def test_check_under_a_profiler_or_tracer_ends_as_usual(tool, report) -> None:
+    """A process whose run is profiled or traced (cProfile, trace, coverage, a debugger: they
+    report after the command returns, or at exit) is not ended by os._exit: their report is
+    printed, as it was before check skipped the teardown."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    r = subprocess.run([sys.executable, "-m", *tool, "kofu_xl", "check", "nonexistent.xlsm"], capture_output=True, text=True,
+                       encoding="utf-8", cwd=REPO, env=env, timeout=300)
+    assert "「nonexistent.xlsm」を読めません" in r.stderr, r.stderr
+    assert report in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+
+
 def test_build_in_a_checkout_also_writes_the_blank_new_fills_in(tmp_path, monkeypatch):
     """`kofu-xl build` (the shipped workbook) in a checkout writes `new`'s stored blank too, equal
     to the committed one; elsewhere (an installed package) it leaves the blank alone."""
