@@ -299,7 +299,7 @@ def test_check_with_a_closed_standard_stream_ends_as_main_returns(closed) -> Non
         assert "nonexistent.xlsm" in r.stderr
 
 
-@pytest.mark.parametrize("tool, report", [(["cProfile", "-m"], "function calls"), (["trace", "--count", "--summary", "--module"], "lines   cov%")])
+@pytest.mark.parametrize("tool, report", [(["cProfile", "-m"], "function calls"), (["trace", "--listfuncs", "--module"], "functions called:")])
 def test_check_under_a_profiler_or_tracer_ends_as_usual(tool, report) -> None:
     """A process whose run is profiled or traced (cProfile, trace, coverage, a debugger: they
     report after the command returns, or at exit) is not ended by os._exit: their report is
