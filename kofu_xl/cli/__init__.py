@@ -207,10 +207,13 @@ def run() -> int:
         code = _execute(args)
     finally:
         gc.freeze()
-    if args.command in _ENDS_WITHOUT_TEARDOWN:
+    # (not under a profiler, tracer or debugger -- cProfile, trace, coverage, pdb: they report
+    # once the command has returned or at exit, which os._exit would skip)
+    if args.command in _ENDS_WITHOUT_TEARDOWN and sys.getprofile() is None and sys.gettrace() is None:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: the process was started with it closed (`>&-`)
+                    stream.flush()
         except (OSError, ValueError):
             return code
         os._exit(code)

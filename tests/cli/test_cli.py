@@ -284,6 +284,33 @@ def test_check_ends_its_process_without_the_teardown_and_with_all_its_output(arg
         assert json.loads(r.stdout)["counts"]["error"] > 0  # the whole report, parsed back
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="closes a descriptor before the child runs (POSIX)")
+@pytest.mark.parametrize("closed", [1, 2])
+def test_check_with_a_closed_standard_stream_ends_as_main_returns(closed) -> None:
+    """A process started with its standard output or error closed (`>&-`, `2>&-`: Python's
+    sys.stdout or sys.stderr is None) still ends check with main's exit code, and with no
+    traceback: the flush before os._exit skips a stream that is not there."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    r = subprocess.run([sys.executable, "-m", "kofu_xl", "check", "nonexistent.xlsm"], capture_output=True, text=True,
+                       encoding="utf-8", cwd=REPO, env=env, timeout=120, preexec_fn=lambda: os.close(closed))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    if closed == 1:
+        assert "nonexistent.xlsm" in r.stderr
+
+
+@pytest.mark.parametrize("tool, report", [(["cProfile", "-m"], "function calls"), (["trace", "--listfuncs", "--module"], "functions called:")])
+def test_check_under_a_profiler_or_tracer_ends_as_usual(tool, report) -> None:
+    """A process whose run is profiled or traced (cProfile, trace, coverage, a debugger: they
+    report after the command returns, or at exit) is not ended by os._exit: their report is
+    printed, as it was before check skipped the teardown."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    r = subprocess.run([sys.executable, "-m", *tool, "kofu_xl", "check", "nonexistent.xlsm"], capture_output=True, text=True,
+                       encoding="utf-8", cwd=REPO, env=env, timeout=300)
+    assert "「nonexistent.xlsm」を読めません" in r.stderr, r.stderr
+    assert report in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+
+
 def test_build_in_a_checkout_also_writes_the_blank_new_fills_in(tmp_path, monkeypatch):
     """`kofu-xl build` (the shipped workbook) in a checkout writes `new`'s stored blank too, equal
     to the committed one; elsewhere (an installed package) it leaves the blank alone."""
