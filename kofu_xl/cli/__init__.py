@@ -30,6 +30,7 @@ from kofu_xl.errors import EXIT_INTERNAL, KofuError
 
 if TYPE_CHECKING:
     import logging
+    from pathlib import Path
 
 __all__ = ["main", "run"]
 
@@ -149,7 +150,8 @@ def _log() -> logging.Logger:
     return logging.getLogger("kofu_xl.cli")
 
 
-def _log_path() -> object:
+def _log_path() -> Path:
+    """Where the log is (kofu_xl.logs), for a message that names it."""
     from kofu_xl.logs import log_path
 
     return log_path()
