@@ -62,6 +62,7 @@ from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_dat
 from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import CostYear, Declared, Plan, Working, load_plan, plan_to_json
 from kofu_xl.core.schedule import Schedule, default_schedule
+from kofu_xl.data import data_path
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
 
 __all__ = [
@@ -236,7 +237,7 @@ def computed_cells(
 # columns, the layout) and the schedule, never on its figures; tests/book/test_computed.py holds
 # the file equal to computed_cells of plans of that shape. Written by `kofu-xl build` in a checkout
 # (or `python -m kofu_xl.book.computed`).
-STORED_FORMULAS_PATH = Path(__file__).resolve().parents[1] / "data" / "computed_formulas.txt"
+STORED_FORMULAS_PATH = data_path("computed_formulas.txt")
 _STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)}, {(sheet, cell): (row, column)})] once read
 
 
