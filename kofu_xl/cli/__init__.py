@@ -134,10 +134,13 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return p
 
 
-# A command that writes nothing logs only its failure: its run loads neither logging nor the log
-# folder's platformdirs (with traceback, tokenize, tempfile... ~30 M instructions, ~6 % of a
-# check). Every other command logs that it ran, as the ribbon's buttons do.
-_LOGGED_ON_FAILURE_ONLY = frozenset({"check"})
+# The commands that only read: they write no file, start no process or thread and register
+# nothing to run at exit. Such a command logs only its failure (its run loads neither logging nor
+# the log folder's platformdirs, with traceback, tokenize, tempfile...: ~30 M instructions, ~6 %
+# of a check; every other command logs that it ran, as the ribbon's buttons do), and ends its
+# process without the interpreter's teardown once its output is out (the teardown frees every
+# object one by one: ~8 M instructions, ~2 % of a check; see run).
+_READS_ONLY = frozenset({"check"})
 
 
 def _log() -> logging.Logger:
@@ -168,7 +171,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _execute(args: argparse.Namespace) -> int:
-    if args.command not in _LOGGED_ON_FAILURE_ONLY:
+    if args.command not in _READS_ONLY:
         _log().info("kofu-xl %s", args.command)
     try:
         return args.func(args)
@@ -189,12 +192,6 @@ def _execute(args: argparse.Namespace) -> int:
         return EXIT_INTERNAL
 
 
-# A command that only reads (it writes no file, starts no process or thread, registers nothing to
-# run at exit) ends its process without the interpreter's teardown, once its output is out: the
-# teardown frees every object one by one, ~8 M instructions (~2 %) of a check under callgrind.
-_ENDS_WITHOUT_TEARDOWN = frozenset({"check"})
-
-
 def run() -> int:
     """The command as a process runs it (the ``kofu-xl`` script, ``python -m kofu_xl``): main,
     then the process ends. What is left is freed as the process exits; ``gc.freeze()`` spares
@@ -211,7 +208,7 @@ def run() -> int:
         gc.freeze()
     # (not under a profiler, tracer or debugger -- cProfile, trace, coverage, pdb: they report
     # once the command has returned or at exit, which os._exit would skip)
-    if args.command in _ENDS_WITHOUT_TEARDOWN and sys.getprofile() is None and sys.gettrace() is None:
+    if args.command in _READS_ONLY and sys.getprofile() is None and sys.gettrace() is None:
         try:
             for stream in (sys.stdout, sys.stderr):
                 if stream is not None:  # None: the process was started with it closed (`>&-`)
