@@ -60,7 +60,7 @@ from kofu_xl.book.layout import (
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.followup import plan_by_month, required_monthly
-from kofu_xl.core.model import CostYear, Declared, Plan, Working, load_plan, plan_to_json
+from kofu_xl.core.model import CostYear, Declared, Parameters, Plan, Working, load_plan, plan_to_json
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.data import data_path
 from kofu_xl.ooxml.cellref import col_letter, parse_ref, ref
@@ -83,6 +83,7 @@ __all__ = [
     "normalize_formula",
     "prefill_values",
     "stored_formulas",
+    "stored_formulas_of_shape",
     "stored_positions",
 ]
 
@@ -243,7 +244,10 @@ _STORED: list[Any] = []  # [(shape, {(sheet, cell): (formula, prefill)}, {(sheet
 
 def formula_shape(plan: Plan, lay: Layout) -> list[Any]:
     """What the formulas of computed_cells depend on besides the schedule (as JSON holds it)."""
-    p = plan.parameters
+    return _shape(plan.parameters, lay)
+
+
+def _shape(p: Parameters, lay: Layout) -> list[Any]:
     return [p.first_month, p.last_month, list(p.fiscal_years), p.actual_through, list(p.cost_years), list(lay.columns), list(lay.cost_years), list(lay.daily_blocks), list(lay.followup_months)]
 
 
@@ -274,6 +278,12 @@ def stored_formulas_data(plan: Plan, lay: Layout, schedule: Schedule) -> bytes:
 def stored_formulas(plan: Plan, lay: Layout, schedule: Schedule) -> dict[tuple[str, str], tuple[str, bool]] | None:
     """{(sheet, cell): (formula, prefill)} of computed_cells of ``plan`` (in its order), from
     the stored file; None when the plan is of another shape, or the schedule is not the default."""
+    return stored_formulas_of_shape(plan.parameters, lay, schedule)
+
+
+def stored_formulas_of_shape(params: Parameters, lay: Layout, schedule: Schedule) -> dict[tuple[str, str], tuple[str, bool]] | None:
+    """:func:`stored_formulas` of every plan with these parameters (the formulas depend on the
+    shape alone: a reader can look them up before it has loaded the plan)."""
     if schedule is not default_schedule():
         return None
     if not _STORED:
@@ -290,7 +300,7 @@ def stored_formulas(plan: Plan, lay: Layout, schedule: Schedule) -> dict[tuple[s
             positions += zip(rows, cols)
         _STORED.append((data["shape"], dict(zip(keys, zip(formulas, marks, strict=True), strict=True)), dict(zip(keys, positions, strict=True))))
     shape, cells_, _positions = _STORED[0]
-    return cells_ if shape == formula_shape(plan, lay) else None
+    return cells_ if shape == _shape(params, lay) else None
 
 
 def stored_positions() -> dict[tuple[str, str], tuple[int, int]]:

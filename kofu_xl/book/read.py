@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import python_calamine
-from msgspec import Struct
+from msgspec import Struct, convert
 
-from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas, stored_positions
+from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas, stored_formulas_of_shape, stored_positions
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
     DAILY,
@@ -720,11 +720,12 @@ def read_plan(src: CellSource, path: Path | str | None = None) -> tuple[dict[str
     None where nothing was loaded.
     """
     lay = workbook_layout(src, path)
-    raw = _read_raw(src, lay)
-    loaded = None
-    if getattr(src, "formulas", None):
-        raw, loaded = _settle(src, lay, raw)
-    return raw, lay, loaded
+    if not getattr(src, "formulas", None):
+        return _read_raw(src, lay), lay, None
+    settled = _read_settled(src, lay)
+    if settled is None:  # a plan of another shape: read as saved, then settled round by round
+        settled = _settle(src, lay, _read_raw(src, lay))
+    return settled[0], lay, settled[1]
 
 
 def _plain(value: Any) -> Any:
@@ -736,6 +737,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _reads_alike(saved: Any, computed: Any) -> bool:
+    """True when the loader reads a prefilled cell's saved value (``saved``, as the source
+    gives it) exactly as the figure settling puts there (``computed``, :func:`_plain`): the same
+    type and value, or a whole number saved as the float a spreadsheet keeps it as (the loader
+    reads a float and an int of the same whole number below its plain limit, 10**12, as the same
+    Decimal: tests/book/test_read_pass.py holds it)."""
+    if type(saved) is type(computed):
+        return saved is None or saved == computed
+    return type(saved) is float and type(computed) is int and 0 <= computed < _ALIKE_LIMIT and saved == computed
+
+
+_ALIKE_LIMIT = 10**12
+
+
 Loaded = tuple[Plan, list[Finding]]  # what load_plan gives
 
 
@@ -744,14 +759,49 @@ def _loaded(raw: dict[str, Any]) -> Loaded:
     return load_plan({k: v for k, v in raw.items() if k not in (SHEET_FACTS_KEY, FORMULA_FACTS_KEY)})
 
 
-def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str, Any], Loaded]:
-    """The raw data with every cell still holding its formula read as the core computes it,
-    and the plan loaded from that raw data (every round ends by loading the raw data it read)."""
-    formulas: dict[str, dict[str, str]] = src.formulas  # type: ignore[attr-defined]
+def _read_settled(src: CellSource, lay: Layout) -> tuple[dict[str, Any], Loaded] | None:
+    """:func:`_settle` of :func:`_read_raw` for a plan of the stored shape, read settled from
+    the start: the formulas depend on the shape alone (the header rows), so the intact cells
+    are known before any value is read. The first reading takes every intact computed cell
+    empty and every intact prefilled input as saved; where each of those reads as the figure
+    of the inputs read (a workbook saved by Excel, or by kofu-xl), that reading is the settled
+    one: one reading and one loading where :func:`_settle` takes two of each. Otherwise the
+    rounds of :func:`_settle` go on from it. None for a plan of another shape (or a shape
+    that the reading does not confirm): then :func:`_settle` reads it.
+
+    The same raw data, facts and plan as :func:`_settle` (tests/book/test_read_pass.py holds
+    them equal over edited workbooks): the computed cells read empty feed only what
+    :func:`computed_inputs` leaves out, so the inputs are those :func:`_settle` starts from."""
+    params = _parameters(src, lay)
+    try:
+        shape = convert(params, Parameters, strict=False)
+    except (ValueError, TypeError):  # load_plan reports it; _settle reads it as it can
+        return None
     schedule = default_schedule()
+    cells = stored_formulas_of_shape(shape, lay, schedule)
+    if cells is None:
+        return None
+    positions = stored_positions()
+    intact, facts = _formula_facts(src, lay, cells)
+    empty = {k: None for k in intact if not cells[k][1]}
+    raw = _read_raw(_Settled(src, empty, _RAW_SHEETS, positions), lay)
     loaded = _loaded(raw)
     inputs = computed_inputs(loaded[0])
-    cells, values, positions = _computed(inputs, lay, schedule)
+    if stored_formulas(inputs, lay, schedule) is not cells:  # the plan loaded is of another shape
+        return None
+    values = prefill_values(inputs, lay)
+    for k in intact:
+        if cells[k][1] and not _reads_alike(src.value(k[0], *positions[k]), _plain(values[k])):
+            raw, loaded = _rounds(src, lay, schedule, intact, empty, (cells, values, positions), inputs, raw, loaded)
+            break
+    raw[FORMULA_FACTS_KEY] = facts
+    return raw, loaded
+
+
+def _formula_facts(src: CellSource, lay: Layout, cells: dict[tuple[str, str], tuple[str, bool]]) -> tuple[set[tuple[str, str]], list[list[Any]]]:
+    """(the computed cells still holding the formula the build writes there, the facts of those
+    whose formula was changed or typed over) of a source that knows its sheets' formulas."""
+    formulas: dict[str, dict[str, str]] = src.formulas  # type: ignore[attr-defined]
     intact: set[tuple[str, str]] = set()
     facts = []
     for (sheet, cell), (formula, prefill) in cells.items():
@@ -768,7 +818,36 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # as the clerk typed it (calamine reads every number as a float)
             facts.append([sheet, cell, _computed_label(lay, sheet, cell), formula, text, value])
-    overrides: dict[tuple[str, str], Any] = {}
+    return intact, facts
+
+
+def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str, Any], Loaded]:
+    """The raw data with every cell still holding its formula read as the core computes it,
+    and the plan loaded from that raw data (every round ends by loading the raw data it read)."""
+    schedule = default_schedule()
+    loaded = _loaded(raw)
+    inputs = computed_inputs(loaded[0])
+    computed = _computed(inputs, lay, schedule)
+    intact, facts = _formula_facts(src, lay, computed[0])
+    raw, loaded = _rounds(src, lay, schedule, intact, {}, computed, inputs, raw, loaded)
+    raw[FORMULA_FACTS_KEY] = facts
+    return raw, loaded
+
+
+def _rounds(
+    src: CellSource,
+    lay: Layout,
+    schedule: Any,
+    intact: set[tuple[str, str]],
+    overrides: dict[tuple[str, str], Any],
+    computed: tuple[dict[tuple[str, str], tuple[str, bool]], dict[tuple[str, str], Any], dict[tuple[str, str], tuple[int, int]] | None],
+    inputs: Plan,
+    raw: dict[str, Any],
+    loaded: Loaded,
+) -> tuple[dict[str, Any], Loaded]:
+    """Settling's rounds, from ``raw`` (read with ``overrides``) and what was loaded and computed
+    of it, until a round reads what the one before read."""
+    cells, values, positions = computed
     parted = None  # (the intact cells computed, the intact prefilled cells) of these cells
     for _ in range(8):  # totals of totals: a few rounds reach the fixed point
         if parted is None or parted[0] is not cells:
@@ -786,7 +865,6 @@ def _settle(src: CellSource, lay: Layout, raw: dict[str, Any]) -> tuple[dict[str
         if settled_inputs != inputs:  # equal inputs, equal computed cells: the next round ends
             inputs = settled_inputs
             cells, values, positions = _computed(inputs, lay, schedule)
-    raw[FORMULA_FACTS_KEY] = facts
     return raw, loaded
 
 
@@ -822,15 +900,7 @@ _RAW_SHEETS = frozenset((S11, S12, WORK, NATIONAL, DAILY))
 
 def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
     names = set(src.sheet_names())
-    raw: dict[str, Any] = {
-        "parameters": {
-            "first_month": lay.columns[0],
-            "last_month": [k for k in lay.columns if not k.startswith("FY")][-1],
-            "fiscal_years": [int(k[2:]) for k in lay.columns if k.startswith("FY")],
-            "actual_through": _actual(lay, src),
-            "cost_years": [int(k[2:]) for k in lay.cost_years],
-        }
-    }
+    raw: dict[str, Any] = {"parameters": _parameters(src, lay)}
     row_values = getattr(src, "row_values", None)  # a whole row at once, where the source can
     for leaf in iter_leaves():
         path_ = leaf.path
@@ -875,6 +945,17 @@ def _read_raw(src: CellSource, lay: Layout) -> dict[str, Any]:
             raw["daily"] = _read_daily(src, lay)
             raw[SHEET_FACTS_KEY] = daily_sheet_facts(src, lay)
     return raw
+
+
+def _parameters(src: CellSource, lay: Layout) -> dict[str, Any]:
+    """The plan's shape as the sheets' header rows give it (raw data's "parameters")."""
+    return {
+        "first_month": lay.columns[0],
+        "last_month": [k for k in lay.columns if not k.startswith("FY")][-1],
+        "fiscal_years": [int(k[2:]) for k in lay.columns if k.startswith("FY")],
+        "actual_through": _actual(lay, src),
+        "cost_years": [int(k[2:]) for k in lay.cost_years],
+    }
 
 
 def _daily_by_rows(src: CellSource, lay: Layout, row_values: Any) -> tuple[dict[str, Any], dict[str, Any]]:

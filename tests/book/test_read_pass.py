@@ -368,3 +368,125 @@ def test_the_raw_reading_reads_only_its_sheets():
     book_read._read_raw(src, lay)
     assert read and read <= book_read._RAW_SHEETS
     assert set(src.sheet_names()) - book_read._RAW_SHEETS  # (実績比較 is left out)
+
+
+def _read_both_ways(src: GridSource):
+    """(read_plan's reading: settled from the start where the shape is stored, _settle of the
+    reading as saved: the rounds every shape takes)."""
+    lay = book_read.workbook_layout(src)
+    raw, _lay, loaded = book_read.read_plan(src)
+    old_raw, old_loaded = book_read._settle(src, lay, book_read._read_raw(src, lay))
+    return (raw, loaded), (old_raw, old_loaded)
+
+
+def _assert_read_alike(new, old):
+    """The same plan, findings of loading, facts and catalogue findings, and raw data that loads
+    the same (what every other caller of read_plan does with it)."""
+    from kofu_xl.core.daily import SHEET_FACTS_KEY
+    from kofu_xl.core.rules import FORMULA_FACTS_KEY, check_plan
+
+    (raw, loaded), (old_raw, old_loaded) = new, old
+    assert loaded[0] == old_loaded[0]
+    assert loaded[1] == old_loaded[1]
+    assert raw[FORMULA_FACTS_KEY] == old_raw[FORMULA_FACTS_KEY]
+    assert raw.get(SHEET_FACTS_KEY) == old_raw.get(SHEET_FACTS_KEY)
+    assert book_read._loaded(raw) == old_loaded
+    assert check_plan(raw, loaded=loaded)[1] == check_plan(old_raw, loaded=old_loaded)[1]
+
+
+def test_the_shipped_workbook_is_read_settled_in_one_reading(monkeypatch):
+    """The shipped workbook (every prefilled input saved at its figure) is read once and loaded
+    once, and reads as settling it round by round reads it."""
+    src = _shipped_src()
+    new, old = _read_both_ways(src)
+    _assert_read_alike(new, old)
+    readings = []
+    real = book_read._read_raw
+    monkeypatch.setattr(book_read, "_read_raw", lambda *a: readings.append(1) or real(*a))
+    monkeypatch.setattr(book_read, "_rounds", None)
+    book_read.read_plan(src)
+    assert readings == [1]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_reading_settled_from_the_start_is_settling_round_by_round(data):
+    """Over edited copies of the shipped workbook -- computed cells typed over, their formulas
+    changed, respelled or deleted, prefilled inputs saved at another figure with their formula
+    kept (a script's save: no recalculation), inputs retyped -- read_plan reads what _settle
+    (the reading as saved, then the rounds) reads."""
+    from kofu_xl.book.computed import stored_formulas, stored_positions
+    from kofu_xl.core.schedule import default_schedule
+
+    base = _shipped_src()
+    grids = {name: [list(r) for r in rows] for name, rows in base.grids.items()}
+    formulas = {name: dict(cells) for name, cells in base.formulas.items()}
+    src = GridSource(grids, formulas)
+    lay = book_read.workbook_layout(src)
+    cells = stored_formulas(book_read._loaded(book_read._read_raw(src, lay))[0], lay, default_schedule())
+    assert cells is not None
+    positions = stored_positions()
+    computed = [k for k in cells if k[0] in formulas]
+    prefilled = [k for k in computed if cells[k][1]]
+
+    def put(sheet, row, col, value):
+        line = grids[sheet][row - 1]
+        line.extend([""] * (col - len(line)))
+        line[col - 1] = value
+
+    for key in data.draw(st.lists(st.sampled_from(prefilled), max_size=6)):
+        row, col = positions[key]
+        saved = src.value(key[0], row, col)
+        how = data.draw(st.sampled_from(["int", "plus", "text", "empty", "typed"]))
+        value = {"int": int(saved) if isinstance(saved, float) and saved.is_integer() else saved,
+                 "plus": (saved or 0) + 0.5 if isinstance(saved, (int, float)) else 1.5,
+                 "text": str(saved), "empty": "", "typed": data.draw(_TYPED)}[how]
+        put(key[0], row, col, "" if value is None else value)
+    for sheet, cell in data.draw(st.lists(st.sampled_from(computed), max_size=8)):
+        how = data.draw(st.sampled_from(["typed", "changed", "respelled", "deleted"]))
+        row, col = parse_ref(cell)
+        if how in ("typed", "deleted"):
+            formulas[sheet].pop(cell, None)
+        if how == "typed":
+            value = data.draw(_TYPED)
+            put(sheet, row, col, "" if value is None else value)
+        elif how == "changed":
+            formulas[sheet][cell] = "1+1"
+        elif how == "respelled" and cell in formulas[sheet]:
+            formulas[sheet][cell] = " =" + formulas[sheet][cell]
+    inputs = [lay.series_cell(p, lay.columns[i]) for p in ("windows.honcho", "staff.honcho_regular", "terminals.honcho_issuing", "issuance") for i in range(0, 22, 3)]
+    inputs += [lay.cost_cell(p, y) for p in ("costs.personnel_other", "costs.reservation", "costs.tablet.count") for y in lay.cost_years]
+    for sheet, cell in data.draw(st.lists(st.sampled_from(inputs), max_size=6)):
+        row, col = parse_ref(cell)
+        value = data.draw(_TYPED)
+        put(sheet, row, col, "" if value is None else value)
+    _assert_read_alike(*_read_both_ways(src))
+
+
+_NUMERIC_KINDS = ("count", "amount", "money", "yen", "factor", "pct")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.integers(min_value=0, max_value=10**12 - 1), st.integers(min_value=0, max_value=1000)), st.sampled_from(_NUMERIC_KINDS))
+def test_the_loader_reads_a_whole_number_saved_as_a_float_as_the_int(n, kind):
+    """What _reads_alike relies on: a whole number below 10**12 as the float a spreadsheet keeps
+    and as the int settling computes reads as the same value, alone and in a series, with no
+    finding, in every numeric kind."""
+    from kofu_xl.core.model import Meta, _Loader
+
+    meta = Meta("欄", kind)
+    as_float, as_int = _Loader(["c"], []), _Loader(["c"], [])
+    assert as_float.value(float(n), meta, "p", "c") == as_int.value(n, meta, "p", "c")
+    assert as_float.series([float(n)], meta, "p", ["c"]) == as_int.series([n], meta, "p", ["c"])
+    assert as_float.findings == as_int.findings == []
+    assert book_read._reads_alike(float(n), n) and book_read._reads_alike(None, None)
+    assert not book_read._reads_alike(float(n) + 0.5, n) and not book_read._reads_alike(str(n), n)
+    assert not book_read._reads_alike(float(n), None) and not book_read._reads_alike(None, n)
+
+
+def test_reading_alike_stops_where_the_loader_s_plain_numbers_stop():
+    from kofu_xl.core import model
+
+    assert book_read._ALIKE_LIMIT == model._PLAIN_MAX
+    assert book_read._reads_alike(float(10**12 - 1), 10**12 - 1) and not book_read._reads_alike(float(10**12), 10**12)
+    assert not book_read._reads_alike(-1.0, -1) and not book_read._reads_alike(True, 1)
