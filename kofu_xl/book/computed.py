@@ -59,7 +59,6 @@ from kofu_xl.book.layout import (
 )
 from kofu_xl.core import calc
 from kofu_xl.core.calendar import month_label, months_of_fiscal_year, wareki_date
-from kofu_xl.core.followup import plan_by_month, required_monthly
 from kofu_xl.core.model import CostYear, Declared, Parameters, Plan, Working, load_plan, plan_to_json
 from kofu_xl.core.schedule import Schedule, default_schedule
 from kofu_xl.data import data_path
@@ -521,6 +520,10 @@ def _month_index(month: str) -> int:
 
 
 def _sheet_followup(out: dict, plan: Plan, lay: Layout, d: calc.Derived, schedule: Schedule, actuals: Mapping[str, Any]) -> None:
+    # (imported here: a reading of a workbook of the stored shape never builds the cells, and
+    # check then loads no follow-up code: ~2 M instructions)
+    from kofu_xl.core.followup import plan_by_month, required_monthly
+
     def put(cell: str, formula: str, value: Any) -> None:
         out[(FOLLOWUP, cell)] = Computed(formula, value)
 
