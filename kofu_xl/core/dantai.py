@@ -52,52 +52,73 @@ def dantai_problem(code: str, prefecture: str | None) -> tuple[str, str] | None:
 
 
 @cache
-def _municipality_table() -> tuple[str, tuple[int, int]]:
-    """The shipped table of the 1,741 municipalities as text (団体コード its first column), and
-    the columns of 都道府県名 and 市区町村名."""
-    text = data_path("municipalities.csv").read_text(encoding="utf-8")
-    header = text.splitlines()[0] if text else ""
-    columns = next(csv.reader([header]))
+def _municipality_data() -> bytes:
+    """The shipped table of the 1,741 municipalities as stored: UTF-8 text, 団体コード its first
+    column (tests/core/test_dantai.py holds it valid UTF-8)."""
+    return data_path("municipalities.csv").read_bytes()
+
+
+@cache
+def _municipality_columns() -> tuple[int, int]:
+    """The table's columns of 都道府県名 and 市区町村名 (its first line, as a text reading gives it)."""
+    data = _municipality_data()
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[: end + 1]).decode("utf-8").splitlines()
+    columns = next(csv.reader(first[:1] or [""]))
     if columns[0] != "団体コード":
         raise ValueError("municipalities.csv: 団体コード must be the first column")
-    return text, (columns.index("都道府県名"), columns.index("市区町村名"))
+    return columns.index("都道府県名"), columns.index("市区町村名")
+
+
+@cache
+def _municipality_table() -> str:
+    """The table as text (read with universal newlines)."""
+    return data_path("municipalities.csv").read_text(encoding="utf-8")
 
 
 @cache
 def _municipality_index() -> dict[str, str]:
     """The table's lines by 団体コード (what precedes a line's first comma; the last line of a
     code given twice)."""
-    _header, *lines = _municipality_table()[0].splitlines()
+    _header, *lines = _municipality_table().splitlines()
     return {line[: line.find(",")]: line for line in lines}
 
 
-# Lookups answered by searching the table's text before it is indexed: a check looks up one or
-# two codes (indexing all 1,741 lines cost ~2 ms of its start), a roll-up thousands.
+# Lookups answered by searching the table's bytes before it is decoded and indexed: a check
+# looks up one or two codes (decoding and indexing all 1,741 lines cost ~2 ms of its start), a
+# roll-up thousands.
 _SEARCHED_LOOKUPS = 8
 _searched = 0
 
 
 def _municipality_line(code: str) -> str | None:
-    """The table's line of ``code``, as :func:`_municipality_index` gives it. A search finds
-    the same line where the index is exact for it: a code of six ASCII digits (no comma, no line
-    break) in a text whose only line break is "\n" (splitlines knows others), the last such
-    line as the index keeps."""
+    """The table's line of ``code``, as :func:`_municipality_index` gives it. A search of the
+    stored bytes finds the same line where the index is exact for it: a code of six ASCII digits
+    (no comma, no line break) in a table whose only line break is "\n" (no "\r" for the text
+    reading to translate, none of the others str.splitlines knows), the last such line as the
+    index keeps."""
     global _searched
-    text = _municipality_table()[0]
-    if _searched < _SEARCHED_LOOKUPS and len(code) == 6 and code.isascii() and code.isdigit() and _plain_lines(text):
-        _searched += 1
-        at = text.rfind(f"\n{code},")
-        if at < 0:
-            return None
-        end = text.find("\n", at + 1)
-        return text[at + 1 : end if end >= 0 else len(text)]
+    if _searched < _SEARCHED_LOOKUPS and len(code) == 6 and code.isascii() and code.isdigit():
+        data = _municipality_data()
+        if _plain_lines(data):
+            _searched += 1
+            at = data.rfind(b"\n" + code.encode("ascii") + b",")
+            if at < 0:
+                return None
+            end = data.find(b"\n", at + 1)
+            return data[at + 1 : end if end >= 0 else len(data)].decode("utf-8")
     return _municipality_index().get(code)
 
 
+# Every line boundary of str.splitlines but "\n", and the "\r" a text reading translates, as
+# UTF-8 encodes them (a byte sequence only these characters' encodings hold, in valid UTF-8)
+_OTHER_BREAKS = tuple(sep.encode("utf-8") for sep in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 @cache
-def _plain_lines(text: str) -> bool:
-    """True when "\n" is the only line boundary str.splitlines sees in ``text``."""
-    return not any(sep in text for sep in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+def _plain_lines(data: bytes) -> bool:
+    """True when "\n" is the only line boundary of the table's text, and the text is ``data``."""
+    return not any(sep in data for sep in _OTHER_BREAKS)
 
 
 def municipality_of(code: str) -> tuple[str, str] | None:
@@ -105,7 +126,7 @@ def municipality_of(code: str) -> tuple[str, str] | None:
     line = _municipality_line(unicodedata.normalize("NFKC", code).strip())
     if line is None:
         return None
-    _text, (pref, name) = _municipality_table()
+    pref, name = _municipality_columns()
     row = next(csv.reader([line]))
     return row[pref], row[name]
 

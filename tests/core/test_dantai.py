@@ -44,7 +44,8 @@ _UNCACHED_INDEX = _uncached_index()
 def _searched_and_indexed(monkeypatch, text: str, code: str) -> tuple[str | None, str | None]:
     from kofu_xl.core import dantai
 
-    monkeypatch.setattr(dantai, "_municipality_table", lambda: (text, (1, 2)))
+    monkeypatch.setattr(dantai, "_municipality_data", lambda: text.encode("utf-8"))  # what the search reads
+    monkeypatch.setattr(dantai, "_municipality_table", lambda: text)  # what the index reads
     monkeypatch.setattr(dantai, "_municipality_index", _UNCACHED_INDEX)
     monkeypatch.setattr(dantai, "_searched", 0)
     searched = dantai._municipality_line(code)
@@ -55,7 +56,8 @@ def _searched_and_indexed(monkeypatch, text: str, code: str) -> tuple[str | None
 def test_the_searched_line_of_every_shipped_code_is_the_indexed_one(monkeypatch) -> None:
     from kofu_xl.core import dantai
 
-    text = dantai._municipality_table()[0]
+    text = dantai._municipality_table()
+    assert text.encode("utf-8") == dantai._municipality_data()  # valid UTF-8, no line break a text reading translates
     codes = [line[:6] for line in text.splitlines()[1:]]
     for code in [*codes, "", "12232", "1223270", "000000", "団体コード", "122327,千葉県", "１２２３２７", "12232\n"]:
         searched, indexed = _searched_and_indexed(monkeypatch, text, code)
