@@ -53,7 +53,7 @@ from typing import Any, Protocol
 from kofu_xl.app.report import make_result
 from kofu_xl.app.stats import MonthlyActuals, StatsTable, actual_cumulative_by_month, normalize_dantai_code, read_stats, shipped_stats
 from kofu_xl.book.layout import FOLLOWUP, Layout
-from kofu_xl.book.read import CellSource, GridSource, input_size, read_followup_raw, read_plan_raw
+from kofu_xl.book.read import PLAN_SHEETS, CellSource, GridSource, input_size, read_followup_raw, read_plan_raw
 from kofu_xl.book.sources import load_raw, shipped_plan_raw
 from kofu_xl.core.calendar import CalendarError, month_label, parse_month, wareki_date
 from kofu_xl.core.daily import DAILY_CLOSED, DAILY_OUTSIDE, DAILY_OVERWRITTEN, SHEET_FACTS_KEY, daily_findings
@@ -576,7 +576,7 @@ def run_followup(path: Path | None, stats: Sequence[str | os.PathLike[str]] = ()
     sheet_findings: list[Finding] = []
     layout: Layout | None = None
     if path is not None and path.suffix.lower() in (".xlsx", ".xlsm"):
-        src = GridSource.from_path(path)
+        src = GridSource.from_path(path, sheets=PLAN_SHEETS)  # the plan's sheets, as check reads them
         raw, layout = read_plan_raw(src, path)
         if FOLLOWUP in src.sheet_names():
             typed, sheet_findings = actuals_from_sheet(read_followup_raw(src, layout), layout)

@@ -126,7 +126,7 @@ def upgrade(old: str | Path, out: str | Path | None = None) -> UpgradeOutcome:
     except OSError as exc:
         raise CannotWrite.from_os_error(target, exc) from None
     try:
-        surface = FileSurface(temp, quiet=True)
+        surface = FileSurface(temp, quiet=True, sheets=None)  # every sheet: the carried values are compared on each
         new_layout = surface.layout
         old_cells, new_cells = old_layout.input_cells(), new_layout.input_cells()
         lost = [f"{s}!{c}" for key, (s, c) in old_cells.items() if key not in new_cells and not _blank(_cell(old_grid, s, c))]

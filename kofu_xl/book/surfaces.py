@@ -21,7 +21,7 @@ from typing import Any
 
 from kofu_xl.book.layout import FIRST_LOG_ROW, FIRST_RESULT_ROW, HIGHLIGHT_MEMO_COL, LOG, NO_FILL, RESULTS, Layout
 from kofu_xl.book.memo import builder_fills, parse_memo
-from kofu_xl.book.read import GridSource, workbook_layout
+from kofu_xl.book.read import PLAN_SHEETS, GridSource, workbook_layout
 from kofu_xl.errors import CannotEdit, CannotWrite, UnreadableInput
 from kofu_xl.ooxml.atomic import atomic_write
 from kofu_xl.ooxml.edit import XlsxEditor
@@ -39,10 +39,17 @@ def _styles_of(ed: XlsxEditor, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return {(sheet, cell): style for sheet, cells in by_sheet.items() for cell, style in ed.cell_styles(sheet, cells).items()}
 
 
-class FileSurface:
-    """Validate-and-submit on a .xlsm/.xlsx file."""
+# What validate-and-submit reads of a workbook: the plan's sheets, as check reads them, and the
+# two it writes (検証結果, 提出記録). A sheet it never reads (計画案, the chart's, xlwings.conf)
+# cannot make it refuse a workbook that check reads.
+SUBMIT_SHEETS = (*PLAN_SHEETS, RESULTS, LOG)
 
-    def __init__(self, path: Path, *, quiet: bool = False) -> None:
+
+class FileSurface:
+    """Validate-and-submit on a .xlsm/.xlsx file: of its sheets those named in ``sheets`` (None:
+    every sheet) are read."""
+
+    def __init__(self, path: Path, *, quiet: bool = False, sheets: tuple[str, ...] | None = SUBMIT_SHEETS) -> None:
         # A workbook reached through a symbolic link: the link's target is read and written
         # (replacing the link by a copy would leave the real file without its 提出記録 row).
         self.link = Path(path)
@@ -52,10 +59,11 @@ class FileSurface:
         self.lock_key = self.path
         self.quiet = quiet
         self.messages: list[str] = []
+        self.sheets = sheets
         self._load()
 
     def _load(self) -> None:
-        self._grid = GridSource.from_path(self.path)  # the one guard runs first
+        self._grid = GridSource.from_path(self.path, sheets=self.sheets)  # the one guard runs first
         self._original = self._grid.data if self._grid.data is not None else self._read()  # the bytes it read
         self._digest = hashlib.sha256(self._original).digest()
         for sheet in (RESULTS, LOG):

@@ -619,6 +619,7 @@ def _good_book(tmp_path: Path, name: str = "計画.xlsm") -> Path:
     from kofu_xl.core.model import load_plan
     from tests.core.test_rules import corrected_seed
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / name
     path.write_bytes(build_xlsm(load_plan(corrected_seed())[0]))
     return path
@@ -1124,3 +1125,29 @@ def test_a_named_pipe_in_a_statistics_folder_is_refused_not_waited_on(tmp_path):
         [sys.executable, "-m", "kofu_xl", "followup", "--stats", str(stats)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
     )
     assert r.returncode == 2 and "通常のファイルではありません" in r.stderr and "20200801.csv" in r.stderr, r.stderr
+
+
+def _part_of(book: bytes, sheet: str) -> str:
+    from kofu_xl.book.read import _sheet_parts
+
+    z = zipfile.ZipFile(io.BytesIO(book))
+    return _sheet_parts(z.read("xl/workbook.xml"), z.read("xl/_rels/workbook.xml.rels"))[sheet]
+
+
+@pytest.mark.parametrize("sheet, refused", [("計画案", False), ("xlwings.conf", False), ("本表1-2", True), ("実績比較", True)])
+def test_a_cell_python_calamine_refuses_gives_every_command_one_verdict(sheet, refused, tmp_path):
+    """A well-formed cell that python-calamine refuses to read (a boolean of 7): in a sheet the
+    plan is read from, check, submit, build, followup and aggregate all refuse the file; in a
+    sheet none of them reads, all give the verdicts of the same book without it (none refuses
+    for a sheet it does not read while check reads the plan)."""
+    good = _good_book(tmp_path / "good")
+    base = good.read_bytes()
+    part = _part_of(base, sheet)
+    path = tmp_path / "bad" / "計画.xlsm"
+    path.parent.mkdir()
+    path.write_bytes(_rezip(base, _in_sheet(part, lambda d: _cell(d, "A1", b'<c r="A1" t="b"><v>7</v></c>'))))
+    verdicts = _verdicts(path, path.parent)
+    if refused:
+        assert verdicts == {"check": 2, "submit": 2, "build": 2, "followup": 2, "aggregate": 2}, verdicts
+    else:
+        assert verdicts == _verdicts(good, good.parent), verdicts
