@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import python_calamine
 from msgspec import Struct
 
+from kofu_xl._lazy_re import compiled_at_first_use
 from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas, stored_positions
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
@@ -341,8 +342,30 @@ def _xml_parser() -> Any:
 # parts a start tag's < from any / in its attribute values) and the ! of a <! (told here)
 _NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b"<>/=!\x02")
 _NOT_MARKERS = bytes(b for b in range(256) if b not in b"<\x02")  # what _depth_markers keeps
-# The XML declaration _plainly_safe accepts before the root: version 1.0, UTF-8 (or none)
-_PLAIN_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.0"|'1\.0')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"(?i:utf-8)"|'(?i:utf-8)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>""")
+# The XML declaration _plainly_safe accepts before the root: version 1.0, UTF-8 (or none).
+# Compiled at first use: the declarations writers emit (_WRITTEN_DECLS, each one match of it)
+# are compared as bytes first
+_plain_decl = compiled_at_first_use(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.0"|'1\.0')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"(?i:utf-8)"|'(?i:utf-8)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>""")
+_WRITTEN_DECLS = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',  # Excel, the build, XlsxWriter
+    b'<?xml version="1.0" encoding="UTF-8"?>',
+    b'<?xml version="1.0"?>',  # a theme part
+    b"<?xml version='1.0' encoding='UTF-8'?>",  # lxml
+    b'<?xml version="1.0" encoding="utf-8"?>',
+    b'<?xml version="1.0" encoding="utf-8" standalone="yes"?>',
+)
+
+
+def _decl_end(body: bytes) -> int | None:
+    """Where ``_plain_decl().match(body)`` ends, or None when it does not match. A written
+    declaration that ``body`` starts with is that match: the pattern matches each whole, and a
+    match ends at the first "?>" after its "<?" (nothing else in it holds a "?"), the end of
+    each of them."""
+    for decl in _WRITTEN_DECLS:
+        if body.startswith(decl):
+            return len(decl)
+    m = _plain_decl().match(body)
+    return None if m is None else m.end()
 
 
 def _plainly_safe(xml: bytes) -> bool:
@@ -381,10 +404,10 @@ def _plainly_safe(xml: bytes) -> bool:
         return False
     body = xml[3:] if xml.startswith(b"\xef\xbb\xbf") else xml
     if body.startswith(b"<?"):
-        decl = _PLAIN_DECL.match(body)
-        if decl is None:
+        end = _decl_end(body)
+        if end is None:
             return False
-        body = body[decl.end() :]
+        body = body[end:]
     if b"?" in body and b"<?" in body:
         return False
     tags = body.replace(b"/>", b"\x02>").translate(None, _NOT_TAG_MARKS)
@@ -551,8 +574,10 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
 _SHEET_RE = re.compile(rb'<sheet\b[^<>]*?\bname="([^"]*)"[^<>]*?\br:id="([^"]*)"')
 _REL_RE = re.compile(rb'<Relationship\b[^<>]*?\bId="([^"]*)"[^<>]*?\bTarget="([^"]*)"')
 _REL_RE2 = re.compile(rb'<Relationship\b[^<>]*?\bTarget="([^"]*)"[^<>]*?\bId="([^"]*)"')
-_ERROR_CELL_RE = re.compile(rb'<c\b([^<>]*\bt="e"[^<>]*)>(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?<v>([^<]*)</v>')
-_REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
+# Compiled at first use: a sheet without t="e" needs none of these
+_error_cell_re = compiled_at_first_use(rb'<c\b([^<>]*\bt="e"[^<>]*)>(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?<v>([^<]*)</v>')
+_ref_attr_re = compiled_at_first_use(rb'\br="([A-Z]{1,3}[0-9]+)"')
+_error_type = compiled_at_first_use(rb't="e"')
 
 
 def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
@@ -569,20 +594,18 @@ def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
     return out
 
 
-_ERROR_TYPE = re.compile(rb't="e"')
-
-
 def _error_cells(data: bytes) -> Iterator[re.Match[bytes]]:
-    """The matches of ``_ERROR_CELL_RE.finditer(data)``, tried only where one can start: a
+    """The matches of ``_error_cell_re().finditer(data)``, tried only where one can start: a
     match's cell tag holds t="e" and no "<", so it starts at the last "<" before a t="e"
     (the pattern is not tried at each of a sheet's thousands of cells). Tried in order, a
     start inside the match before it skipped: the matches finditer finds, none else."""
     end = 0
-    for t in _ERROR_TYPE.finditer(data):
+    error_cell = _error_cell_re()
+    for t in _error_type().finditer(data):
         start = data.rfind(b"<", end, t.start())
         if start < 0:
             continue
-        m = _ERROR_CELL_RE.match(data, start)
+        m = error_cell.match(data, start)
         if m is not None:
             end = m.end()
             yield m
@@ -598,8 +621,9 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
         if b't="e"' not in data:
             continue
         cells = {}
+        ref_attr = _ref_attr_re()
         for c in _error_cells(data):
-            ref = _REF_ATTR_RE.search(c[1])
+            ref = ref_attr.search(c[1])
             if ref:
                 cells[ref[1].decode()] = xml_text(c[2].decode("utf-8", "replace"))
         if cells:

@@ -303,7 +303,7 @@ _ERROR_PIECES = [
 def test_the_error_cells_are_the_pattern_s_matches(pieces):
     """_error_cells, trying the pattern only before each t="e", finds exactly what finditer finds."""
     data = b"".join(pieces)
-    expected = [(m.span(), m.groups()) for m in book_read._ERROR_CELL_RE.finditer(data)]
+    expected = [(m.span(), m.groups()) for m in book_read._error_cell_re().finditer(data)]
     assert [(m.span(), m.groups()) for m in book_read._error_cells(data)] == expected
 
 
