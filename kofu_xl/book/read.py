@@ -570,27 +570,95 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
         raise UnreadableInput(path, f"展開後のサイズが大きすぎます（{total:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります")
 
 
-# [^<>], not [^>]: a tag's attributes never hold a raw "<"; see kofu_xl/ooxml/formulas.py
-_SHEET_RE = re.compile(rb'<sheet\b[^<>]*?\bname="([^"]*)"[^<>]*?\br:id="([^"]*)"')
-_REL_RE = re.compile(rb'<Relationship\b[^<>]*?\bId="([^"]*)"[^<>]*?\bTarget="([^"]*)"')
-_REL_RE2 = re.compile(rb'<Relationship\b[^<>]*?\bTarget="([^"]*)"[^<>]*?\bId="([^"]*)"')
-# Compiled at first use: a sheet without t="e" needs none of these
+# [^<>], not [^>]: a tag's attributes never hold a raw "<"; see kofu_xl/ooxml/formulas.py.
+# All compiled at first use: a workbook and relationships part of the plain form (_plain_pairs)
+# are read without the first three, and a sheet without t="e" needs none of the rest
+_sheet_re = compiled_at_first_use(rb'<sheet\b[^<>]*?\bname="([^"]*)"[^<>]*?\br:id="([^"]*)"')
+_rel_re = compiled_at_first_use(rb'<Relationship\b[^<>]*?\bId="([^"]*)"[^<>]*?\bTarget="([^"]*)"')
+_rel_re2 = compiled_at_first_use(rb'<Relationship\b[^<>]*?\bTarget="([^"]*)"[^<>]*?\bId="([^"]*)"')
 _error_cell_re = compiled_at_first_use(rb'<c\b([^<>]*\bt="e"[^<>]*)>(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?<v>([^<]*)</v>')
 _ref_attr_re = compiled_at_first_use(rb'\br="([A-Z]{1,3}[0-9]+)"')
 _error_type = compiled_at_first_use(rb't="e"')
+# The bytes that are word characters to \b of a bytes pattern
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_PLAIN_TAGS_MAX = 1000  # more such tags in a part: the patterns read it
+_SHEET_NAMES = frozenset((b"name", b"sheetId", b"state", b"r:id", b"xmlns:r"))
+_REL_NAMES = frozenset((b"Id", b"Type", b"Target", b"TargetMode"))
+
+
+def _plain_pairs(data: bytes, tag: bytes, names: frozenset[bytes], first: bytes, second: bytes) -> list[tuple[bytes, bytes, bool]] | None:
+    """What the patterns find of the elements ``tag`` in ``data`` when it is of the plain form,
+    else None (then the patterns read it): (the value of ``first``, of ``second``, whether
+    ``first`` comes first) for each element that holds both, in order.
+
+    Plain: every ``<tag`` followed by no word character is followed by a space (a start a
+    pattern tries), and the bytes after it up to the first ">" hold no "<" and are attributes
+    ``name="value"`` separated by one space, then "/", " /" or nothing: each of ``names`` (at
+    most once, ``first`` and ``second`` among them; no name of them ends in another preceded
+    by a non-word character), each value without "<", ">", "=" or a quote. Then ``first="``
+    and ``second="`` occur in such a tag only as its attributes' (a value holds no "=", a
+    pattern's match cannot pass its ">" as [^<>] stops there and the values hold no quote),
+    and a pattern that asks for ``first`` and then ``second`` (``_sheet_re``, ``_rel_re``)
+    matches the tag exactly when ``first`` comes first, with their values (``_rel_re2``, asking
+    the other way, when ``second`` comes first)."""
+    out: list[tuple[bytes, bytes, bool]] = []
+    skip = len(tag)
+    at = data.find(tag)
+    for _ in range(_PLAIN_TAGS_MAX):
+        if at < 0:
+            return out
+        at += skip
+        after = data[at : at + 1]
+        if after and after[0] in _WORD_BYTES:  # another element's name: no start of a match
+            at = data.find(tag, at)
+            continue
+        if after != b" ":
+            return None
+        at += 1
+        lt = data.find(b"<", at)
+        gt = data.find(b">", at, len(data) if lt < 0 else lt)  # (each search stops at the next tag)
+        if gt < 0:
+            return None
+        fields = data[at:gt].split(b'"')
+        if len(fields) % 2 == 0 or fields[-1] not in (b"/", b" /", b""):
+            return None
+        attrs: dict[bytes, bytes] = {}
+        for i in range(0, len(fields) - 1, 2):
+            name, value = fields[i], fields[i + 1]
+            space = 1 if i else 0  # (the space after the tag's name is the first's)
+            if not (name.endswith(b"=") and name.startswith(b" " * space)):
+                return None
+            name = name[space:-1]
+            if name not in names or name in attrs or b"=" in value or b"<" in value or b">" in value:
+                return None
+            attrs[name] = value
+        if first in attrs and second in attrs:
+            order = list(attrs)
+            out.append((attrs[first], attrs[second], order.index(first) < order.index(second)))
+        at = data.find(tag, gt)
+    return None
 
 
 def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
     """{sheet name: zip part} from the workbook and its relationships."""
     if rels is None:
         return {}
-    targets = {m[1]: m[2] for m in _REL_RE.finditer(rels)} | {m[2]: m[1] for m in _REL_RE2.finditer(rels)}
+    rel_pairs = _plain_pairs(rels, b"<Relationship", _REL_NAMES, b"Id", b"Target")
+    if rel_pairs is not None:
+        targets = {i: t for i, t, id_first in rel_pairs if id_first} | {i: t for i, t, id_first in rel_pairs if not id_first}
+    else:
+        targets = {m[1]: m[2] for m in _rel_re().finditer(rels)} | {m[2]: m[1] for m in _rel_re2().finditer(rels)}
+    sheet_pairs = _plain_pairs(wb, b"<sheet", _SHEET_NAMES, b"name", b"r:id")
+    if sheet_pairs is not None:
+        sheets = [(name, rid) for name, rid, name_first in sheet_pairs if name_first]
+    else:
+        sheets = [(m[1], m[2]) for m in _sheet_re().finditer(wb)]
     out = {}
-    for m in _SHEET_RE.finditer(wb):
-        target = targets.get(m[2])
+    for name, rid in sheets:
+        target = targets.get(rid)
         if target:
             t = target.decode("utf-8", "replace")
-            out[xml_text(m[1].decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
+            out[xml_text(name.decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
     return out
 
 
