@@ -83,12 +83,14 @@ def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
             scanned.append(len(data))
             return self.real.findall(data)
 
-    # (a part without ":f" is scanned by the latter two; by _F_TAG when read in one pass; the
-    # general scan's two are compiled at first use: called for the pattern)
+    # (a part without ":f" is scanned by the latter two, or read in one pass, which asks no
+    # pattern of a part the build writes: its calls are counted; the general scan's two are
+    # compiled at first use: called for the pattern)
     for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA"):
         counting = Counting(getattr(formulas_mod, pattern)())
         monkeypatch.setattr(formulas_mod, pattern, lambda counting=counting: counting)
-    monkeypatch.setattr(formulas_mod, "_F_TAG", Counting(formulas_mod._F_TAG))
+    one_pass = formulas_mod._plain_formula_texts
+    monkeypatch.setattr(formulas_mod, "_plain_formula_texts", lambda data: scanned.append(len(data)) or one_pass(data))
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
     assert len(scanned) == 1 and formulas == {"a": {}, "b": {"A1": "B1+1"}} and errors == {}
