@@ -33,7 +33,6 @@ _ATTR = compiled_at_first_use(rb'\b(r|t|si)="([^"]*)"')
 _HAS_FORMULA = compiled_at_first_use(rb"<(?:\w+:)?f[\s/>]")
 _PLAIN_FORMULA = compiled_at_first_use(rb"<f[\s/>]")  # _HAS_FORMULA without a prefix
 _F_TAG_ENDS = frozenset(b" \t\n\r\f\v/>")  # what [\s/>] matches in a bytes pattern
-_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")  # \w of one
 _TAG_TRIES = 64  # the "<f" looked at one by one before a pattern is asked
 
 
@@ -74,9 +73,9 @@ _PLAIN_TAG = rb'r="[^"<>]{0,32}"[^<>]{0,4000}'
 _PLAIN_TAGS = compiled_at_first_use(_PLAIN_TAG + rb"(?:<" + _PLAIN_TAG + rb")*")
 _TAG_CELL = compiled_at_first_use(r'r="([^"]*)"')
 _PLAIN_TEXT = compiled_at_first_use(rb"><f>([^<]*)</f>")
-# All three compiled at first use: the parts the build writes are read with bytes methods
-# (_more_f_tags, _plain_refs, the texts' "</f>" asked of each piece), the patterns asked only
-# when those cannot tell
+# _F_TAG and these compiled at first use: a part without formulas needs none of them, and the
+# texts of the parts the build writes are cut with bytes methods (each piece's "</f>"), the
+# pattern asked only when those cannot tell
 
 
 def formula_texts(sheet_xml: bytes) -> dict[str, str]:
@@ -116,7 +115,7 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
     if len(sheet_xml) > _ONE_PASS_MAX:
         return None
     pieces = sheet_xml.split(b"><f>")
-    if _more_f_tags(sheet_xml, pieces):
+    if len(pieces) - 1 != len(_F_TAG().findall(sheet_xml)):
         return None
     n = len(pieces) - 1
     if not n:
@@ -128,10 +127,7 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
     # the tags joined by "<" (which none holds): each r="REF"REST as _PLAIN_TAG reads it, and
     # no other r=" in any (one each: REF holds no quote)
     tags = b"<".join([head[2] for head in heads])
-    if tags.count(b'r="') != n:
-        return None
-    refs = _plain_refs(tags)
-    if refs is None and _PLAIN_TAGS().fullmatch(tags) is None:
+    if _PLAIN_TAGS().fullmatch(tags) is None or tags.count(b'r="') != n:
         return None
     # after each "><f>": its text, up to the first "<", which is that of "</f>" (one match of
     # _PLAIN_TEXT for each "><f>", or None). When the first "<" after each "><f>" is that of
@@ -145,47 +141,8 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
         if len(texts) != n:
             return None
     # the references decoded at once (UTF-8 decodes each piece between ASCII bytes alike)
-    if refs is not None:
-        cells = b'"'.join(refs).decode("utf-8", "replace").split('"')
-    else:
-        cells = _TAG_CELL().findall(tags.decode("utf-8", "replace"))
+    cells = _TAG_CELL().findall(tags.decode("utf-8", "replace"))
     return dict(zip(cells, xml_texts(texts), strict=True))
-
-
-def _more_f_tags(sheet_xml: bytes, pieces: list[bytes]) -> bool:
-    """Whether _F_TAG finds more matches in ``sheet_xml`` than the "<f" of each "><f>" it was
-    split at into ``pieces``: a "<f" inside a piece (no other "<f" spans a piece's edge)
-    followed by no word character, or at the piece's end (where the next "><f>"'s ">" or the
-    part's end follows it). After _TAG_TRIES "<f" followed by one, the pattern counts."""
-    tries = 0
-    for piece in [piece for piece in pieces if b"<f" in piece]:
-        at = piece.find(b"<f")
-        while at >= 0:
-            after = piece[at + 2 : at + 3]
-            if not after or after[0] not in _WORD_BYTES:
-                return True
-            tries += 1
-            if tries > _TAG_TRIES:
-                return len(_F_TAG().findall(sheet_xml)) != len(pieces) - 1
-            at = piece.find(b"<f", at + 2)
-    return False
-
-
-def _plain_refs(tags: bytes) -> list[bytes] | None:
-    """The references REF of ``tags`` when they are cell tags r="REF"REST joined by "<" that
-    _PLAIN_TAGS matches whole, told with bytes methods: no ">"; every "<" followed by r="; each
-    REF (up to the first quote after r=") at most 32 bytes, each tag at most 4,000 bytes after
-    its r=" (so REST too). None when these do not hold (then the pattern is asked)."""
-    if b">" in tags or not tags.startswith(b'r="'):
-        return None
-    rests = tags[3:].split(b'<r="')
-    if len(rests) != tags.count(b"<") + 1 or max(map(len, rests)) > 4000:
-        return None
-    parts = [rest.partition(b'"') for rest in rests]
-    refs = [part[0] for part in parts]
-    if max(map(len, refs)) > 32 or len(b"".join([part[1] for part in parts])) != len(parts):
-        return None
-    return refs
 
 
 def xml_texts(texts: list[bytes]) -> list[str]:

@@ -1,6 +1,7 @@
-"""formula_texts' one-pass reading asks bytes methods where it asked five patterns (now compiled
-at first use, asked only when the bytes methods cannot tell): the same answer as the reading it
-was, which is written out here with its patterns."""
+"""formula_texts' gate and one-pass reading ask bytes methods where they asked two of their
+patterns (now compiled at first use, asked only when the bytes methods cannot tell; the other
+three too, which a part without formulas does not need): the same answers as before, the old
+reading written out here with its patterns."""
 
 from __future__ import annotations
 
@@ -61,8 +62,6 @@ def test_every_byte_after_f_as_the_old_patterns():
     for b in range(256):
         for xml in (b"<f" + bytes([b]), b"x<f" + bytes([b]) + b"<f", b"<fo" * 70 + b"<f" + bytes([b])):
             assert formulas_mod._plain_formula_tag(xml) is (OLD_PLAIN_FORMULA.search(xml) is not None), xml[-4:]
-            pieces = xml.split(b"><f>")
-            assert formulas_mod._more_f_tags(xml, pieces) is (len(OLD_F_TAG.findall(xml)) != len(pieces) - 1), xml[-4:]
     assert formulas_mod._plain_formula_tag(b"<f") is False
 
 
@@ -112,23 +111,19 @@ _REF_BYTES = st.binary(max_size=6).map(lambda b: b.replace(b'"', b"").replace(b"
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(st.tuples(_REF_BYTES, st.sampled_from([b"", b' s="1"', b' t="str"', b" x", b"\xe6\x97\xa5"])), min_size=1, max_size=6))
 def test_references_of_any_bytes_decode_as_before(cells):
-    """References holding any bytes (invalid UTF-8 too) decode as the pattern's decoding did."""
+    """Texts after references holding any bytes (invalid UTF-8 too) are read as before."""
     xml = b"".join(b'<c r="' + ref + b'"' + rest + b"><f>1</f></c>" for ref, rest in cells)
     assert outcome(formulas_mod._plain_formula_texts, xml) == outcome(old_plain_formula_texts, xml)
-    tags = b"<".join(b'r="' + ref + b'"' + rest for ref, rest in cells)
-    refs = formulas_mod._plain_refs(tags)
-    assert refs is not None
-    assert b'"'.join(refs).decode("utf-8", "replace").split('"') == OLD_TAG_CELL.findall(tags.decode("utf-8", "replace"))
 
 
-def test_the_shipped_workbook_is_read_without_the_patterns(monkeypatch):
+def test_the_shipped_workbook_is_read_without_the_two_patterns(monkeypatch):
     import zipfile
     from pathlib import Path
 
     def refused(*_args):
         raise AssertionError("a pattern was asked")
 
-    for name in ("_PLAIN_FORMULA", "_F_TAG", "_PLAIN_TAGS", "_TAG_CELL", "_PLAIN_TEXT"):
+    for name in ("_PLAIN_FORMULA", "_PLAIN_TEXT"):
         monkeypatch.setattr(formulas_mod, name, refused)
     with zipfile.ZipFile(Path(__file__).parents[2] / "workbook" / "交付円滑化計画.xlsm") as z:
         sheets = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
@@ -139,6 +134,6 @@ def test_the_shipped_workbook_is_read_without_the_patterns(monkeypatch):
             monkeypatch.undo()
             assert plain is not None and list(plain.items()) == list(old_plain_formula_texts(xml).items())
             found += len(plain)
-            for name in ("_PLAIN_FORMULA", "_F_TAG", "_PLAIN_TAGS", "_TAG_CELL", "_PLAIN_TEXT"):
+            for name in ("_PLAIN_FORMULA", "_PLAIN_TEXT"):
                 monkeypatch.setattr(formulas_mod, name, refused)
     assert found > 1000
