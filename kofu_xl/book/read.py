@@ -12,7 +12,6 @@ import io
 import itertools
 import os
 import pyexpat
-import re
 import stat
 import struct
 import zipfile
@@ -572,13 +571,12 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
 
 # [^<>], not [^>]: a tag's attributes never hold a raw "<"; see kofu_xl/ooxml/formulas.py.
 # All compiled at first use: a workbook and relationships part of the plain form (_plain_pairs)
-# are read without the first three, and a sheet without t="e" needs none of the rest
+# are read without the first three, and the error cells of the plain form without the rest
 _sheet_re = compiled_at_first_use(rb'<sheet\b[^<>]*?\bname="([^"]*)"[^<>]*?\br:id="([^"]*)"')
 _rel_re = compiled_at_first_use(rb'<Relationship\b[^<>]*?\bId="([^"]*)"[^<>]*?\bTarget="([^"]*)"')
 _rel_re2 = compiled_at_first_use(rb'<Relationship\b[^<>]*?\bTarget="([^"]*)"[^<>]*?\bId="([^"]*)"')
 _error_cell_re = compiled_at_first_use(rb'<c\b([^<>]*\bt="e"[^<>]*)>(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?<v>([^<]*)</v>')
 _ref_attr_re = compiled_at_first_use(rb'\br="([A-Z]{1,3}[0-9]+)"')
-_error_type = compiled_at_first_use(rb't="e"')
 # The bytes that are word characters to \b of a bytes pattern
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _PLAIN_TAGS_MAX = 1000  # more such tags in a part: the patterns read it
@@ -662,21 +660,77 @@ def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
     return out
 
 
-def _error_cells(data: bytes) -> Iterator[re.Match[bytes]]:
-    """The matches of ``_error_cell_re().finditer(data)``, tried only where one can start: a
-    match's cell tag holds t="e" and no "<", so it starts at the last "<" before a t="e"
-    (the pattern is not tried at each of a sheet's thousands of cells). Tried in order, a
-    start inside the match before it skipped: the matches finditer finds, none else."""
+def _error_cells(data: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """The matches of ``_error_cell_re().finditer(data)`` as (start, end, group 1, group 2),
+    tried only where one can start: a match's cell tag holds t="e" and no "<", so it starts at
+    the last "<" before a t="e" (the pattern is not tried at each of a sheet's thousands of
+    cells). Tried in order, a start inside the match before it skipped: the matches finditer
+    finds, none else. The t="e" are found with bytes.find (they cannot overlap: the matches of
+    the pattern t="e"), and a cell of the plain form is read without the pattern
+    (:func:`_plain_error_cell`)."""
     end = 0
-    error_cell = _error_cell_re()
-    for t in _error_type().finditer(data):
-        start = data.rfind(b"<", end, t.start())
-        if start < 0:
-            continue
-        m = error_cell.match(data, start)
-        if m is not None:
-            end = m.end()
-            yield m
+    at = data.find(b't="e"')
+    while at >= 0:
+        start = data.rfind(b"<", end, at)
+        if start >= 0:
+            m = _plain_error_cell(data, start)
+            if m is None and (found := _error_cell_re().match(data, start)) is not None:
+                m = found.start(), found.end(), found[1], found[2]
+            if m is not None:
+                end = m[1]
+                yield m
+        at = data.find(b't="e"', at + 5)
+
+
+def _plain_error_cell(data: bytes, start: int) -> tuple[int, int, bytes, bytes] | None:
+    """``_error_cell_re().match(data, start)`` as (start, end, group 1, group 2) when the cell
+    at ``start`` is of the plain form; None when it is not (then the pattern is asked).
+
+    Plain: ``<c `` then, up to the first ">" and before any "<", attributes holding a t="e"
+    after a non-word byte (the pattern's ``[^<>]*\\bt="e"[^<>]*``, the first group); then
+    ``<f>`` text ``</f>`` or nothing; then ``<v>`` text ``</v>`` (the second group), each text
+    up to the first "<". The pattern tries the formula first and matches these very bytes."""
+    if not data.startswith(b"<c ", start):
+        return None
+    lt = data.find(b"<", start + 1)
+    gt = data.find(b">", start, len(data) if lt < 0 else lt)  # (the search stops at the next tag)
+    if gt < 0:
+        return None
+    attrs = data[start + 2 : gt]  # (starts with the space: a t="e" in it follows a byte)
+    at = attrs.find(b't="e"')
+    while at >= 0 and attrs[at - 1] in _WORD_BYTES:
+        at = attrs.find(b't="e"', at + 1)
+    if at < 0:
+        return None
+    p = gt + 1
+    if data.startswith(b"<f>", p):
+        close = data.find(b"<", p + 3)
+        if close < 0 or not data.startswith(b"</f>", close):
+            return None
+        p = close + 4
+    if not data.startswith(b"<v>", p):
+        return None
+    close = data.find(b"<", p + 3)
+    if close < 0 or not data.startswith(b"</v>", close):
+        return None
+    return start, close + 4, attrs, data[p + 3 : close]
+
+
+_UPPER_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _error_ref(attrs: bytes) -> bytes | None:
+    """The group of ``_ref_attr_re().search(attrs)``, or None when it finds none. Where the
+    attributes (after their space) start with r="REF" of a REF of 1-3 letters A-Z and digits 0-9,
+    that is the first match (none can start before it) and REF its group; else the pattern."""
+    if attrs.startswith(b' r="'):
+        close = attrs.find(b'"', 4)
+        ref = attrs[4:close] if close >= 0 else b""
+        digits = ref.lstrip(_UPPER_BYTES)
+        if 1 <= len(ref) - len(digits) <= 3 and digits.isdigit():  # (bytes.isdigit: 0-9 only)
+            return ref
+    found = _ref_attr_re().search(attrs)
+    return None if found is None else found[1]
 
 
 def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
@@ -689,11 +743,10 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
         if b't="e"' not in data:
             continue
         cells = {}
-        ref_attr = _ref_attr_re()
-        for c in _error_cells(data):
-            ref = ref_attr.search(c[1])
+        for _start, _end, attrs, value in _error_cells(data):
+            ref = _error_ref(attrs)
             if ref:
-                cells[ref[1].decode()] = xml_text(c[2].decode("utf-8", "replace"))
+                cells[ref.decode()] = xml_text(value.decode("utf-8", "replace"))
         if cells:
             errors[sheet] = cells
     return errors, formulas

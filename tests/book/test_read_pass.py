@@ -297,6 +297,11 @@ def test_the_shipped_workbook_settles_with_the_stored_formulas(monkeypatch):
 _ERROR_PIECES = [
     b'<c r="A1" t="e">', b'<c r="B2" xt="e" t="e">', b'<c t="e" r="C3" s="1">', b'<c r="D4">', b'<cx t="e">', b'<x:c r="E5" t="e">',
     b"<v>#N/A</v>", b"<v>#REF!</v>", b"<v>", b"</v>", b'<f t="e"/>', b"<f>NA()</f>", b"<f>", b"</f>", b"</c>", b't="e"', b"<", b">", b" ", b"x",
+    # whole cells of the plain form, and ones off it by a little (read without the pattern, or not)
+    b'<c r="C25" s="14" t="e"><f>IF(ISNUMBER(C11),C11,NA())</f><v>#N/A</v></c>', b'<c r="D4" t="e"><v>#DIV/0!</v></c>', b'<c t="e"><v></v></c>',
+    b'<c r="E5" xt="e"><v>#N/A</v></c>', b'<c r="F6" t="e"><f>1</f></c>', b'<c r="G7" t="e"><f>1<v>#N/A</v></c>', b'<c r="H8" t="e"><v>#N/A</c>',
+    b'<c r="I9" t="e" ><f>1</f ><v>#N/A</v></c>', b'<c r="J1" t="e"><f>1</f><v>#N/A<</v></c>', b'<c r="K1"\tt="e"><v>#N/A</v></c>',
+    b'<c r="L1" t="e"><f>1</g><v>#N/A</v></c>', b'<c r="M1" t="e"><v>#N/A</w></c>', b'<c r="N1" t="e"><f>1</f><v>#N/A</v>', b'<c r="O1" t="e"/>',
 ]
 
 
@@ -306,7 +311,7 @@ def test_the_error_cells_are_the_pattern_s_matches(pieces):
     """_error_cells, trying the pattern only before each t="e", finds exactly what finditer finds."""
     data = b"".join(pieces)
     expected = [(m.span(), m.groups()) for m in book_read._error_cell_re().finditer(data)]
-    assert [(m.span(), m.groups()) for m in book_read._error_cells(data)] == expected
+    assert [((start, end), (attrs, value)) for start, end, attrs, value in book_read._error_cells(data)] == expected
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
