@@ -12,7 +12,6 @@ import io
 import itertools
 import os
 import pyexpat
-import re
 import stat
 import struct
 import zipfile
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 import python_calamine
 from msgspec import Struct, convert
 
+from kofu_xl._lazy_re import compiled_at_first_use
 from kofu_xl.book.computed import computed_cells, computed_inputs, normalize_formula, prefill_values, stored_formulas, stored_formulas_of_shape, stored_positions
 from kofu_xl.book.layout import (
     COST_FIRST_COL,
@@ -341,8 +341,30 @@ def _xml_parser() -> Any:
 # parts a start tag's < from any / in its attribute values) and the ! of a <! (told here)
 _NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b"<>/=!\x02")
 _NOT_MARKERS = bytes(b for b in range(256) if b not in b"<\x02")  # what _depth_markers keeps
-# The XML declaration _plainly_safe accepts before the root: version 1.0, UTF-8 (or none)
-_PLAIN_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.0"|'1\.0')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"(?i:utf-8)"|'(?i:utf-8)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>""")
+# The XML declaration _plainly_safe accepts before the root: version 1.0, UTF-8 (or none).
+# Compiled at first use: the declarations writers emit (_WRITTEN_DECLS, each one match of it)
+# are compared as bytes first
+_plain_decl = compiled_at_first_use(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.0"|'1\.0')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"(?i:utf-8)"|'(?i:utf-8)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>""")
+_WRITTEN_DECLS = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',  # Excel, the build, XlsxWriter
+    b'<?xml version="1.0" encoding="UTF-8"?>',
+    b'<?xml version="1.0"?>',  # a theme part
+    b"<?xml version='1.0' encoding='UTF-8'?>",  # lxml
+    b'<?xml version="1.0" encoding="utf-8"?>',
+    b'<?xml version="1.0" encoding="utf-8" standalone="yes"?>',
+)
+
+
+def _decl_end(body: bytes) -> int | None:
+    """Where ``_plain_decl().match(body)`` ends, or None when it does not match. A written
+    declaration that ``body`` starts with is that match: the pattern matches each whole, and a
+    match ends at the first "?>" after its "<?" (nothing else in it holds a "?"), the end of
+    each of them."""
+    for decl in _WRITTEN_DECLS:
+        if body.startswith(decl):
+            return len(decl)
+    m = _plain_decl().match(body)
+    return None if m is None else m.end()
 
 
 def _plainly_safe(xml: bytes) -> bool:
@@ -381,10 +403,10 @@ def _plainly_safe(xml: bytes) -> bool:
         return False
     body = xml[3:] if xml.startswith(b"\xef\xbb\xbf") else xml
     if body.startswith(b"<?"):
-        decl = _PLAIN_DECL.match(body)
-        if decl is None:
+        end = _decl_end(body)
+        if end is None:
             return False
-        body = body[decl.end() :]
+        body = body[end:]
     if b"?" in body and b"<?" in body:
         return False
     tags = body.replace(b"/>", b"\x02>").translate(None, _NOT_TAG_MARKS)
@@ -547,45 +569,168 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], size: int) -> None:
         raise UnreadableInput(path, f"展開後のサイズが大きすぎます（{total:,} バイト）。壊れたファイルか圧縮爆弾の可能性があります")
 
 
-# [^<>], not [^>]: a tag's attributes never hold a raw "<"; see kofu_xl/ooxml/formulas.py
-_SHEET_RE = re.compile(rb'<sheet\b[^<>]*?\bname="([^"]*)"[^<>]*?\br:id="([^"]*)"')
-_REL_RE = re.compile(rb'<Relationship\b[^<>]*?\bId="([^"]*)"[^<>]*?\bTarget="([^"]*)"')
-_REL_RE2 = re.compile(rb'<Relationship\b[^<>]*?\bTarget="([^"]*)"[^<>]*?\bId="([^"]*)"')
-_ERROR_CELL_RE = re.compile(rb'<c\b([^<>]*\bt="e"[^<>]*)>(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?<v>([^<]*)</v>')
-_REF_ATTR_RE = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
+# [^<>], not [^>]: a tag's attributes never hold a raw "<"; see kofu_xl/ooxml/formulas.py.
+# All compiled at first use: a workbook and relationships part of the plain form (_plain_pairs)
+# are read without the first three, and the error cells of the plain form without the rest
+_sheet_re = compiled_at_first_use(rb'<sheet\b[^<>]*?\bname="([^"]*)"[^<>]*?\br:id="([^"]*)"')
+_rel_re = compiled_at_first_use(rb'<Relationship\b[^<>]*?\bId="([^"]*)"[^<>]*?\bTarget="([^"]*)"')
+_rel_re2 = compiled_at_first_use(rb'<Relationship\b[^<>]*?\bTarget="([^"]*)"[^<>]*?\bId="([^"]*)"')
+_error_cell_re = compiled_at_first_use(rb'<c\b([^<>]*\bt="e"[^<>]*)>(?:<f\b[^<>]*/>|<f\b[^<>]*>[^<]*</f>)?<v>([^<]*)</v>')
+_ref_attr_re = compiled_at_first_use(rb'\br="([A-Z]{1,3}[0-9]+)"')
+# The bytes that are word characters to \b of a bytes pattern
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_PLAIN_TAGS_MAX = 1000  # more such tags in a part: the patterns read it
+_SHEET_NAMES = frozenset((b"name", b"sheetId", b"state", b"r:id", b"xmlns:r"))
+_REL_NAMES = frozenset((b"Id", b"Type", b"Target", b"TargetMode"))
+
+
+def _plain_pairs(data: bytes, tag: bytes, names: frozenset[bytes], first: bytes, second: bytes) -> list[tuple[bytes, bytes, bool]] | None:
+    """What the patterns find of the elements ``tag`` in ``data`` when it is of the plain form,
+    else None (then the patterns read it): (the value of ``first``, of ``second``, whether
+    ``first`` comes first) for each element that holds both, in order.
+
+    Plain: every ``<tag`` followed by no word character is followed by a space (a start a
+    pattern tries), and the bytes after it up to the first ">" hold no "<" and are attributes
+    ``name="value"`` separated by one space, then "/", " /" or nothing: each of ``names`` (at
+    most once, ``first`` and ``second`` among them; no name of them ends in another preceded
+    by a non-word character), each value without "<", ">", "=" or a quote. Then ``first="``
+    and ``second="`` occur in such a tag only as its attributes' (a value holds no "=", a
+    pattern's match cannot pass its ">" as [^<>] stops there and the values hold no quote),
+    and a pattern that asks for ``first`` and then ``second`` (``_sheet_re``, ``_rel_re``)
+    matches the tag exactly when ``first`` comes first, with their values (``_rel_re2``, asking
+    the other way, when ``second`` comes first)."""
+    out: list[tuple[bytes, bytes, bool]] = []
+    skip = len(tag)
+    at = data.find(tag)
+    for _ in range(_PLAIN_TAGS_MAX):
+        if at < 0:
+            return out
+        at += skip
+        after = data[at : at + 1]
+        if after and after[0] in _WORD_BYTES:  # another element's name: no start of a match
+            at = data.find(tag, at)
+            continue
+        if after != b" ":
+            return None
+        at += 1
+        lt = data.find(b"<", at)
+        gt = data.find(b">", at, len(data) if lt < 0 else lt)  # (each search stops at the next tag)
+        if gt < 0:
+            return None
+        fields = data[at:gt].split(b'"')
+        if len(fields) % 2 == 0 or fields[-1] not in (b"/", b" /", b""):
+            return None
+        attrs: dict[bytes, bytes] = {}
+        for i in range(0, len(fields) - 1, 2):
+            name, value = fields[i], fields[i + 1]
+            space = 1 if i else 0  # (the space after the tag's name is the first's)
+            if not (name.endswith(b"=") and name.startswith(b" " * space)):
+                return None
+            name = name[space:-1]
+            if name not in names or name in attrs or b"=" in value or b"<" in value or b">" in value:
+                return None
+            attrs[name] = value
+        if first in attrs and second in attrs:
+            order = list(attrs)
+            out.append((attrs[first], attrs[second], order.index(first) < order.index(second)))
+        at = data.find(tag, gt)
+    return None
 
 
 def _sheet_parts(wb: bytes, rels: bytes | None) -> dict[str, str]:
     """{sheet name: zip part} from the workbook and its relationships."""
     if rels is None:
         return {}
-    targets = {m[1]: m[2] for m in _REL_RE.finditer(rels)} | {m[2]: m[1] for m in _REL_RE2.finditer(rels)}
+    rel_pairs = _plain_pairs(rels, b"<Relationship", _REL_NAMES, b"Id", b"Target")
+    if rel_pairs is not None:
+        targets = {i: t for i, t, id_first in rel_pairs if id_first} | {i: t for i, t, id_first in rel_pairs if not id_first}
+    else:
+        targets = {m[1]: m[2] for m in _rel_re().finditer(rels)} | {m[2]: m[1] for m in _rel_re2().finditer(rels)}
+    sheet_pairs = _plain_pairs(wb, b"<sheet", _SHEET_NAMES, b"name", b"r:id")
+    if sheet_pairs is not None:
+        sheets = [(name, rid) for name, rid, name_first in sheet_pairs if name_first]
+    else:
+        sheets = [(m[1], m[2]) for m in _sheet_re().finditer(wb)]
     out = {}
-    for m in _SHEET_RE.finditer(wb):
-        target = targets.get(m[2])
+    for name, rid in sheets:
+        target = targets.get(rid)
         if target:
             t = target.decode("utf-8", "replace")
-            out[xml_text(m[1].decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
+            out[xml_text(name.decode("utf-8", "replace"))] = t.lstrip("/") if t.startswith("/") else "xl/" + t
     return out
 
 
-_ERROR_TYPE = re.compile(rb't="e"')
-
-
-def _error_cells(data: bytes) -> Iterator[re.Match[bytes]]:
-    """The matches of ``_ERROR_CELL_RE.finditer(data)``, tried only where one can start: a
-    match's cell tag holds t="e" and no "<", so it starts at the last "<" before a t="e"
-    (the pattern is not tried at each of a sheet's thousands of cells). Tried in order, a
-    start inside the match before it skipped: the matches finditer finds, none else."""
+def _error_cells(data: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """The matches of ``_error_cell_re().finditer(data)`` as (start, end, group 1, group 2),
+    tried only where one can start: a match's cell tag holds t="e" and no "<", so it starts at
+    the last "<" before a t="e" (the pattern is not tried at each of a sheet's thousands of
+    cells). Tried in order, a start inside the match before it skipped: the matches finditer
+    finds, none else. The t="e" are found with bytes.find (they cannot overlap: the matches of
+    the pattern t="e"), and a cell of the plain form is read without the pattern
+    (:func:`_plain_error_cell`)."""
     end = 0
-    for t in _ERROR_TYPE.finditer(data):
-        start = data.rfind(b"<", end, t.start())
-        if start < 0:
-            continue
-        m = _ERROR_CELL_RE.match(data, start)
-        if m is not None:
-            end = m.end()
-            yield m
+    at = data.find(b't="e"')
+    while at >= 0:
+        start = data.rfind(b"<", end, at)
+        if start >= 0:
+            m = _plain_error_cell(data, start)
+            if m is None and (found := _error_cell_re().match(data, start)) is not None:
+                m = found.start(), found.end(), found[1], found[2]
+            if m is not None:
+                end = m[1]
+                yield m
+        at = data.find(b't="e"', at + 5)
+
+
+def _plain_error_cell(data: bytes, start: int) -> tuple[int, int, bytes, bytes] | None:
+    """``_error_cell_re().match(data, start)`` as (start, end, group 1, group 2) when the cell
+    at ``start`` is of the plain form; None when it is not (then the pattern is asked).
+
+    Plain: ``<c `` then, up to the first ">" and before any "<", attributes holding a t="e"
+    after a non-word byte (the pattern's ``[^<>]*\\bt="e"[^<>]*``, the first group); then
+    ``<f>`` text ``</f>`` or nothing; then ``<v>`` text ``</v>`` (the second group), each text
+    up to the first "<". The pattern tries the formula first and matches these very bytes."""
+    if not data.startswith(b"<c ", start):
+        return None
+    lt = data.find(b"<", start + 1)
+    gt = data.find(b">", start, len(data) if lt < 0 else lt)  # (the search stops at the next tag)
+    if gt < 0:
+        return None
+    attrs = data[start + 2 : gt]  # (starts with the space: a t="e" in it follows a byte)
+    at = attrs.find(b't="e"')
+    while at >= 0 and attrs[at - 1] in _WORD_BYTES:
+        at = attrs.find(b't="e"', at + 1)
+    if at < 0:
+        return None
+    p = gt + 1
+    if data.startswith(b"<f>", p):
+        close = data.find(b"<", p + 3)
+        if close < 0 or not data.startswith(b"</f>", close):
+            return None
+        p = close + 4
+    if not data.startswith(b"<v>", p):
+        return None
+    close = data.find(b"<", p + 3)
+    if close < 0 or not data.startswith(b"</v>", close):
+        return None
+    return start, close + 4, attrs, data[p + 3 : close]
+
+
+_UPPER_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _error_ref(attrs: bytes) -> bytes | None:
+    """The group of ``_ref_attr_re().search(attrs)``, or None when it finds none. Where the
+    attributes (after their space) start with r="REF" of a REF of 1-3 letters A-Z and digits 0-9,
+    that is the first match (none can start before it) and REF its group; else the pattern."""
+    if attrs.startswith(b' r="'):
+        close = attrs.find(b'"', 4)
+        ref = attrs[4:close] if close >= 0 else b""
+        digits = ref.lstrip(_UPPER_BYTES)
+        if 1 <= len(ref) - len(digits) <= 3 and digits.isdigit():  # (bytes.isdigit: 0-9 only)
+            return ref
+    found = _ref_attr_re().search(attrs)
+    return None if found is None else found[1]
 
 
 def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
@@ -598,10 +743,10 @@ def _sheet_cells(sheet_xml: dict[str, bytes]) -> tuple[dict[str, dict[str, str]]
         if b't="e"' not in data:
             continue
         cells = {}
-        for c in _error_cells(data):
-            ref = _REF_ATTR_RE.search(c[1])
+        for _start, _end, attrs, value in _error_cells(data):
+            ref = _error_ref(attrs)
             if ref:
-                cells[ref[1].decode()] = xml_text(c[2].decode("utf-8", "replace"))
+                cells[ref.decode()] = xml_text(value.decode("utf-8", "replace"))
         if cells:
             errors[sheet] = cells
     return errors, formulas

@@ -9,7 +9,6 @@ column, both sides (expected / actual) and, once located in a workbook, sheet!ce
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from decimal import Decimal
 from enum import Enum
@@ -18,6 +17,7 @@ from typing import Any
 from msgspec import Struct, field
 from msgspec.structs import replace
 
+from kofu_xl._lazy_re import compiled_at_first_use
 from kofu_xl.core.calendar import column_label, wareki_date
 from kofu_xl.core.numbers import to_json_number
 
@@ -234,7 +234,20 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-_CELL_RE = re.compile(r"([A-Z]{1,3})(\d+)")
+# Compiled at first use: an ASCII cell (every cell a finding names) is split by _cell_parts
+_cell_re = compiled_at_first_use(r"([A-Z]{1,3})(\d+)")
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _cell_parts(cell: str) -> tuple[str, str] | None:
+    """The groups of ``_cell_re().fullmatch(cell)``: (column letters, row digits), or None."""
+    if isinstance(cell, str) and cell.isascii():
+        digits = cell.lstrip(_UPPER)
+        letters = cell[: len(cell) - len(digits)]
+        # (of ASCII characters only 0-9 are digits, as \d reads them)
+        return (letters, digits) if 1 <= len(letters) <= 3 and digits.isdigit() else None
+    m = _cell_re().fullmatch(cell)
+    return (m[1], m[2]) if m else None
 
 
 def _col_number(letters: str) -> int:
@@ -248,10 +261,10 @@ def _cell_runs(cells: list[str]) -> list[str]:
     """Cells of one row side by side as one range: Q52, R52, …, Z52 → Q52:Z52."""
     runs: list[list[str]] = []
     for cell in cells:
-        m = _CELL_RE.fullmatch(cell)
+        m = _cell_parts(cell)
         if runs and m:
-            last = _CELL_RE.fullmatch(runs[-1][-1])
-            if last and last[2] == m[2] and _col_number(m[1]) == _col_number(last[1]) + 1:
+            last = _cell_parts(runs[-1][-1])
+            if last and last[1] == m[1] and _col_number(m[0]) == _col_number(last[0]) + 1:
                 runs[-1].append(cell)
                 continue
         runs.append([cell])

@@ -8,7 +8,6 @@ finding in one pass; no check stops another.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -16,6 +15,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
+from kofu_xl._lazy_re import compiled_at_first_use
 from kofu_xl.core.calc import Derived, bound_status, derive, personnel_sum, senyen, subsidy_sum, sum_parts
 from kofu_xl.core.calendar import Column, month_label, months_of_fiscal_year, wareki_date
 from kofu_xl.core.daily import SHEET_FACTS_KEY, daily_findings
@@ -185,8 +185,31 @@ _TLDS = frozenset(
         "com net org info biz gov edu int mil jobs name pro mobi asia tokyo osaka nagoya yokohama kyoto okinawa"
     ).split()
 )
-_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# An address's local part and its domain's labels. Compiled at first use: a part of the plain
+# form (_plain_local, _plain_label: what the patterns match but for a final line feed, which
+# "$" lets through) is told by str methods, and only another is matched
+_local_re = compiled_at_first_use(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_label_re = compiled_at_first_use(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_ATEXT = _ALNUM + "!#$%&'*+/=?^_`{|}~-"
+_LDH = _ALNUM + "-"
+
+
+def _plain_local(local: str) -> bool:
+    """True when ``local`` is dot-separated non-empty runs of _ATEXT (then _local_re matches it)."""
+    return all(run and not run.strip(_ATEXT) for run in local.split("."))
+
+
+def _plain_label(label: str) -> bool:
+    """True when ``label`` is 1-63 of _LDH, no hyphen first or last (then _label_re matches it)."""
+    return 0 < len(label) <= 63 and not label.strip(_LDH) and label[0] != "-" and label[-1] != "-"
+
+
+# A telephone number: digits, hyphens, brackets and spaces (what re.fullmatch(r"[0-9()\- ]+")
+# matched): a text that str.strip of these leaves empty; its digits are what is left without the
+# rest (of such a text, what re.sub(r"\D", "") kept)
+_PHONE_CHARS = "0123456789()- "
+_NOT_DIGITS = str.maketrans("", "", "()- ")
 
 
 def email_problem(address: str) -> str | None:
@@ -196,10 +219,10 @@ def email_problem(address: str) -> str | None:
     if address.count("@") != 1:
         return "@ がちょうど1つ必要です"
     local, domain = address.split("@")
-    if not local or not _LOCAL_RE.match(local):
+    if not local or not (_plain_local(local) or _local_re().match(local)):
         return "@ の前の部分が正しくありません"
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL_RE.match(x) for x in labels):
+    if len(labels) < 2 or not all(_plain_label(x) or _label_re().match(x) for x in labels):
         return "@ の後のドメインが正しくありません"
     tld = labels[-1].lower()
     if tld not in _TLDS:
@@ -211,9 +234,9 @@ def email_problem(address: str) -> str | None:
 
 def phone_problem(number: str) -> str | None:
     text = unicodedata.normalize("NFKC", number).strip()
-    if not re.fullmatch(r"[0-9()\- ]+", text):
+    if not text or text.strip(_PHONE_CHARS):
         return "数字・ハイフン・括弧以外の文字が含まれています"
-    digits = re.sub(r"\D", "", text)
+    digits = text.translate(_NOT_DIGITS)
     if not digits.startswith("0"):
         return "0 で始まっていません（市外局番から入力してください）"
     if len(digits) not in (10, 11):

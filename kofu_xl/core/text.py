@@ -6,13 +6,11 @@ would take for a formula (or a DDE call), and what may appear in a file name.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from kofu_xl._lazy_re import compiled_at_first_use
 
 __all__ = [
-    "CONTROL_RE",
     "FORMULA_START",
     "compiled_at_first_use",
     "control_chars",
@@ -22,24 +20,30 @@ __all__ = [
     "xml_text",
 ]
 
-# C0 controls but TAB/LF/CR (which a cell may hold), DEL and the C1 controls.
-CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# What XML 1.0 cannot carry at all (a subset of CONTROL_RE's plus non-characters and lone surrogates)
+# C0 controls but TAB/LF/CR (which a cell may hold), DEL and the C1 controls. Compiled at first
+# use: a text holding none (nearly every cell) is told by str.isprintable, which every one of
+# them makes False (they are all of category Cc), as a line end or a tab does.
+_CONTROL_CHARS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_control_re = compiled_at_first_use(_CONTROL_CHARS)
+# What XML 1.0 cannot carry at all (a subset of _CONTROL_CHARS plus non-characters and lone surrogates)
 _xml_illegal_re = compiled_at_first_use("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # Bidirectional overrides/isolates, zero-width characters and the BOM: invisible, they make a
 # name read differently from what it is ("白井市\u202egpj.exe").
 _invisible_re = compiled_at_first_use("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 # A spreadsheet takes text starting with these for a formula (CSV/Excel injection).
 FORMULA_START = ("=", "+", "-", "@")
-# Dynamic Data Exchange: cmd|' /C calc'!A0, =MSEXCEL|'\..\..\calc.exe'!''
-_DDE_RE = re.compile(r"[A-Za-z0-9_.\\-]+\s*\|\s*'[^']*'\s*!")
+# Dynamic Data Exchange: cmd|' /C calc'!A0, =MSEXCEL|'\..\..\calc.exe'!''. Compiled at first
+# use: a text can match only when it holds a "|", a "'" and a "!" (each a literal of the pattern)
+_dde_re = compiled_at_first_use(r"[A-Za-z0-9_.\\-]+\s*\|\s*'[^']*'\s*!")
 MAX_CELL_TEXT = 32_767  # Excel's limit for one cell
 
 
 def control_chars(text: str) -> list[str]:
     """The distinct control characters in ``text`` as U+XXXX, in order of appearance."""
     seen: list[str] = []
-    for ch in CONTROL_RE.findall(text):
+    if text.isprintable():
+        return seen
+    for ch in _control_re().findall(text):
         name = f"U+{ord(ch):04X}"
         if name not in seen:
             seen.append(name)
@@ -47,7 +51,7 @@ def control_chars(text: str) -> list[str]:
 
 
 def strip_controls(text: str) -> str:
-    return CONTROL_RE.sub("", text)
+    return text if text.isprintable() else _control_re().sub("", text)
 
 
 def strip_invisible(text: str) -> str:
@@ -60,7 +64,7 @@ def formula_like(text: str) -> bool:
     t = unicodedata.normalize("NFKC", text).lstrip(" \t\r\n\u3000")
     if len(t) > 1 and t.startswith(FORMULA_START):
         return True
-    return bool(_DDE_RE.search(t))
+    return "|" in t and "!" in t and "'" in t and _dde_re().search(t) is not None
 
 
 def xml_text(text: str) -> str:

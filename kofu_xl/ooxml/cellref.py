@@ -7,7 +7,8 @@ package import costs ~120 ms on the `kofu-xl check` start path.
 from __future__ import annotations
 
 import functools
-import re
+
+from kofu_xl._lazy_re import compiled_at_first_use
 
 __all__ = ["col_index", "col_letter", "parse_ref", "range_bounds", "ref"]
 
@@ -17,7 +18,24 @@ __all__ = ["col_index", "col_letter", "parse_ref", "range_bounds", "ref"]
 MAX_ROW = 1_048_576  # Excel's grid
 MAX_COL = 16_384
 
-_REF_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+# Compiled at first use: a reference of ASCII characters (every reference a workbook holds) is
+# read by _ascii_ref, which gives the same groups; the pattern reads the rest (\d: any decimal
+# digit, which int reads too)
+_ref_re = compiled_at_first_use(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _ascii_ref(t: str) -> tuple[str, str] | None:
+    """The groups of ``_ref_re().match(t)`` for an ASCII ``t`` that ends in no line feed (a
+    stripped one): (column letters, row digits), or None when it does not match."""
+    s = t[1:] if t.startswith("$") else t
+    digits = s.lstrip(_UPPER)
+    letters = s[: len(s) - len(digits)]
+    if digits.startswith("$"):
+        digits = digits[1:]
+    if 1 <= len(letters) <= 3 and digits.isdigit():  # (of ASCII characters only 0-9 are digits)
+        return letters, digits
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -46,10 +64,16 @@ def ref(col: int, row: int) -> str:
 @functools.lru_cache(maxsize=16384)  # pure; a workbook read parses the same ~1,000 references each time
 def parse_ref(text: str) -> tuple[int, int]:
     """"E9" -> (row 9, column 5)."""
-    m = _REF_RE.match(text.strip().upper()) if isinstance(text, str) else None
-    if not m:
+    parts = None
+    if isinstance(text, str):
+        t = text.strip().upper()
+        if t.isascii():
+            parts = _ascii_ref(t)
+        elif (m := _ref_re().match(t)) is not None:
+            parts = m[1], m[2]
+    if parts is None:
         raise ValueError(f"セル番地として読めません: {text!r}")
-    row, col = int(m[2]), col_index(m[1])
+    row, col = int(parts[1]), col_index(parts[0])
     if not (1 <= row <= MAX_ROW and 1 <= col <= MAX_COL):
         raise ValueError(f"セル番地がシートの範囲外です: {text!r}")
     return row, col

@@ -31,16 +31,36 @@ _ATTR = compiled_at_first_use(rb'\b(r|t|si)="([^"]*)"')
 # first, the fast way (a literal prefix), a sheet without one is not scanned (a values-only
 # package's seven sheets: ~0.6 ms of aggregate's reading of it)
 _HAS_FORMULA = compiled_at_first_use(rb"<(?:\w+:)?f[\s/>]")
-_PLAIN_FORMULA = re.compile(rb"<f[\s/>]")  # _HAS_FORMULA without a prefix
+_PLAIN_FORMULA = compiled_at_first_use(rb"<f[\s/>]")  # _HAS_FORMULA without a prefix
+_F_TAG_ENDS = frozenset(b" \t\n\r\f\v/>")  # what [\s/>] matches in a bytes pattern
+_TAG_TRIES = 64  # the "<f" looked at one by one before a pattern is asked
 
 
 def _has_formula(sheet_xml: bytes) -> bool:
     """Whether _HAS_FORMULA matches: a match without a prefix is _PLAIN_FORMULA's, one with a
     prefix holds ":f"."""
-    return _PLAIN_FORMULA.search(sheet_xml) is not None or (b":f" in sheet_xml and _HAS_FORMULA().search(sheet_xml) is not None)
+    return _plain_formula_tag(sheet_xml) or (b":f" in sheet_xml and _HAS_FORMULA().search(sheet_xml) is not None)
 
 
-_F_TAG = re.compile(rb"<f\b")  # where any match of _UNPREFIXED_FORMULA starts (and maybe more)
+def _plain_formula_tag(sheet_xml: bytes) -> bool:
+    """Whether ``_PLAIN_FORMULA().search(sheet_xml)`` finds a match: at once when the part
+    holds a "<f>" (a part with formulas); else each "<f" is looked at (a sheet without formulas
+    holds a few, of <formula1> or <firstHeader>), the first _TAG_TRIES of them, and the pattern
+    looks from the next one on."""
+    if b"<f>" in sheet_xml:
+        return True
+    at = sheet_xml.find(b"<f")
+    for _ in range(_TAG_TRIES):
+        if at < 0:
+            return False
+        after = sheet_xml[at + 2 : at + 3]
+        if after and after[0] in _F_TAG_ENDS:
+            return True
+        at = sheet_xml.find(b"<f", at + 2)
+    return at >= 0 and _PLAIN_FORMULA().search(sheet_xml, at) is not None
+
+
+_F_TAG = compiled_at_first_use(rb"<f\b")  # where any match of _UNPREFIXED_FORMULA starts (and maybe more)
 # The largest part read in one pass (a plan's sheets: < 150 KB). A larger one goes to the
 # general scan, which keeps nothing per "<f": split and findall hold every piece and every
 # match at once, ~48 bytes each (a 40 MiB part of "<f" in a comment: ~1.1 GB; of 1.7 million
@@ -50,9 +70,12 @@ _ONE_PASS_MAX = 1024 * 1024
 # bytes, no quote), the rest at most 4,000 bytes, no "<" or ">" in either; _PLAIN_TAGS: such
 # tags joined by "<"
 _PLAIN_TAG = rb'r="[^"<>]{0,32}"[^<>]{0,4000}'
-_PLAIN_TAGS = re.compile(_PLAIN_TAG + rb"(?:<" + _PLAIN_TAG + rb")*")
-_TAG_CELL = re.compile(r'r="([^"]*)"')
-_PLAIN_TEXT = re.compile(rb"><f>([^<]*)</f>")
+_PLAIN_TAGS = compiled_at_first_use(_PLAIN_TAG + rb"(?:<" + _PLAIN_TAG + rb")*")
+_TAG_CELL = compiled_at_first_use(r'r="([^"]*)"')
+_PLAIN_TEXT = compiled_at_first_use(rb"><f>([^<]*)</f>")
+# _F_TAG and these compiled at first use: a part without formulas needs none of them, and the
+# texts of the parts the build writes are cut with bytes methods (each piece's "</f>"), the
+# pattern asked only when those cannot tell
 
 
 def formula_texts(sheet_xml: bytes) -> dict[str, str]:
@@ -92,7 +115,7 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
     if len(sheet_xml) > _ONE_PASS_MAX:
         return None
     pieces = sheet_xml.split(b"><f>")
-    if len(pieces) - 1 != len(_F_TAG.findall(sheet_xml)):
+    if len(pieces) - 1 != len(_F_TAG().findall(sheet_xml)):
         return None
     n = len(pieces) - 1
     if not n:
@@ -104,15 +127,21 @@ def _plain_formula_texts(sheet_xml: bytes) -> dict[str, str] | None:
     # the tags joined by "<" (which none holds): each r="REF"REST as _PLAIN_TAG reads it, and
     # no other r=" in any (one each: REF holds no quote)
     tags = b"<".join([head[2] for head in heads])
-    if _PLAIN_TAGS.fullmatch(tags) is None or tags.count(b'r="') != n:
+    if _PLAIN_TAGS().fullmatch(tags) is None or tags.count(b'r="') != n:
         return None
     # after each "><f>": its text, up to the first "<", which is that of "</f>" (one match of
-    # _PLAIN_TEXT for each "><f>", or None)
-    texts = _PLAIN_TEXT.findall(sheet_xml)
-    if len(texts) != n:
-        return None
+    # _PLAIN_TEXT for each "><f>", or None). When the first "<" after each "><f>" is that of
+    # a "</f>", the matches of _PLAIN_TEXT are these texts: each starts at a "><f>" split at
+    # (another "><f>" would start a piece with "<f>"), and ends before the next
+    ends = [piece.partition(b"<") for piece in pieces[1:]]
+    if b"".join([end[2][:3] for end in ends]) == b"/f>" * n:
+        texts = [end[0] for end in ends]
+    else:
+        texts = _PLAIN_TEXT().findall(sheet_xml)
+        if len(texts) != n:
+            return None
     # the references decoded at once (UTF-8 decodes each piece between ASCII bytes alike)
-    cells = _TAG_CELL.findall(tags.decode("utf-8", "replace"))
+    cells = _TAG_CELL().findall(tags.decode("utf-8", "replace"))
     return dict(zip(cells, xml_texts(texts), strict=True))
 
 

@@ -83,12 +83,14 @@ def test_a_sheet_without_formulas_is_not_scanned_for_them(monkeypatch):
             scanned.append(len(data))
             return self.real.findall(data)
 
-    # (a part without ":f" is scanned by the latter two; by _F_TAG when read in one pass; the
-    # general scan's two are compiled at first use: called for the pattern)
+    # (a part without ":f" is scanned by the latter two, or read in one pass, which asks no
+    # pattern of a part the build writes: its calls are counted; the general scan's two are
+    # compiled at first use: called for the pattern)
     for pattern in ("_FORMULA", "_UNPREFIXED_FORMULA"):
         counting = Counting(getattr(formulas_mod, pattern)())
         monkeypatch.setattr(formulas_mod, pattern, lambda counting=counting: counting)
-    monkeypatch.setattr(formulas_mod, "_F_TAG", Counting(formulas_mod._F_TAG))
+    one_pass = formulas_mod._plain_formula_texts
+    monkeypatch.setattr(formulas_mod, "_plain_formula_texts", lambda data: scanned.append(len(data)) or one_pass(data))
     errors, formulas = book_read._sheet_cells({"a": b'<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
                                                "b": b'<worksheet><sheetData><row r="1"><c r="A1"><f>B1+1</f><v>1</v></c></row></sheetData></worksheet>'})
     assert len(scanned) == 1 and formulas == {"a": {}, "b": {"A1": "B1+1"}} and errors == {}
@@ -295,6 +297,11 @@ def test_the_shipped_workbook_settles_with_the_stored_formulas(monkeypatch):
 _ERROR_PIECES = [
     b'<c r="A1" t="e">', b'<c r="B2" xt="e" t="e">', b'<c t="e" r="C3" s="1">', b'<c r="D4">', b'<cx t="e">', b'<x:c r="E5" t="e">',
     b"<v>#N/A</v>", b"<v>#REF!</v>", b"<v>", b"</v>", b'<f t="e"/>', b"<f>NA()</f>", b"<f>", b"</f>", b"</c>", b't="e"', b"<", b">", b" ", b"x",
+    # whole cells of the plain form, and ones off it by a little (read without the pattern, or not)
+    b'<c r="C25" s="14" t="e"><f>IF(ISNUMBER(C11),C11,NA())</f><v>#N/A</v></c>', b'<c r="D4" t="e"><v>#DIV/0!</v></c>', b'<c t="e"><v></v></c>',
+    b'<c r="E5" xt="e"><v>#N/A</v></c>', b'<c r="F6" t="e"><f>1</f></c>', b'<c r="G7" t="e"><f>1<v>#N/A</v></c>', b'<c r="H8" t="e"><v>#N/A</c>',
+    b'<c r="I9" t="e" ><f>1</f ><v>#N/A</v></c>', b'<c r="J1" t="e"><f>1</f><v>#N/A<</v></c>', b'<c r="K1"\tt="e"><v>#N/A</v></c>',
+    b'<c r="L1" t="e"><f>1</g><v>#N/A</v></c>', b'<c r="M1" t="e"><v>#N/A</w></c>', b'<c r="N1" t="e"><f>1</f><v>#N/A</v>', b'<c r="O1" t="e"/>',
 ]
 
 
@@ -303,8 +310,8 @@ _ERROR_PIECES = [
 def test_the_error_cells_are_the_pattern_s_matches(pieces):
     """_error_cells, trying the pattern only before each t="e", finds exactly what finditer finds."""
     data = b"".join(pieces)
-    expected = [(m.span(), m.groups()) for m in book_read._ERROR_CELL_RE.finditer(data)]
-    assert [(m.span(), m.groups()) for m in book_read._error_cells(data)] == expected
+    expected = [(m.span(), m.groups()) for m in book_read._error_cell_re().finditer(data)]
+    assert [((start, end), (attrs, value)) for start, end, attrs, value in book_read._error_cells(data)] == expected
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

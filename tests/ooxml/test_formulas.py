@@ -235,11 +235,13 @@ n = 20_000
 comment_f = b"<!--" + b"<f " * n + b'--><sheetData><row r="1"><c r="A1"><f>1</f></c></row></sheetData>'
 comment_c = b"<!--" + b'<c t="e" ' * n + b'--><sheetData><row r="1"><c r="A1" t="e"><v>#N/A</v></c></row></sheetData>'
 assert formulas._scanned_formula_texts(comment_f) == {"A1": "1"}
-assert [m[2] for m in read._ERROR_CELL_RE.finditer(comment_c)] == [b"#N/A"]
+assert [m[2] for m in read._error_cell_re().finditer(comment_c)] == [b"#N/A"]
+assert [cell[3] for cell in read._error_cells(comment_c)] == [b"#N/A"]
 wb = b"<!--" + b"<sheet " * n + b'--><sheet name="a" r:id="rId1"/>'
-assert [m[1] for m in read._SHEET_RE.finditer(wb)] == [b"a"]
+assert [m[1] for m in read._sheet_re().finditer(wb)] == [b"a"]
 rels = b"<!--" + b"<Relationship " * n + b'--><Relationship Id="rId1" Target="x"/>'
-assert [m[2] for m in read._REL_RE.finditer(rels)] == [b"x"]
+assert [m[2] for m in read._rel_re().finditer(rels)] == [b"x"]
+assert read._sheet_parts(wb, rels) == {"a": "xl/x"}
 print("ok")
 """
 
