@@ -674,8 +674,8 @@ def _error_cells(data: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
         start = data.rfind(b"<", end, at)
         if start >= 0:
             m = _plain_error_cell(data, start)
-            if m is None and (found := _error_cell_re().match(data, start)) is not None:
-                m = found.start(), found.end(), found[1], found[2]
+            if m is None:
+                m = _error_cell_at(data, start)
             if m is not None:
                 end = m[1]
                 yield m
@@ -714,6 +714,48 @@ def _plain_error_cell(data: bytes, start: int) -> tuple[int, int, bytes, bytes] 
     if close < 0 or not data.startswith(b"</v>", close):
         return None
     return start, close + 4, attrs, data[p + 3 : close]
+
+
+def _error_cell_at(data: bytes, start: int) -> tuple[int, int, bytes, bytes] | None:
+    """``_error_cell_re().match(data, start)`` as (start, end, group 1, group 2), or None, in one
+    pass over the bytes it covers (the pattern backtracks over every t="e" of a tag that has
+    no match: a tag of n of them cost it ~n² steps, and the guard tried it once for each, n³).
+
+    Each part of the pattern has one way to match here: neither ``[^<>]*`` may pass a ">", so
+    the first group runs from ``<c`` (a non-word byte after it) to the first ">", before any
+    "<", and holds a t="e" after a non-word byte somewhere; ``<f\b[^<>]*/>`` ends at the formula
+    tag's first ">" after a "/"; ``[^<]*</f>`` and ``[^<]*</v>`` end at the first "<". The
+    formula tags are tried as the pattern tries them: closed by "/>", then with a text, then
+    none -- the first after which ``<v>`` text ``</v>`` follows."""
+    i = start + 2
+    if not data.startswith(b"<c", start) or i >= len(data) or data[i] in _WORD_BYTES:
+        return None
+    gt = data.find(b">", i)
+    lt = data.find(b"<", i, gt)
+    if gt < 0 or lt >= 0:
+        return None
+    at = data.find(b't="e"', i, gt)
+    while at >= 0 and data[at - 1] in _WORD_BYTES:
+        at = data.find(b't="e"', at + 1, gt)
+    if at < 0:
+        return None
+    p = gt + 1
+    tries = []
+    if data.startswith(b"<f", p) and p + 2 < len(data) and data[p + 2] not in _WORD_BYTES:
+        tag_end = data.find(b">", p + 2)
+        if tag_end >= 0 and data.find(b"<", p + 2, tag_end) < 0:
+            if data[tag_end - 1] == 0x2F:  # "/>" (the byte before is at least the "f"'s next one)
+                tries.append(tag_end + 1)
+            close = data.find(b"<", tag_end + 1)
+            if close >= 0 and data.startswith(b"</f>", close):
+                tries.append(close + 4)
+    tries.append(p)
+    for q in tries:
+        if data.startswith(b"<v>", q):
+            close = data.find(b"<", q + 3)
+            if close >= 0 and data.startswith(b"</v>", close):
+                return start, close + 4, data[i:gt], data[q + 3 : close]
+    return None
 
 
 _UPPER_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
