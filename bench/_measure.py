@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -113,10 +114,19 @@ class Series:
 
 
 def alternate(commands: dict[str, Callable[[], Run]], rounds: int, warm: int = 1) -> dict[str, Series]:
-    """Run every command once per round, in turn; ``warm`` rounds first, not counted."""
+    """Run every command once per round, in an order shuffled anew each round (seeded by the
+    round: the same orders every run); ``warm`` rounds first, not counted.
+
+    Shuffled because a command's figure depends on the one before it: on this project's VM a
+    small process started right after a large one (``import xlwings``, 77 MiB) took 15-30 % more
+    CPU than after a small one, so a fixed order favoured whichever checkout's commands came
+    later (measured in session 9: the same check, 0.111-0.127 s right after xlwings, 0.084-0.107 s
+    after a submit)."""
     out = {label: Series(label) for label in commands}
+    order = list(commands.items())
     for i in range(warm + rounds):
-        for label, fn in commands.items():
+        random.Random(i).shuffle(order)
+        for label, fn in order:
             r = fn()
             if i >= warm:
                 out[label].runs.append(r)
