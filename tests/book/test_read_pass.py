@@ -245,6 +245,35 @@ def _settled_both_ways(src: GridSource):
 _TYPED = st.one_of(st.none(), st.integers(min_value=-5, max_value=10**6), st.floats(min_value=0, max_value=1e6, allow_nan=False), st.sampled_from(["", "x", "#REF!", "１２"]))
 
 
+def _put(grids, sheet, row, col, value):
+    line = grids[sheet][row - 1]
+    line.extend([""] * (col - len(line)))
+    line[col - 1] = "" if value is None else value
+
+
+def _edit(data, grids, formulas, lay, computed, computed_edits, input_edits):
+    """Edits of a copy of the shipped workbook's grids and formulas, drawn from ``data``: up to
+    ``computed_edits`` of the computed cells typed over, their formulas changed, respelled as
+    another writer spells them or deleted, and up to ``input_edits`` inputs (the parts of the
+    prefilled totals, costs) retyped."""
+    for sheet, cell in data.draw(st.lists(st.sampled_from(computed), max_size=computed_edits)):
+        how = data.draw(st.sampled_from(["typed", "changed", "respelled", "deleted"]))
+        row, col = parse_ref(cell)
+        if how in ("typed", "deleted"):
+            formulas[sheet].pop(cell, None)
+        if how == "typed":
+            _put(grids, sheet, row, col, data.draw(_TYPED))
+        elif how == "changed":
+            formulas[sheet][cell] = "1+1"
+        elif how == "respelled" and cell in formulas[sheet]:
+            formulas[sheet][cell] = " =" + formulas[sheet][cell]
+    inputs = [lay.series_cell(p, lay.columns[i]) for p in ("windows.honcho", "staff.honcho_regular", "terminals.honcho_issuing", "issuance") for i in range(0, 22, 3)]
+    inputs += [lay.cost_cell(p, y) for p in ("costs.personnel_other", "costs.reservation", "costs.tablet.count") for y in lay.cost_years]
+    for sheet, cell in data.draw(st.lists(st.sampled_from(inputs), max_size=input_edits)):
+        row, col = parse_ref(cell)
+        _put(grids, sheet, row, col, data.draw(_TYPED))
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_settling_with_the_stored_formulas_is_settling_with_the_built_ones(data):
@@ -261,26 +290,7 @@ def test_settling_with_the_stored_formulas_is_settling_with_the_built_ones(data)
     src = GridSource(grids, formulas)
     lay = book_read.workbook_layout(src)
     comp = list(computed_cells(computed_inputs(book_read._loaded(book_read._read_raw(src, lay))[0]), lay, default_schedule()))
-    for sheet, cell in data.draw(st.lists(st.sampled_from(comp), max_size=12)):
-        how = data.draw(st.sampled_from(["typed", "changed", "respelled", "deleted"]))
-        row, col = parse_ref(cell)
-        if how in ("typed", "deleted"):
-            formulas[sheet].pop(cell, None)
-        if how == "typed":
-            line = grids[sheet][row - 1]
-            line.extend([""] * (col - len(line)))
-            line[col - 1] = data.draw(_TYPED)
-        elif how == "changed":
-            formulas[sheet][cell] = "1+1"
-        elif how == "respelled" and cell in formulas[sheet]:
-            formulas[sheet][cell] = " =" + formulas[sheet][cell]
-    inputs = [lay.series_cell(p, lay.columns[i]) for p in ("windows.honcho", "staff.honcho_regular", "terminals.honcho_issuing", "issuance") for i in range(0, 22, 3)]
-    inputs += [lay.cost_cell(p, y) for p in ("costs.personnel_other", "costs.reservation", "costs.tablet.count") for y in lay.cost_years]
-    for sheet, cell in data.draw(st.lists(st.sampled_from(inputs), max_size=8)):
-        row, col = parse_ref(cell)
-        line = grids[sheet][row - 1]
-        line.extend([""] * (col - len(line)))
-        line[col - 1] = data.draw(_TYPED)
+    _edit(data, grids, formulas, lay, comp, computed_edits=12, input_edits=8)
     fast, full = _settled_both_ways(src)
     assert fast[0] == full[0]
     assert fast[1][0] == full[1][0] and fast[1][1] == full[1][1]
@@ -436,11 +446,6 @@ def test_reading_settled_from_the_start_is_settling_round_by_round(data):
     computed = [k for k in cells if k[0] in formulas]
     prefilled = [k for k in computed if cells[k][1]]
 
-    def put(sheet, row, col, value):
-        line = grids[sheet][row - 1]
-        line.extend([""] * (col - len(line)))
-        line[col - 1] = value
-
     for key in data.draw(st.lists(st.sampled_from(prefilled), max_size=6)):
         row, col = positions[key]
         saved = src.value(key[0], row, col)
@@ -448,25 +453,8 @@ def test_reading_settled_from_the_start_is_settling_round_by_round(data):
         value = {"int": int(saved) if isinstance(saved, float) and saved.is_integer() else saved,
                  "plus": (saved or 0) + 0.5 if isinstance(saved, (int, float)) else 1.5,
                  "text": str(saved), "empty": "", "typed": data.draw(_TYPED)}[how]
-        put(key[0], row, col, "" if value is None else value)
-    for sheet, cell in data.draw(st.lists(st.sampled_from(computed), max_size=8)):
-        how = data.draw(st.sampled_from(["typed", "changed", "respelled", "deleted"]))
-        row, col = parse_ref(cell)
-        if how in ("typed", "deleted"):
-            formulas[sheet].pop(cell, None)
-        if how == "typed":
-            value = data.draw(_TYPED)
-            put(sheet, row, col, "" if value is None else value)
-        elif how == "changed":
-            formulas[sheet][cell] = "1+1"
-        elif how == "respelled" and cell in formulas[sheet]:
-            formulas[sheet][cell] = " =" + formulas[sheet][cell]
-    inputs = [lay.series_cell(p, lay.columns[i]) for p in ("windows.honcho", "staff.honcho_regular", "terminals.honcho_issuing", "issuance") for i in range(0, 22, 3)]
-    inputs += [lay.cost_cell(p, y) for p in ("costs.personnel_other", "costs.reservation", "costs.tablet.count") for y in lay.cost_years]
-    for sheet, cell in data.draw(st.lists(st.sampled_from(inputs), max_size=6)):
-        row, col = parse_ref(cell)
-        value = data.draw(_TYPED)
-        put(sheet, row, col, "" if value is None else value)
+        _put(grids, key[0], row, col, value)
+    _edit(data, grids, formulas, lay, computed, computed_edits=8, input_edits=6)
     _assert_read_alike(*_read_both_ways(src))
 
 
