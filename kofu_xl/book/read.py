@@ -666,54 +666,20 @@ def _error_cells(data: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
     the last "<" before a t="e" (the pattern is not tried at each of a sheet's thousands of
     cells). Tried in order, a start inside the match before it skipped: the matches finditer
     finds, none else. The t="e" are found with bytes.find (they cannot overlap: the matches of
-    the pattern t="e"), and a cell of the plain form is read without the pattern
-    (:func:`_plain_error_cell`)."""
+    the pattern t="e"), each start is read once, in one pass (:func:`_error_cell_at`), however
+    many t="e" its tag holds."""
     end = 0
+    tried = -1
     at = data.find(b't="e"')
     while at >= 0:
         start = data.rfind(b"<", end, at)
-        if start >= 0:
-            m = _plain_error_cell(data, start)
-            if m is None:
-                m = _error_cell_at(data, start)
+        if start >= 0 and start != tried:
+            tried = start
+            m = _error_cell_at(data, start)
             if m is not None:
                 end = m[1]
                 yield m
         at = data.find(b't="e"', at + 5)
-
-
-def _plain_error_cell(data: bytes, start: int) -> tuple[int, int, bytes, bytes] | None:
-    """``_error_cell_re().match(data, start)`` as (start, end, group 1, group 2) when the cell
-    at ``start`` is of the plain form; None when it is not (then the pattern is asked).
-
-    Plain: ``<c `` then, up to the first ">" and before any "<", attributes holding a t="e"
-    after a non-word byte (the pattern's ``[^<>]*\\bt="e"[^<>]*``, the first group); then
-    ``<f>`` text ``</f>`` or nothing; then ``<v>`` text ``</v>`` (the second group), each text
-    up to the first "<". The pattern tries the formula first and matches these very bytes."""
-    if not data.startswith(b"<c ", start):
-        return None
-    lt = data.find(b"<", start + 1)
-    gt = data.find(b">", start, len(data) if lt < 0 else lt)  # (the search stops at the next tag)
-    if gt < 0:
-        return None
-    attrs = data[start + 2 : gt]  # (starts with the space: a t="e" in it follows a byte)
-    at = attrs.find(b't="e"')
-    while at >= 0 and attrs[at - 1] in _WORD_BYTES:
-        at = attrs.find(b't="e"', at + 1)
-    if at < 0:
-        return None
-    p = gt + 1
-    if data.startswith(b"<f>", p):
-        close = data.find(b"<", p + 3)
-        if close < 0 or not data.startswith(b"</f>", close):
-            return None
-        p = close + 4
-    if not data.startswith(b"<v>", p):
-        return None
-    close = data.find(b"<", p + 3)
-    if close < 0 or not data.startswith(b"</v>", close):
-        return None
-    return start, close + 4, attrs, data[p + 3 : close]
 
 
 def _error_cell_at(data: bytes, start: int) -> tuple[int, int, bytes, bytes] | None:
