@@ -72,8 +72,10 @@ def _municipality_columns() -> tuple[int, int]:
 
 @cache
 def _municipality_table() -> str:
-    """The table as text (read with universal newlines)."""
-    return data_path("municipalities.csv").read_text(encoding="utf-8")
+    """The table as text, as a reading with universal newlines gives it (of the same bytes the
+    search reads: the file is read once)."""
+    text = _municipality_data().decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 @cache

@@ -6,6 +6,7 @@ import csv
 import io
 from importlib import resources
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +112,13 @@ def test_code_and_name_questions_read_as_their_expressions_did(text) -> None:
 
     assert dantai_problem(text, "千葉県") == _problem_by_expressions(text, "千葉県")
     assert name_key(text) == re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+@pytest.mark.parametrize("stored", ["a\r\nb\rc\nd", "a\r\r\nb\r", "\r\n", "no break", "行\r\n"])
+def test_the_table_s_text_is_the_universal_newline_reading_of_its_bytes(monkeypatch, tmp_path, stored):
+    from kofu_xl.core import dantai
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(stored.encode("utf-8"))
+    monkeypatch.setattr(dantai, "_municipality_data", lambda: path.read_bytes())
+    assert dantai._municipality_table.__wrapped__() == path.read_text(encoding="utf-8")
